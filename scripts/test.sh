@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Quick start"; .ci/run calls exactly this).
+# Installs what the tests need on a fresh machine (a Python venv with moto/awscli,
+# kubectl), then runs formatting, lints and every test of the workspace.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+PATH="$(scripts/python-env.sh):$PATH"
+export PATH
+scripts/ensure-kubectl.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build (eks-sim, release: integration tests start it)"
+cargo build --quiet --release -p eks-sim
+export EKS_SIM_BIN="$CARGO_TARGET_DIR/release/eks-sim"
+echo "== cargo test"
+cargo test --workspace --quiet

@@ -1,0 +1,32 @@
+//! The command-line interface: argument parsing and one module per subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod render;
+pub mod token;
+
+/// Keep Amazon EKS cluster access (aws-auth, access entries) in step with AWS IAM.
+#[derive(Debug, Parser)]
+#[command(name = "eks-iam-sync", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a new aws-auth ConfigMap from the current one and a desired managed set, offline.
+    Render(render::RenderArgs),
+    /// Print an EKS bearer token as a kubectl ExecCredential.
+    Token(token::TokenArgs),
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Render(args) => render::run(&args),
+        Command::Token(args) => token::run(&args),
+    }
+}

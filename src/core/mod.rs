@@ -1,0 +1,4 @@
+//! The pure heart of eks-iam-sync: everything here is a function of its inputs.
+//!
+//! Nothing in this module performs I/O, reads the clock or the environment; adapters do
+//! that and hand the results in. That is what lets the rules be tested exhaustively.

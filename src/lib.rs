@@ -1,0 +1,10 @@
+//! eks-iam-sync keeps Amazon EKS cluster access in step with AWS IAM.
+//!
+//! The crate is split the way the data flows:
+//! - [`core`] is pure: the aws-auth model, the planner and its guards, and the EKS token
+//!   signer. Values in, values out; no network, no clock, no environment.
+//! - the adapters around it read facts from AWS and Kubernetes and carry out a plan.
+//! - [`cli`] is the operator's front door (`render`, `token`, ...).
+
+pub mod cli;
+pub mod core;

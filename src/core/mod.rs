@@ -2,3 +2,5 @@
 //!
 //! Nothing in this module performs I/O, reads the clock or the environment; adapters do
 //! that and hand the results in. That is what lets the rules be tested exhaustively.
+
+pub mod token;

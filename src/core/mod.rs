@@ -3,4 +3,9 @@
 //! Nothing in this module performs I/O, reads the clock or the environment; adapters do
 //! that and hand the results in. That is what lets the rules be tested exhaustively.
 
+pub mod arn;
+pub mod aws_auth;
+pub mod desired;
+pub mod guards;
+pub mod plan;
 pub mod token;

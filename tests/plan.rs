@@ -1,0 +1,515 @@
+//! The planner's rules, one test each: ownership, shadowing, guards, idempotence, layout.
+
+use std::collections::BTreeMap;
+
+use eks_iam_sync::core::aws_auth::{
+    AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, OwnershipRules, SectionName,
+};
+use eks_iam_sync::core::desired::DesiredSet;
+use eks_iam_sync::core::guards::{Guard, GuardSettings};
+use eks_iam_sync::core::plan::{ChangeKind, Plan, PlanRequest, plan};
+
+const ACCT: &str = "111122223333";
+
+fn role(name: &str) -> String {
+    format!("arn:aws:iam::{ACCT}:role/{name}")
+}
+
+fn user(name: &str) -> String {
+    format!("arn:aws:iam::{ACCT}:user/{name}")
+}
+
+/// A ConfigMap with the given section texts.
+fn current(roles: &str, users: &str, accounts: &str) -> ConfigMapData {
+    let mut data = BTreeMap::new();
+    for (key, text) in [
+        ("mapRoles", roles),
+        ("mapUsers", users),
+        ("mapAccounts", accounts),
+    ] {
+        if !text.is_empty() {
+            data.insert(key.to_owned(), text.to_owned());
+        }
+    }
+    ConfigMapData {
+        data,
+        annotations: BTreeMap::new(),
+    }
+}
+
+/// A managed role entry as we write it.
+fn managed_role(name: &str, groups: &[&str]) -> String {
+    let groups = groups
+        .iter()
+        .map(|g| format!("    - {g}\n"))
+        .collect::<String>();
+    format!(
+        "- rolearn: {}\n  username: {name}\n  groups:\n{groups}  managedBy: eks-iam-sync\n",
+        role(name)
+    )
+}
+
+struct Desired(DesiredSet);
+
+impl Desired {
+    fn new() -> Self {
+        Desired(DesiredSet::default())
+    }
+    fn role(mut self, name: &str, groups: &[&str]) -> Self {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        self.0
+            .add_role("test", &role(name), name, &groups, "test says so")
+            .unwrap();
+        self
+    }
+    fn user(mut self, name: &str, groups: &[&str]) -> Self {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        self.0
+            .add_user("test", &user(name), name, &groups, "test says so")
+            .unwrap();
+        self
+    }
+    fn account(mut self, id: &str) -> Self {
+        self.0.add_account("test", id, "test says so").unwrap();
+        self
+    }
+}
+
+fn run(current: Option<&ConfigMapData>, desired: &Desired) -> Plan {
+    run_with(current, desired, GuardSettings::default(), &[])
+}
+
+fn run_with(
+    current: Option<&ConfigMapData>,
+    desired: &Desired,
+    guards: GuardSettings,
+    protected: &[String],
+) -> Plan {
+    plan(&PlanRequest {
+        current,
+        desired: &desired.0,
+        guards,
+        protected,
+        ownership: &OwnershipRules::default(),
+    })
+}
+
+fn written(plan: &Plan) -> &ConfigMapData {
+    plan.write
+        .as_ref()
+        .unwrap_or_else(|| panic!("expected a write, got:\n{}", plan.describe()))
+}
+
+fn guards_of(plan: &Plan) -> Vec<Guard> {
+    plan.refusals.iter().map(|r| r.guard).collect()
+}
+
+#[test]
+fn creates_the_configmap_when_there_is_none() {
+    let desired = Desired::new()
+        .role("admin", &["system:masters"])
+        .account("012345678901");
+    let plan = run(None, &desired);
+    assert!(plan.creates);
+    let data = &written(&plan).data;
+    assert!(data["mapRoles"].contains("rolearn: arn:aws:iam::111122223333:role/admin"));
+    assert_eq!(data["mapAccounts"], "- \"012345678901\"\n");
+    assert!(
+        !data.contains_key("mapUsers"),
+        "sections we have nothing for are not invented"
+    );
+}
+
+#[test]
+fn nothing_desired_and_nothing_there_writes_nothing() {
+    let plan = run(None, &Desired::new());
+    assert!(plan.write.is_none());
+    assert!(plan.describe().contains("No changes"));
+}
+
+#[test]
+fn unmanaged_entries_keep_their_bytes_when_managed_ones_change() {
+    let human = "# owned by the platform team\n- rolearn:   arn:aws:iam::111122223333:role/Human   # spaced\n  username: 'human'\n  groups: [ \"system:masters\" ]\n\n";
+    let cm = current(
+        &format!("{human}{}", managed_role("old", &["viewers"])),
+        "",
+        "",
+    );
+    let plan = run(Some(&cm), &Desired::new().role("new", &["editors"]));
+    let roles = &written(&plan).data["mapRoles"];
+    assert!(
+        roles.starts_with(human),
+        "unmanaged bytes moved or changed:\n{roles}"
+    );
+    assert!(!roles.contains("role/old"));
+    let kinds: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.key.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ChangeKind::Add, role("new")),
+            (ChangeKind::Remove, role("old"))
+        ]
+    );
+}
+
+#[test]
+fn a_desired_entry_already_mapped_by_an_unmanaged_one_is_skipped_with_a_warning() {
+    let cm = current(
+        "- rolearn: arn:aws:iam::111122223333:role/ops\n  username: hand-made\n  groups: [system:masters]\n",
+        "",
+        "",
+    );
+    let plan = run(Some(&cm), &Desired::new().role("OPS", &["viewers"]));
+    assert!(plan.write.is_none(), "{}", plan.describe());
+    assert_eq!(plan.skipped.len(), 1);
+    let warning = plan
+        .warnings
+        .iter()
+        .find(|w| w.contains("collides"))
+        .expect("a warning naming both");
+    assert!(
+        warning.contains("role/OPS") && warning.contains("hand-made"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn changed_groups_are_a_change_with_the_difference_as_reason() {
+    let cm = current(&managed_role("dev", &["viewers"]), "", "");
+    let plan = run(Some(&cm), &Desired::new().role("dev", &["editors"]));
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].kind, ChangeKind::Change);
+    assert!(
+        plan.changes[0]
+            .reason
+            .starts_with("groups [viewers] → [editors]"),
+        "{}",
+        plan.changes[0].reason
+    );
+}
+
+#[test]
+fn steady_state_is_a_no_op_including_the_ledger() {
+    let desired = Desired::new()
+        .role("dev", &["viewers"])
+        .user("alice", &["editors"])
+        .account("444455556666");
+    let first = run(None, &desired);
+    let second = run(Some(written(&first)), &desired);
+    assert!(!second.has_changes(), "{}", second.describe());
+    assert!(second.write.is_none());
+}
+
+#[test]
+fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
+    let desired = Desired::new()
+        .role("dev", &["viewers"])
+        .role("ci", &["deployers"]);
+    let first = written(&run(None, &desired)).clone();
+    // eksctl-style rewrite: the same entries through a struct, unknown keys gone.
+    let mut stripped = first.clone();
+    stripped.data.insert(
+        "mapRoles".into(),
+        format!("- rolearn: {}\n  username: ci\n  groups:\n  - deployers\n- rolearn: {}\n  username: dev\n  groups:\n  - viewers\n", role("ci"), role("dev")),
+    );
+    let plan = run(Some(&stripped), &Desired::new().role("dev", &["viewers"]));
+    let kinds: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.key.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ChangeKind::Change, role("dev")),
+            (ChangeKind::Remove, role("ci"))
+        ],
+        "{}",
+        plan.describe()
+    );
+    assert!(written(&plan).data["mapRoles"].contains("managedBy: eks-iam-sync"));
+}
+
+#[test]
+fn without_mark_or_ledger_nothing_is_ours() {
+    let cm = current(
+        &format!("- rolearn: {}\n  username: dev\n", role("dev")),
+        "",
+        "",
+    );
+    let plan = run(Some(&cm), &Desired::new());
+    assert!(plan.changes.is_empty() && plan.write.is_none());
+}
+
+#[test]
+fn the_ledger_records_what_we_own() {
+    let plan = run(
+        None,
+        &Desired::new().role("dev", &[]).account("444455556666"),
+    );
+    let ledger = &written(&plan).annotations[LEDGER_ANNOTATION];
+    assert!(
+        ledger.contains("role/dev") && ledger.contains("444455556666"),
+        "{ledger}"
+    );
+}
+
+#[test]
+fn unparsable_current_content_is_refused_and_names_the_section() {
+    let cm = current("- rolearn: a\n  username: {{SessionName}}\n", "", "");
+    let plan = run(Some(&cm), &Desired::new().role("dev", &[]));
+    assert_eq!(guards_of(&plan), [Guard::Unparsable]);
+    assert!(plan.refusals[0].message.contains("data.mapRoles"));
+    assert!(plan.write.is_none());
+}
+
+#[test]
+fn removing_the_last_masters_mapping_is_refused() {
+    let cm = current(&managed_role("admin", &["system:masters"]), "", "");
+    let plan = run(Some(&cm), &Desired::new());
+    assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
+    assert!(plan.refusals[0].message.contains("role/admin"));
+}
+
+#[test]
+fn removing_a_node_role_is_refused() {
+    let cm = current(
+        &format!(
+            "{}{}",
+            managed_role("node", &["system:bootstrappers", "system:nodes"]),
+            managed_role("admin", &["system:masters"])
+        ),
+        "",
+        "",
+    );
+    let plan = run(
+        Some(&cm),
+        &Desired::new().role("admin", &["system:masters"]),
+    );
+    assert_eq!(guards_of(&plan), [Guard::NodeRole]);
+    assert!(plan.refusals[0].message.contains("role/node"));
+}
+
+#[test]
+fn a_protected_principal_keeps_its_mapping() {
+    let cm = current(
+        &format!(
+            "{}{}",
+            managed_role("sync", &["system:masters"]),
+            managed_role("admin", &["system:masters"])
+        ),
+        "",
+        "",
+    );
+    let me = format!("arn:aws:sts::{ACCT}:assumed-role/sync/lambda-session");
+    let plan = run_with(
+        Some(&cm),
+        &Desired::new().role("admin", &["system:masters"]),
+        GuardSettings::default(),
+        &[me],
+    );
+    assert_eq!(guards_of(&plan), [Guard::ProtectedPrincipal]);
+    let plan = run_with(
+        Some(&cm),
+        &Desired::new()
+            .role("admin", &["system:masters"])
+            .role("sync", &["viewers"]),
+        GuardSettings::default(),
+        &[role("sync")],
+    );
+    assert_eq!(
+        guards_of(&plan),
+        [Guard::ProtectedPrincipal],
+        "losing system:masters counts too"
+    );
+}
+
+#[test]
+fn mass_removal_is_refused_unless_allowed() {
+    let roles: String = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|n| managed_role(n, &["viewers"]))
+        .collect();
+    let cm = current(&roles, "", "");
+    let keep_two = Desired::new()
+        .role("a", &["viewers"])
+        .role("b", &["viewers"]);
+    let plan = run(Some(&cm), &keep_two);
+    assert_eq!(guards_of(&plan), [Guard::MassRemoval]);
+    assert!(
+        plan.refusals[0].message.contains("3 of 5"),
+        "{}",
+        plan.refusals[0].message
+    );
+    let allowed = GuardSettings {
+        allow_mass_removal: true,
+        ..GuardSettings::default()
+    };
+    assert!(run_with(Some(&cm), &keep_two, allowed, &[]).write.is_some());
+    // At the threshold (half) it is not "more than" the fraction.
+    let cm4 = current(
+        &roles
+            .split("- rolearn")
+            .skip(1)
+            .take(4)
+            .map(|e| format!("- rolearn{e}"))
+            .collect::<String>(),
+        "",
+        "",
+    );
+    assert!(run(Some(&cm4), &keep_two).write.is_some());
+}
+
+#[test]
+fn the_override_does_not_lift_the_other_guards() {
+    let roles: String = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| managed_role(n, &["system:masters"]))
+        .collect();
+    let allowed = GuardSettings {
+        allow_mass_removal: true,
+        ..GuardSettings::default()
+    };
+    let plan = run_with(
+        Some(&current(&roles, "", "")),
+        &Desired::new(),
+        allowed,
+        &[],
+    );
+    assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
+}
+
+#[test]
+fn data_over_one_mebibyte_is_refused() {
+    let mut desired = Desired::new();
+    for i in 0..9000 {
+        desired = desired.user(
+            &format!("user-with-a-rather-long-name-{i:05}"),
+            &["group-one", "group-two", "group-three"],
+        );
+    }
+    let plan = run(None, &desired);
+    assert_eq!(guards_of(&plan), [Guard::SizeLimit]);
+    assert!(plan.refusals[0].message.contains("1 MiB"));
+}
+
+#[test]
+fn flow_and_crlf_sections_read_back_as_intended() {
+    let cm = current(
+        "[{\"rolearn\": \"arn:aws:iam::111122223333:role/json\", \"username\": \"j\"}]",
+        "- userarn: arn:aws:iam::111122223333:user/x\r\n  username: x\r\n",
+        "",
+    );
+    let plan = run(Some(&cm), &Desired::new().role("dev", &[]).user("bob", &[]));
+    let data = &written(&plan).data;
+    assert!(data["mapRoles"].starts_with(
+        "- {\"rolearn\": \"arn:aws:iam::111122223333:role/json\", \"username\": \"j\"}\n"
+    ));
+    assert!(
+        data["mapUsers"].starts_with(
+            "- userarn: arn:aws:iam::111122223333:user/x\r\n  username: x\r\n- userarn"
+        )
+    );
+    let reread = AwsAuth::read(written(&plan)).unwrap();
+    assert_eq!(reread.roles.items.len(), 2);
+    assert_eq!(reread.users.items.len(), 2);
+}
+
+#[test]
+fn managed_entries_are_written_in_a_stable_order() {
+    let a = run(None, &Desired::new().role("zeta", &[]).role("alpha", &[]));
+    let b = run(None, &Desired::new().role("alpha", &[]).role("zeta", &[]));
+    assert_eq!(written(&a), written(&b));
+    let roles = &written(&a).data["mapRoles"];
+    assert!(roles.find("alpha").unwrap() < roles.find("zeta").unwrap());
+}
+
+#[test]
+fn templates_and_yaml11_words_are_quoted_and_read_back() {
+    let mut desired = Desired::new();
+    desired
+        .0
+        .add_role(
+            "t",
+            &role("node"),
+            "system:node:{{EC2PrivateDNSName}}",
+            &["system:nodes".into()],
+            "t",
+        )
+        .unwrap();
+    desired
+        .0
+        .add_user("t", &user("no"), "no", &["on".into(), "012".into()], "t")
+        .unwrap();
+    let plan = run(None, &desired);
+    let data = &written(&plan).data;
+    assert!(data["mapRoles"].contains("username: \"system:node:{{EC2PrivateDNSName}}\""));
+    assert!(
+        data["mapUsers"].contains("username: \"no\"")
+            && data["mapUsers"].contains("- \"on\"")
+            && data["mapUsers"].contains("- \"012\"")
+    );
+    let reread = AwsAuth::read(written(&plan)).unwrap();
+    let ItemValue::Mapping(m) = &reread.users.items[0].value else {
+        panic!()
+    };
+    assert_eq!(m.groups, ["on", "012"]);
+}
+
+#[test]
+fn adopted_marks_make_entries_ours() {
+    let cm = current(
+        "",
+        &format!(
+            "- userarn: {}\n  username: old\n  groups:\n  - admins\n  syncedBy: iam-eks-user-mapper\n",
+            user("bob")
+        ),
+        "",
+    );
+    let rules = OwnershipRules {
+        adopted_marks: vec![("syncedBy".into(), "iam-eks-user-mapper".into())],
+    };
+    let desired = Desired::new().user("bob", &["admins"]);
+    let plan = plan(&PlanRequest {
+        current: Some(&cm),
+        desired: &desired.0,
+        guards: GuardSettings::default(),
+        protected: &[],
+        ownership: &rules,
+    });
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].kind, ChangeKind::Change);
+    assert!(written(&plan).data["mapUsers"].contains("managedBy: eks-iam-sync"));
+    assert!(!written(&plan).data["mapUsers"].contains("syncedBy"));
+}
+
+#[test]
+fn every_section_is_checked_for_the_managed_count() {
+    let cm = current(&managed_role("a", &[]), "", "");
+    let mut with_ledger = cm.clone();
+    with_ledger.annotations.insert(
+        LEDGER_ANNOTATION.into(),
+        "{\"version\":1,\"mapAccounts\":[\"444455556666\"]}".into(),
+    );
+    with_ledger.data.insert(
+        "mapAccounts".into(),
+        "- \"444455556666\"\n- \"777788889999\"\n".into(),
+    );
+    let plan = run(Some(&with_ledger), &Desired::new().role("a", &[]));
+    let removed: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Remove)
+        .map(|c| (c.section, c.key.as_str()))
+        .collect();
+    assert_eq!(
+        removed,
+        [(SectionName::MapAccounts, "444455556666")],
+        "only the account we own goes"
+    );
+    assert!(written(&plan).data["mapAccounts"].contains("777788889999"));
+}

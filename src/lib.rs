@@ -7,4 +7,5 @@
 //! - [`cli`] is the operator's front door (`render`, `token`, ...).
 
 pub mod cli;
+pub mod config;
 pub mod core;

@@ -16,6 +16,10 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+fn repo_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
 fn read_fixture(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).expect("fixture exists")
 }
@@ -78,6 +82,31 @@ fn json_and_yaml_fixtures_give_the_same_settings() {
     let forced_json = from_text(&read_fixture("example.json"), "j", Some(Format::Json)).unwrap();
     assert_eq!(from_yaml, from_json);
     assert_eq!(from_json, forced_json);
+}
+
+#[test]
+fn the_readme_example_is_valid() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .expect("README has a Configuration section");
+    let example = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a yaml block");
+    let s = from_text(example, "README.md", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.cluster_names(), ["prod"]);
+    assert_eq!(
+        (
+            s.groups.len(),
+            s.users.len(),
+            s.roles.len(),
+            s.sso_permission_sets.len()
+        ),
+        (1, 1, 1, 1)
+    );
 }
 
 #[test]

@@ -9,4 +9,5 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod token_source;
 pub mod events;

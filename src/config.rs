@@ -18,9 +18,10 @@
 //! anything up in AWS, or read `std::env` itself (the caller passes the environment, so tests can).
 //!
 //! # Where the configuration comes from ([`load`])
-//! 1. `EKS_IAM_SYNC_CONFIG` set: if its value, after leading blanks, starts with `{` or contains a
-//!    newline, it *is* the configuration (inline); otherwise it is a file path. (A one-line YAML
-//!    document is therefore read as a path: write inline YAML on several lines or as JSON.)
+//! 1. `EKS_IAM_SYNC_CONFIG` set and not blank: if its value, after leading blanks, starts with
+//!    `{` or contains a newline, it *is* the configuration (inline); otherwise it is a file path.
+//!    (A one-line YAML document is therefore read as a path: write inline YAML on several lines
+//!    or as JSON.)
 //! 2. Otherwise, any iam-eks-user-mapper variable set ([`IAM_EKS_USER_MAPPER_VARS`]): the
 //!    environment is the configuration (see [`from_iam_eks_user_mapper_env`]).
 //! 3. Both at once is an error (which one wins would be a guess), and so is neither.
@@ -675,7 +676,8 @@ pub fn load(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
         .filter(|v| env.contains_key(**v))
         .map(|v| (*v).to_owned())
         .collect();
-    match env.get(CONFIG_ENV) {
+    // A blank value counts as unset (an empty Lambda variable is easy to leave behind).
+    match env.get(CONFIG_ENV).filter(|v| !v.trim().is_empty()) {
         Some(_) if !mapper_vars.is_empty() => Err(ConfigError::Ambiguous { vars: mapper_vars }),
         Some(value) if is_inline(value) => {
             from_text(value, &format!("{CONFIG_ENV} (inline)"), None)

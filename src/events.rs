@@ -236,12 +236,12 @@ fn classify_invoke(payload: &Value, settings: &Settings) -> Result<Decision, Cla
         None => configured,
         Some(names) if names.is_empty() => return Err(ClassifyError::EmptyClusters),
         Some(names) => {
-            let mut unknown: Vec<String> = names
-                .iter()
-                .filter(|n| !configured.contains(n))
-                .cloned()
-                .collect();
-            unknown.dedup();
+            let mut unknown: Vec<String> = Vec::new();
+            for name in names.iter().filter(|n| !configured.contains(n)) {
+                if !unknown.contains(name) {
+                    unknown.push(name.clone());
+                }
+            }
             if !unknown.is_empty() {
                 return Err(ClassifyError::UnknownClusters {
                     unknown,

@@ -427,6 +427,23 @@ fn load_without_any_configuration_says_what_to_set() {
 }
 
 #[test]
+fn a_blank_config_variable_counts_as_unset() {
+    let err = load(&env(&[("EKS_IAM_SYNC_CONFIG", "  ")])).unwrap_err();
+    assert!(matches!(err, ConfigError::Missing), "{err}");
+    let s = load(&env(&[
+        ("EKS_IAM_SYNC_CONFIG", ""),
+        ("EKS_IAM_SYNC_CLUSTER_NAME", "prod"),
+        ("AWS_REGION", "eu-west-3"),
+        (
+            "KARPENTER_ROLE_ARN",
+            "arn:aws:iam::111122223333:role/KarpenterNodeRole-prod",
+        ),
+    ]))
+    .unwrap();
+    assert_eq!(s.roles.len(), 1);
+}
+
+#[test]
 fn load_refuses_both_sources_at_once() {
     let err = load(&env(&[
         ("EKS_IAM_SYNC_CONFIG", BASE),

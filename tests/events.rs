@@ -625,7 +625,7 @@ fn direct_invoke_dry_run_of_named_clusters_keeps_configuration_order() {
 fn direct_invoke_errors_name_what_is_wrong() {
     let s = settings();
     let err = classify(
-        &json!({"action": "reconcile", "clusters": ["prod", "qa", "dev"]}),
+        &json!({"action": "reconcile", "clusters": ["prod", "qa", "dev", "qa"]}),
         &s,
     )
     .unwrap_err();

@@ -1,0 +1,239 @@
+//! Who a verified caller is inside one cluster, decided like EKS: access entries first (in
+//! API modes), then the hidden cluster-creator admin (CONFIG_MAP mode), then the CURRENT
+//! aws-auth (roles before users, last duplicate wins, case-insensitive ARNs, mapAccounts),
+//! with username and group templates rendered. Also the small authorization rule the
+//! simulator applies: system:masters or AmazonEKSClusterAdminPolicy may do everything,
+//! anyone else is refused kube-system ConfigMaps.
+//!
+//! It does not verify tokens ([`crate::token`]) nor parse aws-auth ([`crate::aws_auth`]).
+
+use thiserror::Error;
+
+use crate::access_entries::{AccessScope, CLUSTER_ADMIN_POLICY};
+use crate::arn::{PrincipalArn, PrincipalKind};
+use crate::aws_auth::AwsAuth;
+use crate::cluster::Cluster;
+use crate::token::VerifiedCaller;
+
+/// How the identity was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    AccessEntry,
+    ClusterCreator,
+    MapRoles,
+    MapUsers,
+    MapAccounts,
+}
+
+/// A Kubernetes user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub username: String,
+    pub groups: Vec<String>,
+    /// The caller's canonical ARN.
+    pub arn: String,
+    pub source: Source,
+    /// Whether an access entry grants AmazonEKSClusterAdminPolicy cluster-wide.
+    pub cluster_admin_policy: bool,
+}
+
+impl Identity {
+    /// Whether this user may do everything (system:masters or the cluster admin policy).
+    pub fn is_admin(&self) -> bool {
+        self.cluster_admin_policy || self.groups.iter().any(|g| g == "system:masters")
+    }
+
+    /// Whether this user may touch ConfigMaps in `namespace`.
+    pub fn may_access_configmaps(&self, namespace: &str) -> bool {
+        self.is_admin() || namespace != "kube-system"
+    }
+}
+
+/// Why a valid token still gets 401.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MappingError {
+    #[error("caller ARN {0:?} is not understood")]
+    Arn(String),
+    #[error("{0} is not mapped in this cluster (no access entry, aws-auth entry or account)")]
+    Unmapped(String),
+    #[error("template {template:?} cannot be rendered for {arn}")]
+    Template { template: String, arn: String },
+}
+
+struct TemplateValues<'a> {
+    account_id: &'a str,
+    session_name: Option<&'a str>,
+    access_key_id: &'a str,
+    ec2_private_dns_name: Option<&'a str>,
+}
+
+fn render(template: &str, v: &TemplateValues, arn: &str) -> Result<String, MappingError> {
+    let fail = || MappingError::Template {
+        template: template.to_owned(),
+        arn: arn.to_owned(),
+    };
+    let mut out = template.replace("{{AccountID}}", v.account_id);
+    out = out.replace("{{AccessKeyID}}", v.access_key_id);
+    if out.contains("{{SessionNameRaw}}") {
+        out = out.replace("{{SessionNameRaw}}", v.session_name.ok_or_else(fail)?);
+    }
+    if out.contains("{{SessionName}}") {
+        let s = v.session_name.ok_or_else(fail)?.replace('@', "-");
+        out = out.replace("{{SessionName}}", &s);
+    }
+    if out.contains("{{EC2PrivateDNSName}}") {
+        out = out.replace(
+            "{{EC2PrivateDNSName}}",
+            v.ec2_private_dns_name.ok_or_else(fail)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Maps `caller` in `cluster` (reading its current aws-auth).
+pub fn map(cluster: &Cluster, caller: &VerifiedCaller) -> Result<Identity, MappingError> {
+    let principal =
+        PrincipalArn::parse(&caller.arn).map_err(|_| MappingError::Arn(caller.arn.clone()))?;
+    let canonical = principal.canonical();
+    let values = TemplateValues {
+        account_id: &principal.account_id,
+        session_name: principal.session_name.as_deref(),
+        access_key_id: &caller.access_key_id,
+        ec2_private_dns_name: caller.ec2_private_dns_name.as_deref(),
+    };
+    let build = |username: &str, groups: &[String], source, admin_policy| {
+        Ok(Identity {
+            username: render(username, &values, &canonical)?,
+            groups: groups
+                .iter()
+                .map(|g| render(g, &values, &canonical))
+                .collect::<Result<_, _>>()?,
+            arn: canonical.clone(),
+            source,
+            cluster_admin_policy: admin_policy,
+        })
+    };
+    if cluster.auth_mode.uses_access_entries()
+        && let Some(entry) = cluster
+            .access_entries
+            .all()
+            .iter()
+            .find(|e| principal.same_principal(&e.principal))
+    {
+        let admin = entry
+            .policies
+            .iter()
+            .any(|p| p.policy_arn == CLUSTER_ADMIN_POLICY && p.scope == AccessScope::Cluster);
+        let mut groups = entry.kubernetes_groups.clone();
+        if !entry.is_standard() {
+            groups.push("system:nodes".to_owned());
+        }
+        return build(&entry.username, &groups, Source::AccessEntry, admin);
+    }
+    if cluster.creator_is_hidden_admin()
+        && let Some(creator) = cluster.creator_arn.as_deref()
+        && PrincipalArn::parse(creator)
+            .is_ok_and(|c| c.canonical().eq_ignore_ascii_case(&canonical))
+    {
+        return build(
+            "kubernetes-admin",
+            &["system:masters".to_owned()],
+            Source::ClusterCreator,
+            false,
+        );
+    }
+    if cluster.auth_mode.uses_config_map() {
+        let aws_auth = AwsAuth::read(cluster.configmaps.data("kube-system", "aws-auth"));
+        if let Some(m) = aws_auth.role(&canonical) {
+            return build(&m.username, &m.groups, Source::MapRoles, false);
+        }
+        if let Some(m) = aws_auth.user(&canonical) {
+            return build(&m.username, &m.groups, Source::MapUsers, false);
+        }
+        if principal.kind != PrincipalKind::FederatedUser
+            && aws_auth.has_account(&principal.account_id)
+        {
+            return build(&canonical, &[], Source::MapAccounts, false);
+        }
+    }
+    Err(MappingError::Unmapped(canonical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::AuthMode;
+    use serde_json::json;
+
+    fn cluster(mode: AuthMode, map_roles: &str) -> Cluster {
+        let mut c = Cluster::new(
+            "c",
+            "us-east-1",
+            "012345678901",
+            "1.31",
+            "arn:aws:iam::012345678901:role/eks",
+            mode,
+            true,
+            None,
+            1,
+        );
+        c.configmaps
+            .create(
+                "kube-system",
+                json!({"metadata": {"name": "aws-auth"}, "data": {"mapRoles": map_roles}}),
+                false,
+            )
+            .unwrap();
+        c
+    }
+
+    fn caller(arn: &str) -> VerifiedCaller {
+        VerifiedCaller {
+            access_key_id: "ASIA1".into(),
+            arn: arn.into(),
+            ec2_private_dns_name: None,
+        }
+    }
+
+    #[test]
+    fn session_name_template_replaces_at_sign() {
+        let c = cluster(
+            AuthMode::ConfigMap,
+            "- rolearn: arn:aws:iam::012345678901:role/Dev\n  username: \"dev:{{SessionName}}\"\n  groups: [devs]\n",
+        );
+        let id = map(
+            &c,
+            &caller("arn:aws:sts::012345678901:assumed-role/dev/a@b.c"),
+        )
+        .unwrap();
+        assert_eq!(id.username, "dev:a-b.c");
+        assert_eq!(id.source, Source::MapRoles);
+        assert!(!id.may_access_configmaps("kube-system"));
+    }
+
+    #[test]
+    fn api_mode_ignores_aws_auth() {
+        let c = cluster(
+            AuthMode::Api,
+            "- rolearn: arn:aws:iam::012345678901:role/Dev\n  username: dev\n  groups: [system:masters]\n",
+        );
+        let e = map(&c, &caller("arn:aws:sts::012345678901:assumed-role/Dev/s")).unwrap_err();
+        assert!(matches!(e, MappingError::Unmapped(_)));
+    }
+
+    #[test]
+    fn map_accounts_gives_the_canonical_arn_and_no_groups() {
+        let mut c = cluster(AuthMode::ConfigMap, "");
+        c.configmaps
+            .patch(
+                "kube-system",
+                "aws-auth",
+                &json!({"data": {"mapAccounts": "- \"012345678901\"\n"}}),
+                false,
+            )
+            .unwrap();
+        let id = map(&c, &caller("arn:aws:sts::012345678901:assumed-role/X/s")).unwrap();
+        assert_eq!(id.username, "arn:aws:iam::012345678901:role/X");
+        assert!(id.groups.is_empty());
+    }
+}

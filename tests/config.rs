@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use eks_iam_sync::config::{
-    Backend, ConfigError, DEFAULT_MAX_REMOVAL_FRACTION, Format, PrincipalKind, Settings,
+    Backend, ConfigError, DEFAULT_MAX_REMOVAL_FRACTION, Format, PrincipalKind, RawConfig, Settings,
     from_iam_eks_user_mapper_env, from_text, load,
 };
 use proptest::prelude::*;
@@ -106,6 +106,42 @@ fn the_readme_example_is_valid() {
             s.sso_permission_sets.len()
         ),
         (1, 1, 1, 1)
+    );
+}
+
+#[test]
+fn builders_give_the_same_settings_as_a_file() {
+    let built = RawConfig::default()
+        .cluster("prod", "us-east-1")
+        .group("eks-admins", &["system:masters"])
+        .settings()
+        .unwrap();
+    assert_eq!(
+        built,
+        from_text(&read_fixture("minimal.yaml"), "minimal.yaml", None).unwrap()
+    );
+    let err = RawConfig::default()
+        .cluster("prod", "us-east-1")
+        .user("arn:aws:iam::111122223333:role/x", "x", &[])
+        .account("1")
+        .settings()
+        .unwrap_err();
+    assert_eq!(err.problems().len(), 2, "{err}");
+    let full = RawConfig::default()
+        .cluster("prod", "eu-west-3")
+        .user("arn:aws:iam::111122223333:user/a", "a", &["g"])
+        .role("arn:aws:iam::111122223333:role/r", "r", &[])
+        .sso_permission_set("Admin", "admin", &["system:masters"])
+        .account("111122223333")
+        .settings()
+        .unwrap();
+    assert_eq!(
+        (
+            full.users.len(),
+            full.roles.len(),
+            full.sso_permission_sets.len()
+        ),
+        (1, 1, 1)
     );
 }
 

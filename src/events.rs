@@ -65,6 +65,22 @@ pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 /// `detail-type` of a CloudTrail management event.
 pub const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
 
+/// The IAM event names that can lead to work. The EventBridge rules in `template.yaml` and
+/// `terraform/` list exactly these (a test keeps them in step); the other names the handler
+/// accepts (CreateGroup, Tag*/Untag*) are always acknowledged, so routing them would only
+/// cost invocations.
+pub const IAM_EVENT_NAMES: &[&str] = &[
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "CreateUser",
+    "DeleteUser",
+    "UpdateUser",
+    "DeleteGroup",
+    "UpdateGroup",
+    "CreateRole",
+    "DeleteRole",
+];
+
 /// What to do with one invocation, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {

@@ -744,3 +744,30 @@ proptest! {
         prop_assert!(!d.unwrap().reason.is_empty());
     }
 }
+
+/// `IAM_EVENT_NAMES` is what the deployment templates route to the function: each name in it
+/// must be able to cause work, and every sample whose name is not in it must be acknowledged.
+#[test]
+fn routed_event_names_are_exactly_those_that_can_cause_work() {
+    let decisions = classify_dir(&repo().join("events"), &settings());
+    let mut working = std::collections::BTreeSet::new();
+    for (file, decision) in &decisions {
+        if let Trigger::IamEvent { event_name, .. } = &decision.trigger
+            && decision.action != Action::Acknowledge
+        {
+            assert!(
+                eks_iam_sync::events::IAM_EVENT_NAMES.contains(&event_name.as_str()),
+                "{file}: {event_name} causes work but is not routed"
+            );
+            working.insert(event_name.clone());
+        }
+    }
+    let routed: std::collections::BTreeSet<String> = eks_iam_sync::events::IAM_EVENT_NAMES
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    assert_eq!(
+        working, routed,
+        "a routed name with no sample that causes work"
+    );
+}

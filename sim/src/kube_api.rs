@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::faults::{Api, FaultAction};
 use crate::identity::{self, Identity};
+use crate::kube_discovery;
 use crate::kube_status::KubeError;
 use crate::state::SimState;
 use crate::token;
@@ -39,13 +40,16 @@ pub fn app(state: SimState, cluster: &str) -> Router {
         cluster: Arc::from(cluster),
     };
     Router::new()
-        .route("/version", get(version))
-        .route("/healthz", get(health))
-        .route("/livez", get(health))
-        .route("/readyz", get(health))
-        .route("/api", get(api_versions))
-        .route("/apis", get(api_groups))
-        .route("/api/v1", get(api_resources))
+        .route("/version", get(kube_discovery::version))
+        .route("/healthz", get(kube_discovery::health))
+        .route("/livez", get(kube_discovery::health))
+        .route("/readyz", get(kube_discovery::health))
+        .route("/api", get(kube_discovery::api_versions))
+        .route("/apis", get(kube_discovery::api_groups))
+        .route("/api/v1", get(kube_discovery::api_resources))
+        .route("/openapi/v3", get(kube_discovery::openapi_v3_index))
+        .route("/openapi/v3/api/v1", get(kube_discovery::openapi_v3_core))
+        .route("/api/v1/namespaces/{ns}", get(kube_discovery::namespace))
         .route("/api/v1/configmaps", get(list_all))
         .route(
             "/api/v1/namespaces/{ns}/configmaps",
@@ -148,57 +152,6 @@ fn identify(ctx: &KubeCtx, headers: &HeaderMap) -> Result<Identity, String> {
     .map_err(|e| e.to_string())?;
     let cluster = world.clusters.get(&*ctx.cluster).ok_or("cluster deleted")?;
     identity::map(cluster, &caller).map_err(|e| e.to_string())
-}
-
-async fn version(State(ctx): State<KubeCtx>) -> Json<Value> {
-    let v = &ctx.state.kubernetes_version;
-    let (major, minor) = v.split_once('.').unwrap_or(("1", "31"));
-    Json(json!({
-        "major": major, "minor": minor,
-        "gitVersion": format!("v{v}.0-eks-sim"),
-        "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean", "buildDate": "2024-01-01T00:00:00Z",
-        "goVersion": "go1.22.0", "compiler": "gc", "platform": "linux/amd64",
-    }))
-}
-
-async fn health() -> &'static str {
-    "ok"
-}
-
-async fn api_versions(State(ctx): State<KubeCtx>) -> Json<Value> {
-    let endpoint = ctx
-        .state
-        .world()
-        .clusters
-        .get(&*ctx.cluster)
-        .map(|c| c.endpoint.trim_start_matches("https://").to_owned())
-        .unwrap_or_default();
-    Json(json!({
-        "kind": "APIVersions",
-        "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": endpoint}],
-    }))
-}
-
-async fn api_groups() -> Json<Value> {
-    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}))
-}
-
-async fn api_resources() -> Json<Value> {
-    Json(json!({
-        "kind": "APIResourceList",
-        "groupVersion": "v1",
-        "resources": [{
-            "name": "configmaps",
-            "singularName": "configmap",
-            "namespaced": true,
-            "kind": "ConfigMap",
-            "verbs": ["create", "delete", "get", "list", "patch", "update"],
-            "shortNames": ["cm"],
-            "storageVersionHash": "qFsyl6wFWjQ=",
-        }],
-    }))
 }
 
 type Params = std::collections::HashMap<String, String>;

@@ -24,6 +24,7 @@ pub mod eks_error;
 pub mod faults;
 pub mod identity;
 pub mod kube_api;
+pub mod kube_discovery;
 pub mod kube_status;
 pub mod server;
 pub mod sigv4;

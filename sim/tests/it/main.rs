@@ -1,0 +1,10 @@
+//! eks-sim's integration tests: one test binary (uv's layout), one module per concern.
+
+mod cli;
+mod configmaps;
+mod eks_api;
+mod faults;
+mod kubectl;
+mod local_stack;
+mod support;
+mod tokens;

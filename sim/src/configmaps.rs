@@ -63,6 +63,116 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// A PATCH body, by content type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patch {
+    /// `application/merge-patch+json` (and strategic merge, the same for ConfigMaps).
+    Merge(Value),
+    /// `application/json-patch+json` (RFC 6902).
+    Json(Value),
+}
+
+/// Resolves an RFC 6901 pointer to (parent, last token).
+fn pointer_parent<'a>(root: &'a mut Value, path: &str) -> Result<(&'a mut Value, String), String> {
+    let tokens: Vec<String> = path
+        .strip_prefix('/')
+        .ok_or_else(|| format!("path {path:?} does not start with /"))?
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let (last, parents) = tokens.split_last().expect("split yields one token");
+    let mut cur = root;
+    for t in parents {
+        cur = match cur {
+            Value::Object(m) => m.get_mut(t),
+            Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(|| format!("path {path:?} does not exist"))?;
+    }
+    Ok((cur, last.clone()))
+}
+
+fn pointer_remove(root: &mut Value, path: &str) -> Result<Value, String> {
+    let (parent, last) = pointer_parent(root, path)?;
+    match parent {
+        Value::Object(m) => m.remove(&last),
+        Value::Array(a) => last
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i < a.len())
+            .map(|i| a.remove(i)),
+        _ => None,
+    }
+    .ok_or_else(|| format!("path {path:?} does not exist"))
+}
+
+fn pointer_add(root: &mut Value, path: &str, value: Value, replace: bool) -> Result<(), String> {
+    let (parent, last) = pointer_parent(root, path)?;
+    match parent {
+        Value::Object(m) => {
+            if replace && !m.contains_key(&last) {
+                return Err(format!("path {path:?} does not exist"));
+            }
+            m.insert(last, value);
+        }
+        Value::Array(a) => {
+            let i = if last == "-" {
+                a.len()
+            } else {
+                last.parse::<usize>()
+                    .map_err(|_| format!("bad index in {path:?}"))?
+            };
+            if replace {
+                *a.get_mut(i)
+                    .ok_or_else(|| format!("path {path:?} does not exist"))? = value;
+            } else if i <= a.len() {
+                a.insert(i, value);
+            } else {
+                return Err(format!("index out of range in {path:?}"));
+            }
+        }
+        _ => return Err(format!("path {path:?} has no container")),
+    }
+    Ok(())
+}
+
+/// RFC 6902 JSON patch: add, remove, replace, move, copy, test.
+pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
+    let ops = ops
+        .as_array()
+        .ok_or("a JSON patch must be a list of operations")?;
+    for op in ops {
+        let path = op["path"].as_str().ok_or("operation without path")?;
+        match op["op"].as_str() {
+            Some("add") => pointer_add(target, path, op["value"].clone(), false)?,
+            Some("replace") => pointer_add(target, path, op["value"].clone(), true)?,
+            Some("remove") => {
+                pointer_remove(target, path)?;
+            }
+            Some("test") => {
+                if target.pointer(path) != Some(&op["value"]) {
+                    return Err(format!("test of {path:?} failed"));
+                }
+            }
+            Some(kind @ ("move" | "copy")) => {
+                let from = op["from"].as_str().ok_or("move/copy without from")?;
+                let v = if kind == "move" {
+                    pointer_remove(target, from)?
+                } else {
+                    target
+                        .pointer(from)
+                        .cloned()
+                        .ok_or_else(|| format!("path {from:?} does not exist"))?
+                };
+                pointer_add(target, path, v, false)?;
+            }
+            other => return Err(format!("unsupported operation {other:?}")),
+        }
+    }
+    Ok(())
+}
+
 /// Checks a ConfigMap body as the API server's validation does.
 fn validate(obj: &Value) -> Result<(), KubeError> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
@@ -311,35 +421,44 @@ impl ConfigMapStore {
         Ok(obj)
     }
 
-    /// Merge patch (also used for strategic merge patches, identical for ConfigMap maps).
-    /// A `metadata.resourceVersion` in the patch is a precondition.
+    /// PATCH with a merge patch (also used for strategic merge patches, identical for
+    /// ConfigMap maps) or a JSON patch. A `metadata.resourceVersion` the patch sets is a
+    /// precondition.
     pub fn patch(
         &mut self,
         namespace: &str,
         name: &str,
-        patch: &Value,
+        patch: &Patch,
         dry_run: bool,
     ) -> Result<Value, KubeError> {
-        if !patch.is_object() {
-            return Err(KubeError::bad_request(
-                "a merge patch must be a JSON object",
-            ));
-        }
         let key = (namespace.to_owned(), name.to_owned());
         let prev = self
             .objects
             .get(&key)
             .cloned()
             .ok_or_else(|| KubeError::not_found(name))?;
-        if let Some(rv) = patch["metadata"]
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            && rv != prev["metadata"]["resourceVersion"]
-        {
+        let mut obj = prev.clone();
+        match patch {
+            Patch::Merge(p) => {
+                if !p.is_object() {
+                    return Err(KubeError::bad_request(
+                        "a merge patch must be a JSON object",
+                    ));
+                }
+                merge_patch(&mut obj, p);
+            }
+            Patch::Json(ops) => json_patch(&mut obj, ops).map_err(|e| {
+                KubeError::invalid(
+                    name,
+                    "",
+                    "FieldValueInvalid",
+                    &format!("the JSON patch failed: {e}"),
+                )
+            })?,
+        }
+        if obj["metadata"]["resourceVersion"] != prev["metadata"]["resourceVersion"] {
             return Err(KubeError::conflict(name));
         }
-        let mut obj = prev.clone();
-        merge_patch(&mut obj, patch);
         check_body(&obj, namespace, Some(name))?;
         self.write(key, prev, &mut obj, dry_run)?;
         Ok(obj)
@@ -422,7 +541,7 @@ mod tests {
         s.patch(
             "kube-system",
             "aws-auth",
-            &json!({"data": {"a": "2"}}),
+            &Patch::Merge(json!({"data": {"a": "2"}})),
             false,
         )
         .unwrap();
@@ -433,6 +552,25 @@ mod tests {
                 .reason,
             "Conflict"
         );
+    }
+
+    #[test]
+    fn json_patch_ops_and_their_resource_version_test() {
+        let mut s = ConfigMapStore::default();
+        let c = s.create("ns", cm("x", json!({"a": "1"})), false).unwrap();
+        let ops = json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": c["metadata"]["resourceVersion"]},
+            {"op": "add", "path": "/data/b.c", "value": "2"},
+            {"op": "replace", "path": "/data/a", "value": "3"},
+        ]);
+        let p = s
+            .patch("ns", "x", &Patch::Json(ops.clone()), false)
+            .unwrap();
+        assert_eq!(p["data"], json!({"a": "3", "b.c": "2"}));
+        let e = s.patch("ns", "x", &Patch::Json(ops), false).unwrap_err();
+        assert_eq!(e.code, 422, "the test op sees the new resourceVersion");
+        let bad = json!([{"op": "replace", "path": "/data/missing", "value": "x"}]);
+        assert!(s.patch("ns", "x", &Patch::Json(bad), false).is_err());
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// The caller's canonical ARN.
     pub arn: String,
+    /// The caller's ARN as STS returned it.
+    pub caller_arn: String,
+    pub access_key_id: String,
     pub source: Source,
     /// Whether an access entry grants AmazonEKSClusterAdminPolicy cluster-wide.
     pub cluster_admin_policy: bool,
@@ -109,6 +112,8 @@ pub fn map(cluster: &Cluster, caller: &VerifiedCaller) -> Result<Identity, Mappi
                 .map(|g| render(g, &values, &canonical))
                 .collect::<Result<_, _>>()?,
             arn: canonical.clone(),
+            caller_arn: caller.arn.clone(),
+            access_key_id: caller.access_key_id.clone(),
             source,
             cluster_admin_policy: admin_policy,
         })
@@ -228,7 +233,9 @@ mod tests {
             .patch(
                 "kube-system",
                 "aws-auth",
-                &json!({"data": {"mapAccounts": "- \"012345678901\"\n"}}),
+                &crate::configmaps::Patch::Merge(
+                    json!({"data": {"mapAccounts": "- \"012345678901\"\n"}}),
+                ),
                 false,
             )
             .unwrap();

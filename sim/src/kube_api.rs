@@ -19,6 +19,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
+use crate::configmaps::Patch;
 use crate::faults::{Api, FaultAction};
 use crate::identity::{self, Identity};
 use crate::kube_discovery;
@@ -50,6 +51,10 @@ pub fn app(state: SimState, cluster: &str) -> Router {
         .route("/openapi/v3", get(kube_discovery::openapi_v3_index))
         .route("/openapi/v3/api/v1", get(kube_discovery::openapi_v3_core))
         .route("/api/v1/namespaces/{ns}", get(kube_discovery::namespace))
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            axum::routing::post(kube_discovery::self_subject_review),
+        )
         .route("/api/v1/configmaps", get(list_all))
         .route(
             "/api/v1/namespaces/{ns}/configmaps",
@@ -83,6 +88,7 @@ pub fn classify(method: &Method, path: &str) -> &'static str {
         ("PATCH", true, _) => "patch",
         ("DELETE", true, _) => "delete",
         ("GET", _, _) => "discovery",
+        ("POST", _, _) if path.ends_with("/selfsubjectreviews") => "whoami",
         _ => "other",
     }
 }
@@ -334,13 +340,13 @@ async fn patch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    if !matches!(
-        media,
-        "application/merge-patch+json" | "application/strategic-merge-patch+json"
-    ) {
-        return Err(KubeError::unsupported_media_type(content_type));
-    }
-    let patch = parse_body(&body)?;
+    let patch = match media {
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            Patch::Merge(parse_body(&body)?)
+        }
+        "application/json-patch+json" => Patch::Json(parse_body(&body)?),
+        _ => return Err(KubeError::unsupported_media_type(content_type)),
+    };
     let dry = dry_run(&params)?;
     with_store(&ctx, |s| s.patch(&ns, &name, &patch, dry)).map(Json)
 }

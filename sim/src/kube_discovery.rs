@@ -114,3 +114,29 @@ pub async fn namespace(axum::extract::Path(ns): axum::extract::Path<String>) -> 
         "status": {"phase": "Active"},
     }))
 }
+
+/// `POST /apis/authentication.k8s.io/v1/selfsubjectreviews` (`kubectl auth whoami`): the
+/// user the caller was mapped to, with the authenticator's `extra` fields.
+pub async fn self_subject_review(
+    axum::Extension(id): axum::Extension<crate::identity::Identity>,
+) -> (axum::http::StatusCode, Json<Value>) {
+    let mut groups = id.groups.clone();
+    groups.push("system:authenticated".to_owned());
+    (
+        axum::http::StatusCode::CREATED,
+        Json(json!({
+            "kind": "SelfSubjectReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": null},
+            "status": {"userInfo": {
+                "username": id.username,
+                "groups": groups,
+                "extra": {
+                    "arn": [id.caller_arn],
+                    "canonicalArn": [id.arn],
+                    "accessKeyId": [id.access_key_id],
+                },
+            }},
+        })),
+    )
+}

@@ -1,6 +1,7 @@
 //! Real kubectl against a simulated cluster, authenticating through an exec plugin that
 //! runs `aws eks get-token` (so awscli's tokens are proven too): create, get -o yaml,
-//! replace with a stale resourceVersion (kubectl's conflict error), delete, NotFound.
+//! replace with a stale resourceVersion (kubectl's conflict error), merge and JSON patches,
+//! `auth whoami`, delete, NotFound.
 
 use std::path::Path;
 
@@ -92,6 +93,29 @@ async fn kubectl_create_get_replace_conflict_delete() {
     let (ok, out, err) = kubectl.run(&["create", "-f", m]).await;
     assert!(ok, "create: {out}{err}");
     assert!(out.contains("configmap/aws-auth created"), "{out}");
+
+    let (ok, who, err) = kubectl.run(&["auth", "whoami", "-o", "json"]).await;
+    assert!(ok, "whoami: {err}");
+    let who: serde_json::Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(
+        who["status"]["userInfo"]["username"],
+        support::ADMIN_ARN,
+        "creator's access entry"
+    );
+    let (ok, _, err) = kubectl
+        .run(&[
+            "patch",
+            "cm",
+            "aws-auth",
+            "-n",
+            "kube-system",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/data/j","value":"1"}]"#,
+        ])
+        .await;
+    assert!(ok, "json patch: {err}");
 
     let (ok, yaml, err) = kubectl
         .run(&["get", "cm", "aws-auth", "-n", "kube-system", "-o", "yaml"])

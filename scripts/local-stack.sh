@@ -17,6 +17,8 @@
 # creator (an admin) of the simulated cluster, so moto and eks-sim know the same identity.
 # Progress goes to stderr; stdout carries only the export lines.
 #
+# Logs: moto_server.log and eks-sim.log in the state directory.
+#
 # Settings (environment):
 #   EKS_IAM_SYNC_STACK_DIR   state, logs, kubeconfig, CA (default ~/.cache/eks-iam-sync/stack;
 #                            outside the repository, so `cargo lambda watch` does not rebuild)
@@ -60,13 +62,18 @@ free_port() {
   "$venv/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_for() { # wait_for WHAT SECONDS COMMAND...
-  local what=$1 secs=$2; shift 2
+wait_for() { # wait_for NAME SECONDS COMMAND...: until COMMAND succeeds; NAME's process must live
+  local what=$1 secs=$2 pid; shift 2
+  pid=$(cat "$dir/$what.pid")
   for _ in $(seq $((secs * 10))); do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! alive "$pid" "$what"; then
+      tail -n 20 "$dir/$what.log" >&2 || true
+      die "$what exited during start (log: $dir/$what.log)"
+    fi
     sleep 0.1
   done
-  die "$what did not come up within ${secs}s (logs in $dir)"
+  die "$what did not come up within ${secs}s (log: $dir/$what.log)"
 }
 
 json_get() { # json_get FILE KEY...: prints a value of a JSON file
@@ -99,9 +106,11 @@ cmd_start() {
   local moto_port; moto_port=$(free_port)
   local moto="http://127.0.0.1:$moto_port"
   log "starting moto on $moto"
-  setsid "$venv/moto_server" -H 127.0.0.1 -p "$moto_port" </dev/null >"$dir/moto.log" 2>&1 &
+  # From here on, a failed start stops whatever it had started.
+  trap 'if [ "${started:-}" != 1 ]; then log "start failed; stopping what it started"; cmd_stop; fi' EXIT
+  setsid "$venv/moto_server" -H 127.0.0.1 -p "$moto_port" </dev/null >"$dir/moto_server.log" 2>&1 &
   echo $! >"$dir/moto_server.pid"
-  wait_for moto 60 "$venv/python" -c "import urllib.request; urllib.request.urlopen('$moto/moto-api/data.json')"
+  wait_for moto_server 60 "$venv/python" -c "import urllib.request; urllib.request.urlopen('$moto/moto-api/data.json')"
 
   # The cluster creator: an IAM user with an access key, made in moto.
   local key_json="$dir/admin-key.json"
@@ -176,6 +185,7 @@ YAML
       EKS_SIM_ADMIN_ARN "$arn" \
       EKS_IAM_SYNC_STACK_DIR "$dir"
   } >"$dir/env"
+  started=1
   log "ready: moto $moto, eks-sim $eks, cluster $cluster at $endpoint ($mode)"
   cat "$dir/env"
 }

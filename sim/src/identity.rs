@@ -217,6 +217,52 @@ mod tests {
     }
 
     #[test]
+    fn every_template_renders_and_a_missing_value_fails() {
+        let c = cluster(
+            AuthMode::ConfigMap,
+            "- rolearn: arn:aws:iam::012345678901:role/Dev\n  username: \"{{AccountID}}:{{SessionNameRaw}}:{{AccessKeyID}}\"\n  groups: [\"g-{{SessionName}}\"]\n- rolearn: arn:aws:iam::012345678901:role/Node\n  username: \"system:node:{{EC2PrivateDNSName}}\"\n",
+        );
+        let id = map(
+            &c,
+            &caller("arn:aws:sts::012345678901:assumed-role/Dev/a@b"),
+        )
+        .unwrap();
+        assert_eq!(id.username, "012345678901:a@b:ASIA1");
+        assert_eq!(id.groups, vec!["g-a-b"]);
+        let node = caller("arn:aws:sts::012345678901:assumed-role/Node/i-1");
+        assert!(matches!(map(&c, &node), Err(MappingError::Template { .. })));
+        let with_dns = VerifiedCaller {
+            ec2_private_dns_name: Some("ip-10-0-0-1.ec2.internal".into()),
+            ..node
+        };
+        assert_eq!(
+            map(&c, &with_dns).unwrap().username,
+            "system:node:ip-10-0-0-1.ec2.internal"
+        );
+    }
+
+    #[test]
+    fn roles_are_searched_before_users() {
+        let mut c = cluster(
+            AuthMode::ConfigMap,
+            "- rolearn: arn:aws:iam::012345678901:role/X\n  username: from-roles\n",
+        );
+        c.configmaps
+            .patch(
+                "kube-system",
+                "aws-auth",
+                &crate::configmaps::Patch::Merge(json!({"data": {"mapUsers": "- userarn: arn:aws:iam::012345678901:role/X\n  username: from-users\n"}})),
+                false,
+            )
+            .unwrap();
+        let id = map(&c, &caller("arn:aws:sts::012345678901:assumed-role/X/s")).unwrap();
+        assert_eq!(
+            (id.username.as_str(), id.source),
+            ("from-roles", Source::MapRoles)
+        );
+    }
+
+    #[test]
     fn api_mode_ignores_aws_auth() {
         let c = cluster(
             AuthMode::Api,

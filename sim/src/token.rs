@@ -414,6 +414,119 @@ mod tests {
         assert_eq!(sts_host_region("sts.evil.com"), None);
     }
 
+    /// Each mutation must be refused by ITS rule, before the signature is looked at.
+    #[test]
+    fn each_rule_fires_on_its_own_mutation() {
+        let (creds, cred) = table();
+        let now = Timestamp::now();
+        let url = String::from_utf8(
+            URL_SAFE_NO_PAD
+                .decode(
+                    mint(&cred, "one", "us-east-1", now)
+                        .strip_prefix(TOKEN_PREFIX)
+                        .unwrap(),
+                )
+                .unwrap(),
+        )
+        .unwrap();
+        let check = |u: String| {
+            verify(
+                &format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(u)),
+                "one",
+                &creds,
+                now,
+            )
+            .unwrap_err()
+        };
+        assert!(matches!(
+            check(url.replace("https://", "http://")),
+            TokenError::NotHttps(_)
+        ));
+        assert!(matches!(
+            check(url.replace(
+                "sts.us-east-1.amazonaws.com",
+                "sts.us-east-1.amazonaws.com:8443"
+            )),
+            TokenError::Host(_)
+        ));
+        assert!(matches!(
+            check(url.replace(".com/?", ".com/x?")),
+            TokenError::Path(_)
+        ));
+        assert!(matches!(
+            check(format!("{url}&X=1")),
+            TokenError::NotWhitelisted(_)
+        ));
+        assert!(matches!(
+            check(format!("{url}&VERSION=2011-06-15")),
+            TokenError::Duplicate(_)
+        ));
+        assert!(matches!(
+            check(url.replace("X-Amz-Expires=60", "X-Amz-Expires=901")),
+            TokenError::Expires(_)
+        ));
+        assert!(matches!(
+            check(url.replace("X-Amz-Expires=60", "X-Amz-Expires=-1")),
+            TokenError::Expires(_)
+        ));
+        assert!(matches!(
+            check(url.replace("host%3Bx-k8s-aws-id", "host")),
+            TokenError::ClusterHeaderNotSigned
+        ));
+        assert!(matches!(
+            check(url.replace("X-Amz-Date=", "X-Amz-Datum=")),
+            TokenError::NotWhitelisted(_)
+        ));
+        assert!(matches!(
+            check(url.replace("GetCallerIdentity", "AssumeRole")),
+            TokenError::Action(_)
+        ));
+        assert!(matches!(
+            check(url.replace("us-east-1%2Fsts", "eu-west-1%2Fsts")),
+            TokenError::Scope(_)
+        ));
+        assert!(matches!(check(format!("{url}#frag")), TokenError::Extras));
+        assert!(matches!(check(format!("{url};")), TokenError::Query(_)));
+        let future = mint(
+            &cred,
+            "one",
+            "us-east-1",
+            now + SignedDuration::from_secs(16 * 60),
+        );
+        assert!(matches!(
+            verify(&future, "one", &creds, now),
+            Err(TokenError::NotYetValid(_))
+        ));
+        let long = format!("{TOKEN_PREFIX}{}", "A".repeat(MAX_TOKEN_BYTES));
+        assert!(matches!(
+            verify(&long, "one", &creds, now),
+            Err(TokenError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn session_tokens_must_match_the_table() {
+        let (mut creds, _) = table();
+        let temp = TestCredential {
+            access_key_id: "ASIATEMP".into(),
+            secret_access_key: "s".into(),
+            session_token: Some("tok".into()),
+            arn: "arn:aws:sts::012345678901:assumed-role/R/s".into(),
+            ec2_private_dns_name: None,
+        };
+        creds.insert(temp.clone()).unwrap();
+        let now = Timestamp::now();
+        assert!(verify(&mint(&temp, "one", "us-east-1", now), "one", &creds, now).is_ok());
+        let wrong = TestCredential {
+            session_token: Some("other".into()),
+            ..temp.clone()
+        };
+        assert!(matches!(
+            verify(&mint(&wrong, "one", "us-east-1", now), "one", &creds, now),
+            Err(TokenError::SessionToken(_))
+        ));
+    }
+
     #[test]
     fn scheme_and_prefix_are_checked() {
         assert_eq!(bearer_token(Some("Basic abc")), Err(TokenError::Scheme));

@@ -1,0 +1,36 @@
+# Terraform module for eks-iam-sync: outputs.
+
+output "function_name" {
+  description = "The Lambda function (invoke it with {\"action\":\"reconcile\",\"dryRun\":true} for a plan)."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the Lambda function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "function_role_arn" {
+  description = "The function's identity in the clusters: map it in aws-auth on CONFIG_MAP-only clusters."
+  value       = aws_iam_role.function.arn
+}
+
+output "dead_letter_queue_url" {
+  description = "Queue of events that failed every retry."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "log_group_name" {
+  description = "The function's log group."
+  value       = aws_cloudwatch_log_group.function.name
+}
+
+output "iam_events_rule_arn" {
+  description = "The rule matching IAM CloudTrail events in the function's region."
+  value       = aws_cloudwatch_event_rule.iam_events.arn
+}
+
+output "forward_rule_arn" {
+  description = "The us-east-1 rule forwarding IAM events to the function's region (null when the function runs in us-east-1)."
+  value       = local.forward_iam_events ? aws_cloudwatch_event_rule.forward[0].arn : null
+}

@@ -1,0 +1,159 @@
+# Terraform module for eks-iam-sync: inputs, each validated (README "Deploy" explains them).
+
+variable "function_name" {
+  description = "Name of the Lambda function; also prefixes every other resource name."
+  type        = string
+  default     = "eks-iam-sync"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,48}$", var.function_name))
+    error_message = "function_name: 1-48 letters, digits, '-' or '_' (it prefixes longer names)."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the Lambda package: `cargo lambda build --release --arm64 --output-format zip` writes target/lambda/eks-iam-sync/bootstrap.zip."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must name a .zip file (cargo lambda build --output-format zip)."
+  }
+}
+
+variable "config" {
+  description = "The eks-iam-sync configuration (README \"Configuration\") as one-line JSON (e.g. jsonencode(...)), or the path of a file in the package. Becomes EKS_IAM_SYNC_CONFIG."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.config)) > 0 && length(var.config) <= 4000
+    error_message = "config must be non-empty and at most 4000 characters (Lambda's environment holds 4 KB); use a packaged file for more."
+  }
+}
+
+variable "cluster_arns" {
+  description = "ARNs of the EKS clusters the function reaches with its own role (configured clusters without assumeRoleArn): DescribeCluster and the access-entry APIs are allowed on these only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.cluster_arns : can(regex("^arn:aws[a-z-]*:eks:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9][A-Za-z0-9_-]*$", arn))])
+    error_message = "cluster_arns: each must be an EKS cluster ARN, arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME."
+  }
+}
+
+variable "assume_role_arns" {
+  description = "The assumeRoleArn values of the configuration (cross-account clusters): sts:AssumeRole is allowed on these roles only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.assume_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "assume_role_arns: each must be an IAM role ARN, arn:PARTITION:iam::ACCOUNT:role/NAME."
+  }
+}
+
+variable "access_entry_clusters" {
+  description = "Names of clusters in the provider's account and region whose authentication mode is API or API_AND_CONFIG_MAP: the function's role gets an EKS access entry there, which no aws-auth write can take away. Leave out CONFIG_MAP-only clusters."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.access_entry_clusters : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", name))])
+    error_message = "access_entry_clusters: each must be an EKS cluster name (letters, digits, '-', '_')."
+  }
+}
+
+variable "access_entry_policy" {
+  description = "EKS access policy of the function's access entries: AmazonEKSClusterAdminPolicy (cluster scope), or AmazonEKSEditPolicy scoped to kube-system, enough to read and write aws-auth."
+  type        = string
+  default     = "AmazonEKSClusterAdminPolicy"
+
+  validation {
+    condition     = contains(["AmazonEKSClusterAdminPolicy", "AmazonEKSEditPolicy"], var.access_entry_policy)
+    error_message = "access_entry_policy must be AmazonEKSClusterAdminPolicy or AmazonEKSEditPolicy."
+  }
+}
+
+variable "schedule_expression" {
+  description = "How often the full reconcile of every cluster runs (EventBridge rate or cron expression)."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be rate(...) or cron(...)."
+  }
+}
+
+variable "iam_events_bus_name" {
+  description = "Event bus in the function's region that IAM events arrive on: the default bus in us-east-1, and the forwarding target elsewhere."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.iam_events_bus_name))
+    error_message = "iam_events_bus_name must be an event bus name (not an ARN)."
+  }
+}
+
+variable "memory_size" {
+  description = "Function memory in MB."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240."
+  }
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds: a full run reconciles every cluster (concurrently, bounded) with conflict retries and IAM backoff."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.timeout >= 30 && var.timeout <= 900
+    error_message = "timeout must be between 30 and 900 seconds."
+  }
+}
+
+variable "log_level" {
+  description = "RUST_LOG filter of the function (info, debug, eks_iam_sync=debug, ...)."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = length(trimspace(var.log_level)) > 0
+    error_message = "log_level must not be empty."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Days to keep the function's logs."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic notified by the alarms (dead-letter messages, function errors); null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN or null."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -6,6 +6,7 @@
 //! - the adapters around it read facts from AWS and Kubernetes and carry out a plan.
 //! - [`cli`] is the operator's front door (`render`, `token`, ...).
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod core;

@@ -1,7 +1,7 @@
 //! The Kubernetes API of one simulated cluster (served over HTTPS by [`crate::server`]):
 //! `/version`, health, `/api`, `/apis`, `/api/v1` discovery (enough for kubectl) and
 //! ConfigMaps in any namespace — get, list (label/field selectors), create, replace,
-//! merge-patch, delete, `?dryRun=All`. Every request but `/version` and health needs an
+//! merge-patch, JSON patch, delete, `?dryRun=All`, `?fieldValidation=Strict`. Every request but `/version` and health needs an
 //! EKS bearer token; the caller is mapped through the cluster's current aws-auth and
 //! access entries; non-admins are refused kube-system ConfigMaps. Counters and fault
 //! injection wrap every request.
@@ -172,6 +172,30 @@ fn dry_run(params: &Params) -> Result<bool, KubeError> {
     }
 }
 
+/// `?fieldValidation=Strict` (kubectl's default): unknown top-level fields are refused.
+fn strict_fields(params: &Params, obj: &Value) -> Result<(), KubeError> {
+    if params.get("fieldValidation").map(String::as_str) != Some("Strict") {
+        return Ok(());
+    }
+    const KNOWN: [&str; 6] = [
+        "apiVersion",
+        "kind",
+        "metadata",
+        "data",
+        "binaryData",
+        "immutable",
+    ];
+    if let Some(unknown) = obj
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !KNOWN.contains(&k.as_str())))
+    {
+        return Err(KubeError::bad_request(format!(
+            "strict decoding error: unknown field \"{unknown}\""
+        )));
+    }
+    Ok(())
+}
+
 fn authorize(id: &Identity, verb: &str, ns: &str, name: Option<&str>) -> Result<(), KubeError> {
     if id.may_access_configmaps(ns) {
         Ok(())
@@ -309,6 +333,7 @@ async fn create(
     let obj = parse_body(&body)?;
     let name = obj["metadata"]["name"].as_str().map(str::to_owned);
     authorize(&id, "create", &ns, name.as_deref())?;
+    strict_fields(&params, &obj)?;
     let dry = dry_run(&params)?;
     with_store(&ctx, |s| s.create(&ns, obj, dry)).map(|o| (StatusCode::CREATED, Json(o)))
 }
@@ -322,6 +347,7 @@ async fn replace(
 ) -> Result<Json<Value>, KubeError> {
     authorize(&id, "update", &ns, Some(&name))?;
     let obj = parse_body(&body)?;
+    strict_fields(&params, &obj)?;
     let dry = dry_run(&params)?;
     with_store(&ctx, |s| s.replace(&ns, &name, obj, dry)).map(Json)
 }

@@ -118,6 +118,14 @@ async fn errors_are_status_objects_and_dry_runs_do_not_persist() {
             .is_none()
     );
 
+    let typo = json!({"metadata": {"name": "typo"}, "dta": {}});
+    let strict = format!("{KUBE_SYSTEM_CMS}?fieldValidation=Strict");
+    let (s, st) = kube.call("POST", &strict, &admin, Some(&typo)).await;
+    assert_eq!(
+        (s, st["message"].as_str()),
+        (400, Some("strict decoding error: unknown field \"dta\""))
+    );
+
     let (s, st) = kube.call("DELETE", AWS_AUTH, &admin, None).await;
     assert_eq!((s, st["status"].as_str()), (200, Some("Success")));
     assert_eq!(kube.call("DELETE", AWS_AUTH, &admin, None).await.0, 404);

@@ -1,9 +1,9 @@
 //! The Kubernetes API of one simulated cluster (served over HTTPS by [`crate::server`]):
-//! `/version`, health, `/api`, `/apis`, `/api/v1` discovery (enough for kubectl) and
 //! ConfigMaps in any namespace — get, list (label/field selectors), create, replace,
-//! merge-patch, JSON patch, delete, `?dryRun=All`, `?fieldValidation=Strict`. Every request but `/version` and health needs an
-//! EKS bearer token; the caller is mapped through the cluster's current aws-auth and
-//! access entries; non-admins are refused kube-system ConfigMaps. Counters and fault
+//! merge-patch, JSON patch, delete, `?dryRun=All`, `?fieldValidation=Strict` — plus the
+//! discovery routes of [`crate::kube_discovery`]. Every request but `/version` and health
+//! needs an EKS bearer token; the caller is mapped through the cluster's current aws-auth
+//! and access entries; non-admins are refused kube-system ConfigMaps. Counters and fault
 //! injection wrap every request.
 //!
 //! Storage rules are [`crate::configmaps`]'s, identity rules [`crate::identity`]'s.

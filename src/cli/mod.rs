@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod invoke;
+pub mod reconcile;
 pub mod render;
 pub mod token;
 
@@ -19,6 +21,13 @@ pub struct Cli {
 pub enum Command {
     /// Render a new aws-auth ConfigMap from the current one and a desired managed set, offline.
     Render(render::RenderArgs),
+    /// Show what a reconcile would change on each cluster, without writing (exit 0 no change,
+    /// 2 changes, 1 error).
+    Plan(reconcile::ReconcileArgs),
+    /// Reconcile each cluster: write the planned changes (exit 0 in step, 1 error or refusal).
+    Apply(reconcile::ReconcileArgs),
+    /// Run the Lambda handler once on an event payload, locally, and print its response.
+    Invoke(invoke::InvokeArgs),
     /// Print an EKS bearer token as a kubectl ExecCredential.
     Token(token::TokenArgs),
 }
@@ -27,6 +36,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Render(args) => render::run(&args),
+        Command::Plan(args) => reconcile::run(&args, false),
+        Command::Apply(args) => reconcile::run(&args, true),
+        Command::Invoke(args) => invoke::run(&args),
         Command::Token(args) => token::run(&args),
     }
 }

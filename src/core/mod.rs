@@ -6,6 +6,7 @@
 pub mod arn;
 pub mod aws_auth;
 pub mod desired;
+pub mod desired_state;
 pub mod guards;
 pub mod plan;
 pub mod token;

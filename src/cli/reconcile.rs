@@ -1,0 +1,116 @@
+//! `eks-iam-sync plan` and `eks-iam-sync apply`: the Lambda's reconcile, run by an operator.
+//!
+//! Both read the same configuration as the Lambda (`--config FILE`, else `EKS_IAM_SYNC_CONFIG`)
+//! and print, per cluster, the same plan as `render`. `plan` never writes: exit 0 when nothing
+//! would change, 2 when something would, 1 on an error or a guard refusal. `apply` writes:
+//! exit 0 when every cluster is in step, 1 otherwise.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use crate::config::CONFIG_ENV;
+use crate::lambda::reconciler_from_env;
+use crate::reconcile::{Outcome, RunSummary};
+
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// The configuration file (YAML or JSON); defaults to $EKS_IAM_SYNC_CONFIG.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+    /// Only this cluster (repeatable); all configured clusters by default.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+    /// Let this run remove more than the configured maxRemovalFraction of managed entries.
+    #[arg(long)]
+    pub allow_mass_removal: bool,
+    /// Print the JSON summary (as the Lambda returns it) instead of the plan text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let mut env: HashMap<String, String> = std::env::vars().collect();
+        if let Some(path) = &args.config {
+            env.insert(CONFIG_ENV.to_owned(), path.clone());
+        }
+        let reconciler = match reconciler_from_env(&env).await {
+            Ok(r) => r.allow_mass_removal(args.allow_mass_removal),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let unknown: Vec<&String> = args
+            .clusters
+            .iter()
+            .filter(|c| reconciler.settings().cluster(c).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+            eprintln!(
+                "error: --cluster {} is not in the configuration (configured: {})",
+                names.join(", "),
+                reconciler.settings().cluster_names().join(", ")
+            );
+            return ExitCode::FAILURE;
+        }
+        let reason = if apply {
+            "apply from the command line"
+        } else {
+            "plan from the command line"
+        };
+        let summary = reconciler.reconcile(&args.clusters, !apply, reason).await;
+        print_summary(&summary, args.json);
+        exit_code(&summary, apply)
+    })
+}
+
+fn print_summary(summary: &RunSummary, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(summary).unwrap_or_default()
+        );
+        return;
+    }
+    for cluster in &summary.clusters {
+        println!(
+            "== {} ({}): {:?}",
+            cluster.cluster, cluster.backend, cluster.outcome
+        );
+        print!("{}", cluster.plan_text);
+        if let Some(error) = &cluster.error {
+            println!("error: {error}");
+        }
+    }
+}
+
+/// plan: 0 no change, 2 changes, 1 error/refusal. apply: 0 in step, 1 otherwise.
+fn exit_code(summary: &RunSummary, apply: bool) -> ExitCode {
+    let bad = summary.clusters.iter().any(|c| {
+        matches!(
+            c.outcome,
+            Outcome::Failed | Outcome::Refused | Outcome::Deferred
+        )
+    });
+    if bad {
+        return ExitCode::FAILURE;
+    }
+    if !apply
+        && summary
+            .clusters
+            .iter()
+            .any(|c| c.outcome == Outcome::Planned)
+    {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}

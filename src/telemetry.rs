@@ -1,0 +1,84 @@
+//! Logs and metrics: structured JSON logs (tracing) and CloudWatch embedded-metric lines.
+//!
+//! Inside Lambda every log line is one JSON object on stderr, so CloudWatch Logs Insights can
+//! query changes by cluster, kind and reason; on a terminal the CLI logs human-readable lines.
+//! Metrics use the CloudWatch embedded metric format: one JSON line per run on stdout, which
+//! CloudWatch turns into metrics without any API call. Tokens and secrets are never logged.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
+
+/// The CloudWatch namespace of our metrics.
+pub const METRICS_NAMESPACE: &str = "EksIamSync";
+
+/// Installs the global subscriber: JSON lines (Lambda) or compact text (CLI), level from
+/// `RUST_LOG` (default `info`, or `warn` for the CLI).
+pub fn init(json: bool) {
+    let default = if json { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .without_time()
+            .try_init()
+    } else {
+        builder
+            .compact()
+            .without_time()
+            .with_target(false)
+            .try_init()
+    };
+}
+
+/// One embedded-metric-format line with `counts`, dimensionless.
+pub fn metric_line(counts: &BTreeMap<&'static str, u64>, now: SystemTime) -> String {
+    let timestamp = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let metrics: Vec<Value> = counts
+        .keys()
+        .map(|name| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{"Namespace": METRICS_NAMESPACE, "Dimensions": [[]], "Metrics": metrics}],
+        }
+    });
+    if let Value::Object(object) = &mut line {
+        for (name, value) in counts {
+            object.insert((*name).to_owned(), json!(value));
+        }
+    }
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lines_follow_the_embedded_metric_format() {
+        let counts: BTreeMap<_, _> = [("Changes", 3), ("Errors", 0)].into();
+        let line: Value = serde_json::from_str(&metric_line(&counts, UNIX_EPOCH)).unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            METRICS_NAMESPACE
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Changes"
+        );
+        assert_eq!(line["Changes"], 3);
+        assert_eq!(line["Errors"], 0);
+    }
+}

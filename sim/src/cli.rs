@@ -42,7 +42,8 @@ pub struct Args {
     #[arg(long, env = "EKS_SIM_LISTEN", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
 
-    /// AWS region of the simulated clusters (ARNs, STS signing region of nothing else).
+    /// AWS region of the simulated clusters (in cluster and access-entry ARNs). Tokens may
+    /// name any regional STS host of the aws partition.
     #[arg(long, env = "EKS_SIM_REGION", default_value = "us-east-1")]
     pub region: String,
 

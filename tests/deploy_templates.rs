@@ -1,0 +1,406 @@
+//! The deployment templates route exactly the IAM events the handler reacts to.
+//!
+//! `template.yaml` (SAM), `deploy/iam-events-forwarder.yaml` (the us-east-1 forwarder) and the
+//! Terraform module must list exactly [`IAM_EVENT_NAMES`] in their EventBridge patterns, with
+//! the CloudTrail envelope (`source`, `detail-type`, `eventSource`) and failed calls filtered
+//! out, so the templates and the handler cannot drift apart. Also checked: the schedule's
+//! default and the function settings issue 7 fixes (runtime, architecture, concurrency).
+//! scripts/check-deploy.sh validates the same files with cfn-lint, SAM, checkov and terraform fmt.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use eks_iam_sync::events::{CLOUDTRAIL_API_CALL, IAM_EVENT_NAMES};
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A CloudFormation template as JSON. Short-form intrinsics (`!Ref X`, `!Sub ...`, `!If [...]`)
+/// are custom YAML tags: serde-saphyr drops the tag and keeps the node, so `!Ref X` reads as
+/// the string "X". That is enough here: the patterns are plain data.
+fn cloudformation(path: &str) -> Value {
+    serde_saphyr::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: not YAML: {e}"))
+}
+
+fn at<'a>(value: &'a Value, path: &str, pointer: &str) -> &'a Value {
+    value
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("{path}: nothing at {pointer}"))
+}
+
+fn expected_names() -> BTreeSet<String> {
+    IAM_EVENT_NAMES.iter().map(|n| n.to_string()).collect()
+}
+
+/// Checks one EventBridge pattern: the envelope, exactly the handler's event names (no
+/// duplicates), failed calls excluded, nothing else.
+fn assert_iam_pattern(pattern: &Value, what: &str) {
+    let names = pattern
+        .pointer("/detail/eventName")
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{what}: no detail.eventName list in {pattern}"));
+    let listed: Vec<String> = names
+        .iter()
+        .map(|n| {
+            n.as_str()
+                .unwrap_or_else(|| panic!("{what}: event name {n} is not a string"))
+        })
+        .map(str::to_owned)
+        .collect();
+    let set: BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(
+        set.len(),
+        listed.len(),
+        "{what}: duplicate event names in {listed:?}"
+    );
+    let expected = expected_names();
+    assert!(
+        set == expected,
+        "{what}: event names differ from eks_iam_sync::events::IAM_EVENT_NAMES\n  missing: {:?}\n  extra: {:?}",
+        expected.difference(&set).collect::<Vec<_>>(),
+        set.difference(&expected).collect::<Vec<_>>(),
+    );
+
+    let mut rest = pattern.clone();
+    rest["detail"]
+        .as_object_mut()
+        .expect("detail is an object")
+        .remove("eventName");
+    assert_eq!(
+        rest,
+        json!({
+            "source": ["aws.iam"],
+            "detail-type": [CLOUDTRAIL_API_CALL],
+            "detail": {
+                "eventSource": ["iam.amazonaws.com"],
+                "errorCode": [{"exists": false}],
+            },
+        }),
+        "{what}: the pattern's envelope or filters are not the expected ones"
+    );
+}
+
+/// The function's SAM events of one type, by name.
+fn sam_events<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    at(
+        template,
+        "template.yaml",
+        "/Resources/Function/Properties/Events",
+    )
+    .as_object()
+    .expect("Events is a mapping")
+    .iter()
+    .filter(|(_, event)| event["Type"] == kind)
+    .collect()
+}
+
+#[test]
+fn sam_iam_events_rule_lists_exactly_the_handlers_event_names() {
+    let template = cloudformation("template.yaml");
+    let rules = sam_events(&template, "EventBridgeRule");
+    assert_eq!(
+        rules.len(),
+        1,
+        "template.yaml: expected one EventBridgeRule event, got {rules:?}"
+    );
+    let (name, rule) = rules[0];
+    assert_iam_pattern(
+        &rule["Properties"]["Pattern"],
+        &format!("template.yaml Events.{name}"),
+    );
+    let properties = &rule["Properties"];
+    assert!(
+        properties["DeadLetterConfig"].is_object() && properties["RetryPolicy"].is_object(),
+        "template.yaml Events.{name}: needs RetryPolicy and DeadLetterConfig"
+    );
+}
+
+#[test]
+fn sam_schedule_defaults_to_every_five_minutes() {
+    let template = cloudformation("template.yaml");
+    let schedules = sam_events(&template, "Schedule");
+    assert_eq!(
+        schedules.len(),
+        1,
+        "template.yaml: expected one Schedule event, got {schedules:?}"
+    );
+    // `Schedule: !Ref ScheduleExpression` reads as the parameter's name.
+    let parameter = schedules[0].1["Properties"]["Schedule"]
+        .as_str()
+        .expect("the schedule refers to a parameter");
+    let default = at(
+        &template,
+        "template.yaml",
+        &format!("/Parameters/{parameter}/Default"),
+    );
+    assert_eq!(
+        default, "rate(5 minutes)",
+        "template.yaml: parameter {parameter}"
+    );
+}
+
+#[test]
+fn sam_function_settings() {
+    let template = cloudformation("template.yaml");
+    let function = at(&template, "template.yaml", "/Resources/Function");
+    assert_eq!(function["Type"], "AWS::Serverless::Function");
+    let p = &function["Properties"];
+    assert_eq!(p["Runtime"], "provided.al2023");
+    assert_eq!(p["Architectures"], json!(["arm64"]));
+    assert_eq!(p["ReservedConcurrentExecutions"], 1);
+    assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
+    let memory = p["MemorySize"]
+        .as_str()
+        .expect("MemorySize: !Ref a parameter");
+    assert_eq!(template["Parameters"][memory]["Default"], 128);
+    let config = p["Environment"]["Variables"]["EKS_IAM_SYNC_CONFIG"]
+        .as_str()
+        .expect("EKS_IAM_SYNC_CONFIG: !Ref a parameter");
+    assert!(
+        template["Parameters"][config].is_object(),
+        "EKS_IAM_SYNC_CONFIG must come from a parameter, got {config}"
+    );
+}
+
+#[test]
+fn forwarder_rule_lists_exactly_the_handlers_event_names() {
+    let path = "deploy/iam-events-forwarder.yaml";
+    let template = cloudformation(path);
+    let rule = at(&template, path, "/Resources/ForwardRule");
+    assert_eq!(rule["Type"], "AWS::Events::Rule");
+    assert_iam_pattern(&rule["Properties"]["EventPattern"], path);
+}
+
+/// samconfig.toml's example sets only parameters template.yaml has, and its configuration
+/// passes the product's own validation.
+#[test]
+fn samconfig_example_matches_the_template() {
+    let template = cloudformation("template.yaml");
+    let samconfig = read("samconfig.toml");
+    let section = samconfig
+        .split("[default.deploy.parameters.parameter_overrides]")
+        .nth(1)
+        .expect("samconfig.toml: no parameter_overrides table");
+    let section = section.split("\n[").next().unwrap_or_default();
+    let mut keys = Vec::new();
+    for line in section.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once(" = ")
+            .unwrap_or_else(|| panic!("samconfig.toml: unexpected line {line:?}"));
+        assert!(
+            template["Parameters"][key].is_object(),
+            "samconfig.toml sets {key}, which template.yaml does not have"
+        );
+        keys.push(key);
+        if key == "Config" {
+            let json = value
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .expect("Config is a TOML literal string");
+            eks_iam_sync::config::from_text(json, "samconfig.toml Config", None)
+                .unwrap_or_else(|e| panic!("samconfig.toml Config does not validate: {e}"));
+        }
+    }
+    assert!(keys.contains(&"Config"), "samconfig.toml sets no Config");
+}
+
+// --- Terraform: a small, targeted reading of the HCL (no HCL parser among our dependencies;
+// scripts/check-deploy.sh parses every .tf file with python-hcl2). ---
+
+/// The text between the bracket at `open` and its match, skipping string literals.
+fn balanced(text: &str, open: usize, what: &str) -> String {
+    let bytes = text.as_bytes();
+    let (opener, closer) = match bytes[open] {
+        b'{' => (b'{', b'}'),
+        b'[' => (b'[', b']'),
+        other => panic!("{what}: expected a bracket, found {:?}", other as char),
+    };
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+        } else if b == opener {
+            depth += 1;
+        } else if b == closer {
+            depth -= 1;
+            if depth == 0 {
+                return text[open + 1..i].to_owned();
+            }
+        }
+    }
+    panic!("{what}: unbalanced {}", opener as char)
+}
+
+/// The body of the first `header ... {` or `header ... [` found after `header`.
+fn hcl_block(text: &str, header: &str, what: &str) -> String {
+    let start = text
+        .find(header)
+        .unwrap_or_else(|| panic!("{what}: `{header}` not found"));
+    let open = text[start..]
+        .find(['{', '['])
+        .map(|i| start + i)
+        .unwrap_or_else(|| panic!("{what}: no block after `{header}`"));
+    balanced(text, open, what)
+}
+
+/// Whitespace collapsed, so assertions do not depend on `terraform fmt`'s alignment.
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn string_literals(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn terraform_patterns_list_exactly_the_handlers_event_names() {
+    let path = "terraform/main.tf";
+    let main = read(path);
+    let locals = hcl_block(&main, "locals {", path);
+
+    let names = string_literals(&hcl_block(&locals, "iam_event_names =", path));
+    let set: BTreeSet<String> = names.iter().cloned().collect();
+    assert_eq!(
+        set.len(),
+        names.len(),
+        "{path}: duplicate event names in {names:?}"
+    );
+    assert_eq!(
+        set,
+        expected_names(),
+        "{path}: local.iam_event_names differs from eks_iam_sync::events::IAM_EVENT_NAMES"
+    );
+
+    let pattern = squash(&hcl_block(&locals, "iam_event_pattern = jsonencode(", path));
+    for needle in [
+        r#"source = ["aws.iam"]"#,
+        &format!(r#""detail-type" = ["{CLOUDTRAIL_API_CALL}"]"#),
+        r#"eventSource = ["iam.amazonaws.com"]"#,
+        "eventName = local.iam_event_names",
+        "errorCode = [{ exists = false }]",
+    ] {
+        assert!(
+            pattern.contains(needle),
+            "{path}: iam_event_pattern lacks `{needle}`: {pattern}"
+        );
+    }
+    // source, detail-type, detail, eventSource, eventName, errorCode, exists: nothing more.
+    let keys = pattern.matches(" = ").count();
+    assert_eq!(
+        keys, 7,
+        "{path}: iam_event_pattern has unexpected keys: {pattern}"
+    );
+
+    // Both rules (the function's region and the us-east-1 forwarder) use that one pattern.
+    let main_squashed = squash(&main);
+    let patterns = main_squashed.matches(" event_pattern =").count();
+    let uses = main_squashed
+        .matches(" event_pattern = local.iam_event_pattern")
+        .count();
+    assert_eq!(
+        (patterns, uses),
+        (2, 2),
+        "{path}: every event_pattern must be local.iam_event_pattern"
+    );
+    for rule in [
+        r#"resource "aws_cloudwatch_event_rule" "iam_events""#,
+        r#"resource "aws_cloudwatch_event_rule" "forward""#,
+    ] {
+        let body = squash(&hcl_block(&main, rule, path));
+        assert!(
+            body.contains("event_pattern = local.iam_event_pattern"),
+            "{path}: {rule}"
+        );
+    }
+}
+
+#[test]
+fn terraform_schedule_defaults_to_every_five_minutes() {
+    let variables = read("terraform/variables.tf");
+    let block = squash(&hcl_block(
+        &variables,
+        r#"variable "schedule_expression""#,
+        "variables.tf",
+    ));
+    assert!(
+        block.contains(r#"default = "rate(5 minutes)""#),
+        "terraform/variables.tf: schedule_expression default: {block}"
+    );
+    let main = read("terraform/main.tf");
+    let rule = squash(&hcl_block(
+        &main,
+        r#"resource "aws_cloudwatch_event_rule" "schedule""#,
+        "main.tf",
+    ));
+    assert!(
+        rule.contains("schedule_expression = var.schedule_expression"),
+        "main.tf: {rule}"
+    );
+}
+
+#[test]
+fn terraform_function_settings() {
+    let main = read("terraform/main.tf");
+    let function = squash(&hcl_block(
+        &main,
+        r#"resource "aws_lambda_function" "this""#,
+        "main.tf",
+    ));
+    for needle in [
+        r#"runtime = "provided.al2023""#,
+        r#"architectures = ["arm64"]"#,
+        "reserved_concurrent_executions = 1",
+        r#"log_format = "JSON""#,
+        "EKS_IAM_SYNC_CONFIG = var.config",
+    ] {
+        assert!(
+            function.contains(needle),
+            "terraform/main.tf aws_lambda_function lacks `{needle}`"
+        );
+    }
+    let variables = read("terraform/variables.tf");
+    let memory = squash(&hcl_block(
+        &variables,
+        r#"variable "memory_size""#,
+        "variables.tf",
+    ));
+    assert!(
+        memory.contains("default = 128"),
+        "variables.tf memory_size: {memory}"
+    );
+}
+
+/// The HCL reader above must fail loudly, not pass on text it misreads.
+#[test]
+fn hcl_reader_skips_strings_and_rejects_unbalanced_text() {
+    let text = r#"locals { a = "}{" b = ["x]", "y"] }"#;
+    assert_eq!(
+        squash(&hcl_block(text, "locals", "t")),
+        r#"a = "}{" b = ["x]", "y"]"#
+    );
+    assert_eq!(string_literals(&hcl_block(text, "b =", "t")), ["x]", "y"]);
+    let unbalanced = std::panic::catch_unwind(|| hcl_block("locals { a = [", "locals", "t"));
+    assert!(unbalanced.is_err());
+}

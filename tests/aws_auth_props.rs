@@ -22,7 +22,8 @@ const GROUPS: &[&str] = &[
     "system:nodes",
 ];
 
-/// One hand-written (unmanaged) entry in one of the styles people use.
+/// One hand-written (unmanaged) entry in one of the styles people use. Its comment and
+/// blank lines lead the entry after it, and must travel with that entry.
 #[derive(Debug, Clone)]
 struct HandEntry {
     name: usize,
@@ -213,7 +214,12 @@ fn unmanaged(data: &ConfigMapData, section: SectionName) -> Vec<(String, ItemVal
         .iter()
         .zip(flags)
         .filter(|(_, m)| !m)
-        .map(|(i, _)| (s.text[i.bytes.clone()].to_owned(), i.value.clone()))
+        .map(|(i, _)| {
+            (
+                format!("{}{}", &s.text[i.lead.clone()], &s.text[i.bytes.clone()]),
+                i.value.clone(),
+            )
+        })
         .collect()
 }
 

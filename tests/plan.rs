@@ -129,7 +129,7 @@ fn nothing_desired_and_nothing_there_writes_nothing() {
 
 #[test]
 fn unmanaged_entries_keep_their_bytes_when_managed_ones_change() {
-    let human = "# owned by the platform team\n- rolearn:   arn:aws:iam::111122223333:role/Human   # spaced\n  username: 'human'\n  groups: [ \"system:masters\" ]\n\n";
+    let human = "# owned by the platform team\n- rolearn:   arn:aws:iam::111122223333:role/Human   # spaced\n  username: 'human'\n  groups: [ \"system:masters\" ]\n";
     let cm = current(
         &format!("{human}{}", managed_role("old", &["viewers"])),
         "",

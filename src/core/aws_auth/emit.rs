@@ -96,8 +96,8 @@ pub fn rewrite(
         Layout::Block { indent } => {
             out.push_str(&text[section.prefix.clone()]);
             for (item, _) in section.items.iter().zip(keep).filter(|(_, k)| **k) {
+                out.push_str(&text[item.lead.clone()]);
                 out.push_str(&text[item.bytes.clone()]);
-                out.push_str(&text[item.gap.clone()]);
             }
             indent
         }
@@ -127,6 +127,7 @@ pub fn rewrite(
             }
         }
     }
+    out.push_str(&text[section.suffix.clone()]);
     let expected: Vec<&ItemValue> = section
         .items
         .iter()
@@ -222,9 +223,11 @@ mod tests {
             &[mapping("arn:aws:iam::111122223333:role/new", "no", &[])],
         )
         .unwrap();
-        assert!(out.starts_with(
-            "# head\n- rolearn:   arn:aws:iam::1:role/keep   # odd spacing\n  username: 'k'\n\n"
-        ));
+        // The blank line led the dropped entry, so it went with it.
+        assert!(
+            out.starts_with("# head\n- rolearn:   arn:aws:iam::1:role/keep   # odd spacing\n  username: 'k'\n- rolearn: arn:aws:iam::111122223333:role/new\n"),
+            "{out}"
+        );
         assert!(out.contains("username: \"no\""));
         assert!(!out.contains("drop"));
     }

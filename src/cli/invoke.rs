@@ -5,13 +5,10 @@
 //! an event against real clusters, and for black-box tests. Exit 0 when the handler succeeded,
 //! 1 when it failed (some cluster failed, or the payload was rejected).
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::process::ExitCode;
 
-use crate::config::CONFIG_ENV;
 use crate::handler::{HandlerError, handle};
-use crate::lambda::reconciler_from_env;
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
@@ -40,25 +37,7 @@ pub fn run(args: &InvokeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let mut env: HashMap<String, String> = std::env::vars().collect();
-        if let Some(path) = &args.config {
-            env.insert(CONFIG_ENV.to_owned(), path.clone());
-        }
-        let reconciler = match reconciler_from_env(&env).await {
-            Ok(r) => r,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
+    super::with_reconciler(args.config.as_deref(), async |reconciler| {
         match handle(&reconciler, &payload).await {
             Ok(response) => {
                 println!(

@@ -32,6 +32,35 @@ pub enum Command {
     Token(token::TokenArgs),
 }
 
+/// Starts an async runtime, builds the reconciler from the environment (with `--config`
+/// overriding `EKS_IAM_SYNC_CONFIG`), and runs `body` with it. Errors before `body` print one
+/// line and give exit code 1.
+pub(crate) fn with_reconciler(
+    config: Option<&str>,
+    body: impl AsyncFnOnce(crate::reconcile::Reconciler) -> ExitCode,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
+        if let Some(path) = config {
+            env.insert(crate::config::CONFIG_ENV.to_owned(), path.to_owned());
+        }
+        match crate::lambda::reconciler_from_env(&env).await {
+            Ok(reconciler) => body(reconciler).await,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {

@@ -5,11 +5,8 @@
 //! would change, 2 when something would, 1 on an error or a guard refusal. `apply` writes:
 //! exit 0 when every cluster is in step, 1 otherwise.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
-use crate::config::CONFIG_ENV;
-use crate::lambda::reconciler_from_env;
 use crate::reconcile::{Outcome, RunSummary};
 
 #[derive(Debug, clap::Args)]
@@ -29,25 +26,8 @@ pub struct ReconcileArgs {
 }
 
 pub fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let mut env: HashMap<String, String> = std::env::vars().collect();
-        if let Some(path) = &args.config {
-            env.insert(CONFIG_ENV.to_owned(), path.clone());
-        }
-        let reconciler = match reconciler_from_env(&env).await {
-            Ok(r) => r.allow_mass_removal(args.allow_mass_removal),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
+    super::with_reconciler(args.config.as_deref(), async |reconciler| {
+        let reconciler = reconciler.allow_mass_removal(args.allow_mass_removal);
         let unknown: Vec<&String> = args
             .clusters
             .iter()

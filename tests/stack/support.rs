@@ -38,16 +38,30 @@ fn require(tool: &str) {
 
 /// The shared stack, started on first use.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(|| {
+    STACK.get_or_init(|| Stack::start("base"))
+}
+
+/// A stack of one's own (its own moto and eks-sim), for a test that injects faults the
+/// shared stack's other tests must not see (EKS faults are not per cluster; clearing faults
+/// clears every rule). Lives until the test process ends.
+#[allow(dead_code)]
+pub fn private_stack(cluster: &str) -> &'static Stack {
+    Box::leak(Box::new(Stack::start(cluster)))
+}
+
+impl Stack {
+    /// Starts moto + eks-sim with `scripts/local-stack.sh start` (first cluster `cluster`).
+    fn start(cluster: &str) -> Stack {
         require("aws");
         require("kubectl");
-        let dir = std::env::temp_dir().join(format!("eks-iam-sync-it-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("eks-iam-sync-it-{}-{cluster}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = Command::new(repo().join("scripts/local-stack.sh"))
             .arg("start")
             .env("EKS_IAM_SYNC_STACK_DIR", &dir)
             .env("STACK_AUTH_MODE", "CONFIG_MAP")
-            .env("STACK_CLUSTER", "base")
+            .env("STACK_CLUSTER", cluster)
             .stderr(Stdio::inherit())
             .output()
             .expect("scripts/local-stack.sh runs");
@@ -76,7 +90,7 @@ pub fn stack() -> &'static Stack {
             .map(|(k, v)| (k.to_owned(), v.trim_matches(['\'', '"']).to_owned()))
             .collect();
         Stack { env, dir }
-    })
+    }
 }
 
 impl Stack {
@@ -133,6 +147,7 @@ impl Stack {
 /// A simulated cluster of one test, with IAM names prefixed by the test's name.
 pub struct TestCluster {
     pub name: String,
+    stack: &'static Stack,
     endpoint: String,
     ca_file: PathBuf,
     kubeconfig: PathBuf,
@@ -175,7 +190,11 @@ impl TestCluster {
     /// Creates cluster `t-<test>` (CONFIG_MAP mode; the stack's identity is its creator and
     /// admin) and a kubeconfig for it.
     pub fn new(test: &str) -> TestCluster {
-        let stack = stack();
+        TestCluster::new_on(stack(), test)
+    }
+
+    /// [`TestCluster::new`] on the given stack.
+    pub fn new_on(stack: &'static Stack, test: &str) -> TestCluster {
         let name = format!("t-{test}");
         stack.aws(&[
             "eks",
@@ -225,6 +244,7 @@ impl TestCluster {
         );
         std::fs::write(&kubeconfig, text).unwrap();
         TestCluster {
+            stack,
             config: stack.dir.join(format!("{name}.config.yaml")),
             name,
             endpoint,
@@ -263,7 +283,8 @@ impl TestCluster {
 
     /// Runs the eks-iam-sync binary with this cluster's configuration.
     pub fn sync(&self, args: &[&str]) -> Run {
-        let out = stack()
+        let out = self
+            .stack
             .command(env!("CARGO_BIN_EXE_eks-iam-sync"))
             .args(args)
             .env("EKS_IAM_SYNC_CONFIG", &self.config)
@@ -275,7 +296,8 @@ impl TestCluster {
 
     /// `eks-iam-sync invoke` with a payload.
     pub fn invoke(&self, payload: &Value) -> Run {
-        let file = stack()
+        let file = self
+            .stack
             .dir
             .join(format!("{}-event-{}.json", self.name, rand_suffix()));
         std::fs::write(&file, payload.to_string()).unwrap();
@@ -284,7 +306,7 @@ impl TestCluster {
 
     /// kubectl against this cluster as its creator (an admin).
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = stack().command("kubectl");
+        let mut cmd = self.stack.command("kubectl");
         cmd.args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .stdin(Stdio::piped())
@@ -341,6 +363,61 @@ impl TestCluster {
         }
     }
 
+    /// A raw client of aws-auth for a "human" writer that reads and writes whole objects:
+    /// `(method, body)` → `Some((HTTP status, body))`, `None` when the connection failed.
+    /// Authenticated as the cluster creator whatever [`TestCluster::run_as`] says.
+    #[allow(dead_code)]
+    pub fn raw_api(&self) -> impl Fn(&str, Option<&str>) -> Option<(u16, String)> + '_ {
+        // Minted as the stack's identity (not `run_as`'s), again after 10 minutes (EKS takes 15).
+        let mint = || {
+            let out = self
+                .stack
+                .command(env!("CARGO_BIN_EXE_eks-iam-sync"))
+                .args(["token", "--cluster", &self.name])
+                .output()
+                .unwrap();
+            let minted = run_output(out);
+            assert_eq!(minted.code, 0, "{}", minted.stderr);
+            let token = minted.json()["status"]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (std::time::Instant::now(), token)
+        };
+        let cached = std::sync::Mutex::new(mint());
+        move |method: &str, body: Option<&str>| {
+            let token = {
+                let mut cached = cached.lock().unwrap();
+                if cached.0.elapsed() > std::time::Duration::from_secs(600) {
+                    *cached = mint();
+                }
+                cached.1.clone()
+            };
+            let url = format!(
+                "{}/api/v1/namespaces/kube-system/configmaps/aws-auth",
+                self.endpoint
+            );
+            let mut cmd = Command::new("curl");
+            cmd.args(["-s", "--max-time", "30", "-w", "\n%{http_code}", "--cacert"])
+                .arg(&self.ca_file)
+                .args(["-X", method, &url])
+                .args(["-H", &format!("authorization: Bearer {token}")]);
+            if let Some(body) = body {
+                cmd.args([
+                    "-H",
+                    "content-type: application/json",
+                    "--data-binary",
+                    body,
+                ]);
+            }
+            let out = cmd.output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n')?;
+            let code: u16 = code.trim().parse().ok()?;
+            (out.status.success() && code != 0).then(|| (code, body.to_owned()))
+        }
+    }
+
     /// aws-auth's `data`, read with kubectl (empty when it does not exist).
     pub fn aws_auth(&self) -> HashMap<String, String> {
         let run = self.kubectl(
@@ -384,11 +461,11 @@ impl TestCluster {
 
     /// Per-verb Kubernetes request counters of this cluster.
     pub fn kube_counters(&self) -> Value {
-        stack().admin("GET", "/counters", None)["kube"][&self.name].clone()
+        self.stack.admin("GET", "/counters", None)["kube"][&self.name].clone()
     }
 
     pub fn inject(&self, spec: &str) {
-        stack().admin(
+        self.stack.admin(
             "POST",
             "/faults",
             Some(&serde_json::json!({ "spec": spec }).to_string()),
@@ -440,25 +517,32 @@ pub fn iam_group(group: &str, members: &[&str]) {
 
 /// An IAM user with an access key that eks-sim also knows: (access key id, secret, ARN).
 pub fn identity(user: &str) -> (String, String, String) {
-    let stack = stack();
-    let created = stack.aws(&["iam", "create-user", "--user-name", user]);
-    let arn = created["User"]["Arn"].as_str().unwrap().to_owned();
-    let key = stack.aws(&["iam", "create-access-key", "--user-name", user]);
-    let (id, secret) = (
-        key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
-        key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
-    );
-    let out = Command::new(repo().join("scripts/local-stack.sh"))
-        .args(["register", id, secret, &arn])
-        .envs(&stack.env)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "register: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (id.to_owned(), secret.to_owned(), arn)
+    stack().identity(user)
+}
+
+impl Stack {
+    /// [`identity`] on this stack.
+    pub fn identity(&self, user: &str) -> (String, String, String) {
+        let stack = self;
+        let created = stack.aws(&["iam", "create-user", "--user-name", user]);
+        let arn = created["User"]["Arn"].as_str().unwrap().to_owned();
+        let key = stack.aws(&["iam", "create-access-key", "--user-name", user]);
+        let (id, secret) = (
+            key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        );
+        let out = Command::new(repo().join("scripts/local-stack.sh"))
+            .args(["register", id, secret, &arn])
+            .envs(&stack.env)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "register: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (id.to_owned(), secret.to_owned(), arn)
+    }
 }
 
 /// The `data` key's text, or "".

@@ -1,5 +1,19 @@
-//! The reconcile loop: read IAM, then for each cluster read aws-auth, plan, and write —
-//! or, in a dry run, only plan.
+//! The reconcile loop: read IAM, then for each cluster read aws-auth or its access entries,
+//! plan, and write — or, in a dry run, only plan.
+//!
+//! # Backend selection
+//! `backend: aws-auth` and `backend: access-entries` are taken as written (access entries on
+//! a `CONFIG_MAP` cluster fail that cluster, naming the mode to switch to). `backend: auto`
+//! reads `accessConfig.authenticationMode`: `CONFIG_MAP` → aws-auth; `API` and
+//! `API_AND_CONFIG_MAP` → access entries (aws-auth is then left as it is; `eks-iam-sync
+//! migrate` moves its managed entries).
+//!
+//! # Access entries (one cluster)
+//! DescribeCluster (cached) → the desired set (a user event re-reads the whole cluster's
+//! IAM facts, since there is no aws-auth to start from) → IAM unique ids of configured users
+//! and roles (GetUser/GetRole; group members and SSO roles come with theirs) → list and
+//! describe the entries → the core's access-entries plan and guards → the calls in plan order.
+//! EKS rejecting one entry is reported for that entry (`rejected`); the others go on.
 //!
 //! # Expected flow (one cluster)
 //! DescribeCluster (cached while warm) → token (cached) → Kubernetes client trusting the
@@ -22,11 +36,13 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::aws::eks::{AuthenticationMode, EksClusters};
+use crate::aws::access_entries::{AccessEntryCalls, AccessEntryStore, ChangeResult};
+use crate::aws::eks::{AuthenticationMode, ClusterInfo, EksClusters};
 use crate::aws::iam::{IamDirectory, IamError};
 use crate::config::{Backend, Cluster, Settings};
-use crate::core::arn::canonical_principal_arn;
-use crate::core::aws_auth::{AwsAuth, ItemValue, OwnershipRules};
+use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
+use crate::core::arn::{account_of, canonical_principal_arn};
+use crate::core::aws_auth::{AwsAuth, ItemValue, OwnershipRules, SectionName};
 use crate::core::desired::DesiredSet;
 use crate::core::desired_state::{
     IamFacts, Member, UserFacts, desired_for_cluster, desired_for_user_event,
@@ -74,12 +90,22 @@ pub struct EntryReport {
     pub reason: String,
 }
 
-/// API calls made for one cluster.
+/// API calls made for one cluster (the `eks_*` counts only on the access-entries backend).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ApiCalls {
     pub kube_get: u64,
     pub kube_put: u64,
     pub kube_post: u64,
+    /// Access-entry reads (List/Describe/ListAssociatedAccessPolicies).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub eks_read: u64,
+    /// Access-entry writes (Create/Update/Delete, Associate/Disassociate).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub eks_write: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The JSON summary for one cluster.
@@ -93,6 +119,10 @@ pub struct ClusterReport {
     pub changed: Vec<EntryReport>,
     pub removed: Vec<EntryReport>,
     pub skipped: Vec<EntryReport>,
+    /// Access entries whose calls EKS rejected (validation errors), each with EKS's message;
+    /// the other entries were still written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<EntryReport>,
     pub warnings: Vec<String>,
     pub refusals: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,6 +144,7 @@ impl ClusterReport {
             changed: Vec::new(),
             removed: Vec::new(),
             skipped: Vec::new(),
+            rejected: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
             error: None,
@@ -171,6 +202,45 @@ impl ClusterReport {
             .skipped
             .iter()
             .map(|s| entry(s.section.to_string(), s.key.clone(), None, &s.reason))
+            .collect();
+        self.warnings = plan.warnings.clone();
+        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
+        self.plan_text = plan.describe();
+    }
+
+    /// The access-entries plan in the same shape: section `accessEntries`, key the principal.
+    fn record_access_plan(&mut self, plan: &AccessPlan) {
+        const SECTION: &str = "accessEntries";
+        let entry = |key: &str, view: Option<&entries::EntryView>, reason: &str| EntryReport {
+            section: SECTION.to_owned(),
+            key: key.to_owned(),
+            username: view.and_then(|v| v.username.clone()),
+            groups: view.map(|v| v.groups.clone()),
+            reason: reason.to_owned(),
+        };
+        self.added.clear();
+        self.changed.clear();
+        self.removed.clear();
+        for c in &plan.changes {
+            match c.kind {
+                entries::ChangeKind::Create => {
+                    self.added
+                        .push(entry(&c.principal_arn, c.after.as_ref(), &c.reason));
+                }
+                entries::ChangeKind::Update | entries::ChangeKind::Recreate => {
+                    self.changed
+                        .push(entry(&c.principal_arn, c.after.as_ref(), &c.reason));
+                }
+                entries::ChangeKind::Delete => {
+                    self.removed
+                        .push(entry(&c.principal_arn, c.before.as_ref(), &c.reason));
+                }
+            }
+        }
+        self.skipped = plan
+            .skipped
+            .iter()
+            .map(|s| entry(&s.key, None, &s.reason))
             .collect();
         self.warnings = plan.warnings.clone();
         self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
@@ -349,9 +419,14 @@ impl Reconciler {
                 m.map(|users| {
                     users
                         .into_iter()
-                        .map(|u| Member {
-                            name: u.name,
-                            arn: u.arn,
+                        .map(|u| {
+                            (
+                                Member {
+                                    name: u.name,
+                                    arn: u.arn,
+                                },
+                                u.user_id,
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -368,7 +443,12 @@ impl Reconciler {
                 self.iam
                     .sso_roles()
                     .await
-                    .map(|roles| roles.into_iter().map(|r| (r.name, r.arn)).collect())
+                    .map(|roles| {
+                        roles
+                            .into_iter()
+                            .map(|r| ((r.name, r.arn), r.role_id))
+                            .collect()
+                    })
                     .map_err(|e| e.to_string()),
             )
         } else {
@@ -458,17 +538,17 @@ impl Reconciler {
             Ok(info) => info,
             Err(e) => return report.failed(e),
         };
-        let uses_aws_auth = match cluster.backend {
-            Backend::AwsAuth => true,
-            Backend::AccessEntries => false,
-            Backend::Auto => info.authentication_mode == AuthenticationMode::ConfigMap,
-        };
-        if !uses_aws_auth {
+        if !uses_aws_auth(cluster.backend, info.authentication_mode) {
             report.backend = "access-entries";
-            return report.failed(format!(
-                "cluster {} uses access entries (authentication mode {:?}, backend {:?}); this build reconciles aws-auth only",
-                cluster.name, info.authentication_mode, cluster.backend
-            ));
+            if info.authentication_mode == AuthenticationMode::ConfigMap {
+                return report.failed(format!(
+                    "cluster {} is configured with backend access-entries, but its authentication mode is CONFIG_MAP, where EKS has no access entries; switch it first (aws eks update-cluster-config --name {} --access-config authenticationMode=API_AND_CONFIG_MAP), or use backend auto",
+                    cluster.name, cluster.name
+                ));
+            }
+            return self
+                .reconcile_access_entries(cluster, &info, dry_run, report, desired)
+                .await;
         }
         let protected = match self.protected_identity(cluster).await {
             Ok(arn) => vec![arn],
@@ -526,6 +606,7 @@ impl Reconciler {
             kube_get: get,
             kube_put: put,
             kube_post: post,
+            ..ApiCalls::default()
         };
         match result {
             Ok(outcome) => {
@@ -600,6 +681,174 @@ impl Reconciler {
     }
 }
 
+/// Whether a cluster is reconciled through aws-auth (else access entries).
+fn uses_aws_auth(backend: Backend, mode: AuthenticationMode) -> bool {
+    match backend {
+        Backend::AwsAuth => true,
+        Backend::AccessEntries => false,
+        Backend::Auto => mode == AuthenticationMode::ConfigMap,
+    }
+}
+
+impl Reconciler {
+    /// One cluster on the access-entries backend: desired set → unique ids → entries →
+    /// plan → calls in order (none in a dry run or on a refusal).
+    async fn reconcile_access_entries(
+        &self,
+        cluster: &Cluster,
+        info: &ClusterInfo,
+        dry_run: bool,
+        mut report: ClusterReport,
+        desired: &impl DesiredSource,
+    ) -> ClusterReport {
+        let protected = match self.protected_identity(cluster).await {
+            Ok(arn) => vec![arn],
+            Err(e) => return report.failed(e),
+        };
+        let (mut desired_set, mut warnings) = match desired.whole(self, cluster).await {
+            Ok(found) => found,
+            Err(e) => return report.failed(e),
+        };
+        if let Err(e) = self.resolve_ids(&mut desired_set, &mut warnings).await {
+            return report.failed(e);
+        }
+        let calls = Arc::new(AccessEntryCalls::default());
+        let store =
+            AccessEntryStore::new(self.eks.client_for(cluster), &cluster.name, calls.clone());
+        let outcome = self
+            .access_attempt(&store, info, &desired_set, &protected, dry_run, &mut report)
+            .await;
+        let (reads, writes) = calls.snapshot();
+        report.api_calls = ApiCalls {
+            eks_read: reads,
+            eks_write: writes,
+            ..ApiCalls::default()
+        };
+        warnings.append(&mut report.warnings);
+        report.warnings = warnings;
+        match outcome {
+            Ok(outcome) => {
+                report.outcome = outcome;
+                report
+            }
+            Err(e) => report.failed(e),
+        }
+    }
+
+    async fn access_attempt(
+        &self,
+        store: &AccessEntryStore,
+        info: &ClusterInfo,
+        desired: &DesiredSet,
+        protected: &[String],
+        dry_run: bool,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, crate::aws::access_entries::AccessEntryError> {
+        report.write_attempts = 1;
+        let current = store.list().await?;
+        let plan = entries::plan(&AccessPlanRequest {
+            current: &current,
+            desired,
+            cluster_account: account_of(&info.arn),
+            guards: GuardSettings {
+                max_removal_fraction: self.settings.guards.max_removal_fraction,
+                allow_mass_removal: self.allow_mass_removal,
+            },
+            protected,
+        });
+        report.record_access_plan(&plan);
+        log_access_plan(&info.name, &plan, dry_run);
+        if plan.is_refused() {
+            return Ok(Outcome::Refused);
+        }
+        if !plan.has_changes() {
+            return Ok(Outcome::Unchanged);
+        }
+        if dry_run {
+            return Ok(Outcome::Planned);
+        }
+        let results = store.execute(&plan.changes).await?;
+        let mut done = 0;
+        for (change, result) in plan.changes.iter().zip(&results) {
+            let why = match result {
+                ChangeResult::Done => {
+                    done += 1;
+                    continue;
+                }
+                ChangeResult::Rejected(e) => e.to_string(),
+                ChangeResult::NotAttempted(why) => why.clone(),
+            };
+            tracing::warn!(cluster = %info.name, key = %change.principal_arn, error = %why, "access entry change not made");
+            for list in [&mut report.added, &mut report.changed, &mut report.removed] {
+                list.retain(|e| e.key != change.principal_arn);
+            }
+            report.rejected.push(EntryReport {
+                section: "accessEntries".to_owned(),
+                key: change.principal_arn.clone(),
+                username: None,
+                groups: None,
+                reason: why,
+            });
+        }
+        Ok(if done > 0 {
+            Outcome::Applied
+        } else {
+            Outcome::Unchanged
+        })
+    }
+
+    /// Fills in the IAM unique ids of configured users and roles (GetUser/GetRole); group
+    /// members and SSO roles already have theirs. A principal IAM does not know is a warning
+    /// (EKS will say whether it accepts the entry).
+    async fn resolve_ids(
+        &self,
+        desired: &mut DesiredSet,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let missing: Vec<(String, String)> = [SectionName::MapRoles, SectionName::MapUsers]
+            .into_iter()
+            .flat_map(|s| desired.mappings(s))
+            .filter(|m| m.principal_id.is_none())
+            .map(|m| (m.arn.clone(), m.configured_arn.clone()))
+            .collect();
+        for (canonical, configured) in missing {
+            let name = configured.rsplit('/').next().unwrap_or_default();
+            let found = if configured.contains(":role/") {
+                self.iam
+                    .get_role(name)
+                    .await
+                    .map(|r| r.map(|r| (r.arn, r.role_id)))
+            } else {
+                self.iam
+                    .get_user(name)
+                    .await
+                    .map(|u| u.map(|u| (u.arn, u.user_id)))
+            };
+            match found.map_err(|e| format!("IAM read failed: {e}"))? {
+                Some((arn, id))
+                    if canonical_principal_arn(&arn)
+                        .is_ok_and(|c| c.arn.eq_ignore_ascii_case(&canonical)) =>
+                {
+                    desired.set_principal_id(&canonical, &id);
+                }
+                _ => warnings.push(format!(
+                    "{configured} was not found in IAM (another account, or deleted); its access entry is planned as configured"
+                )),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn log_access_plan(cluster: &str, plan: &AccessPlan, dry_run: bool) {
+    for change in &plan.changes {
+        tracing::info!(cluster = %cluster, kind = ?change.kind, section = "accessEntries", key = %change.principal_arn, reason = %change.reason, dry_run, "access entry change");
+    }
+    for refusal in &plan.refusals {
+        tracing::warn!(cluster = %cluster, guard = %refusal.guard, message = %refusal.message, "write refused by a guard");
+    }
+}
+
 /// Why one read → plan → write attempt stopped.
 #[derive(Debug, thiserror::Error)]
 enum AttemptError {
@@ -617,6 +866,14 @@ trait DesiredSource {
         current: &AwsAuth,
         report: &mut ClusterReport,
     ) -> Result<Option<(DesiredSet, Vec<String>)>, String>;
+
+    /// The whole desired set of the cluster, for the access-entries backend (no aws-auth to
+    /// start from).
+    async fn whole(
+        &self,
+        reconciler: &Reconciler,
+        cluster: &Cluster,
+    ) -> Result<(DesiredSet, Vec<String>), String>;
 }
 
 /// A full reconcile: everything from what IAM said.
@@ -638,6 +895,18 @@ impl DesiredSource for FromIam<'_> {
             &self.facts,
         )))
     }
+
+    async fn whole(
+        &self,
+        _: &Reconciler,
+        _: &Cluster,
+    ) -> Result<(DesiredSet, Vec<String>), String> {
+        Ok(desired_for_cluster(
+            self.settings,
+            self.cluster,
+            &self.facts,
+        ))
+    }
 }
 
 /// A user event: current managed entries, with one user's recomputed. When the user has no
@@ -650,6 +919,20 @@ struct ForUser<'a> {
 }
 
 impl DesiredSource for ForUser<'_> {
+    async fn whole(
+        &self,
+        reconciler: &Reconciler,
+        cluster: &Cluster,
+    ) -> Result<(DesiredSet, Vec<String>), String> {
+        let read = reconciler.read_iam(std::slice::from_ref(cluster)).await;
+        let facts = facts_for(cluster, &reconciler.settings, &read)?;
+        Ok(desired_for_cluster(
+            &reconciler.settings,
+            &cluster.name,
+            &facts,
+        ))
+    }
+
     async fn desired(
         &self,
         current: &AwsAuth,
@@ -703,9 +986,14 @@ impl DesiredSource for ForUser<'_> {
 /// What a full reconcile read from IAM, per group (an error is kept as its message).
 #[derive(Debug)]
 struct IamRead {
-    groups: BTreeMap<String, Result<Option<Vec<Member>>, String>>,
-    sso_roles: Option<Result<Vec<(String, String)>, String>>,
+    groups: BTreeMap<String, Result<Option<Members>, String>>,
+    sso_roles: Option<Result<SsoRoles, String>>,
 }
+
+/// Group members with their IAM unique ids.
+type Members = Vec<(Member, String)>;
+/// SSO roles (name, ARN) with their IAM unique ids.
+type SsoRoles = Vec<((String, String), String)>;
 
 /// The facts one cluster needs, or the IAM error that stops it.
 fn facts_for(cluster: &Cluster, settings: &Settings, read: &IamRead) -> Result<IamFacts, String> {
@@ -717,9 +1005,17 @@ fn facts_for(cluster: &Cluster, settings: &Settings, read: &IamRead) -> Result<I
     {
         match read.groups.get(&group.iam_group) {
             Some(Ok(members)) => {
-                facts
-                    .group_members
-                    .insert(group.iam_group.clone(), members.clone());
+                for (member, id) in members.iter().flatten() {
+                    facts
+                        .principal_ids
+                        .insert(member.arn.to_ascii_lowercase(), id.clone());
+                }
+                facts.group_members.insert(
+                    group.iam_group.clone(),
+                    members
+                        .as_ref()
+                        .map(|m| m.iter().map(|(member, _)| member.clone()).collect()),
+                );
             }
             Some(Err(e)) => {
                 return Err(format!("IAM read failed (group {}): {e}", group.iam_group));
@@ -733,7 +1029,14 @@ fn facts_for(cluster: &Cluster, settings: &Settings, read: &IamRead) -> Result<I
         .any(|p| p.clusters.contains(&cluster.name))
     {
         match &read.sso_roles {
-            Some(Ok(roles)) => facts.sso_roles = roles.clone(),
+            Some(Ok(roles)) => {
+                for ((_, arn), id) in roles {
+                    facts
+                        .principal_ids
+                        .insert(arn.to_ascii_lowercase(), id.clone());
+                }
+                facts.sso_roles = roles.iter().map(|(role, _)| role.clone()).collect();
+            }
             Some(Err(e)) => return Err(format!("IAM read failed (SSO roles): {e}")),
             None => {}
         }
@@ -788,7 +1091,7 @@ pub fn metric_counts(summary: &RunSummary) -> BTreeMap<&'static str, u64> {
         summary
             .clusters
             .iter()
-            .map(|c| c.api_calls.kube_put + c.api_calls.kube_post)
+            .map(|c| c.api_calls.kube_put + c.api_calls.kube_post + c.api_calls.eks_write)
             .sum(),
     );
     counts.insert("IamCalls", summary.iam_calls);

@@ -278,6 +278,31 @@ impl IamDirectory {
         }
     }
 
+    /// GetRole. `Ok(None)` when the role does not exist.
+    pub async fn get_role(&self, role: &str) -> Result<Option<IamRole>, IamError> {
+        const OP: &str = "GetRole";
+        let entity = format!("role {role}");
+        self.count();
+        match self.client.get_role().role_name(role).send().await {
+            Ok(output) => match output.role() {
+                Some(found) => Ok(Some(IamRole::from(found))),
+                None => Err(IamError::BadPage {
+                    operation: OP,
+                    entity,
+                    why: "the response has no Role".to_owned(),
+                }),
+            },
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(IamError::from_sdk(OP, &entity, &err)),
+        }
+    }
+
     /// Every SSO permission-set role: ListRoles with PathPrefix [`SSO_ROLE_PATH_PREFIX`],
     /// every page. No SSO roles at all is `Ok(vec![])`.
     pub async fn sso_roles(&self) -> Result<Vec<IamRole>, IamError> {

@@ -1,4 +1,5 @@
-//! Thin AWS adapters for the Lambda: read IAM ([`iam`]) and describe EKS clusters ([`eks`]).
+//! Thin AWS adapters for the Lambda: read IAM ([`iam`]), describe EKS clusters ([`eks`]), and
+//! read and write EKS access entries ([`access_entries`]).
 //!
 //! They turn SDK calls into plain values ([`iam::IamUser`], [`eks::ClusterInfo`]) and SDK
 //! failures into typed errors that name the operation and the entity, so a log line says what
@@ -16,6 +17,7 @@
 //! `AWS_ENDPOINT_URL_STS`) come from the `SdkConfig` loaded by aws-config; the per-region and
 //! per-role clients of [`eks::EksClusters`] are derived from that config and keep them.
 
+pub mod access_entries;
 pub mod eks;
 pub mod iam;
 

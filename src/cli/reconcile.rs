@@ -3,7 +3,8 @@
 //! Both read the same configuration as the Lambda (`--config FILE`, else `EKS_IAM_SYNC_CONFIG`)
 //! and print, per cluster, the same plan as `render`. `plan` never writes: exit 0 when nothing
 //! would change, 2 when something would, 1 on an error or a guard refusal. `apply` writes:
-//! exit 0 when every cluster is in step, 1 otherwise.
+//! exit 0 when every cluster is in step, 1 otherwise (an access entry EKS rejected counts as
+//! not in step). Both backends: each cluster's plan is its aws-auth or access-entries plan.
 
 use std::process::ExitCode;
 
@@ -67,6 +68,9 @@ fn print_summary(summary: &RunSummary, json: bool) {
             cluster.cluster, cluster.backend, cluster.outcome
         );
         print!("{}", cluster.plan_text);
+        for rejected in &cluster.rejected {
+            println!("rejected {}: {}", rejected.key, rejected.reason);
+        }
         if let Some(error) = &cluster.error {
             println!("error: {error}");
         }
@@ -79,7 +83,7 @@ fn exit_code(summary: &RunSummary, apply: bool) -> ExitCode {
         matches!(
             c.outcome,
             Outcome::Failed | Outcome::Refused | Outcome::Deferred
-        )
+        ) || !c.rejected.is_empty()
     });
     if bad {
         return ExitCode::FAILURE;

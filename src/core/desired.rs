@@ -3,7 +3,9 @@
 //! Built either from IAM (by the reconciler) or from a file in aws-auth's own shape (by
 //! `render`). Construction canonicalizes ARNs (role paths dropped, assumed-role sessions
 //! turned into roles, each with a warning) and rejects contradictions, so the planner only
-//! ever sees one clean entry per principal.
+//! ever sees one clean entry per principal. Each mapping also keeps the ARN as configured
+//! (role path kept) and, when IAM was read for it, the principal's unique id: the
+//! access-entries backend needs both, aws-auth neither.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +17,14 @@ use crate::core::aws_auth::SectionName;
 /// One desired role or user mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredMapping {
-    /// Canonical ARN.
+    /// Canonical ARN (what aws-auth is written with).
     pub arn: String,
+    /// The ARN as configured or read from IAM, role path kept (what access entries are
+    /// created with; EKS accepts role ARNs with their path there). Equal to `arn` for users.
+    pub configured_arn: String,
+    /// The principal's IAM unique id (`AIDA…`/`AROA…`) when IAM was read for it; access
+    /// entries are recreated when it changes (a deleted and recreated principal).
+    pub principal_id: Option<String>,
     pub username: String,
     pub groups: Vec<String>,
     /// Why it is desired ("member of IAM group eks-admins"), for the plan.
@@ -75,10 +83,16 @@ impl DesiredSet {
                 canonical.arn
             ));
         }
+        // An STS session ARN is never a principal: its role ARN is all we know.
+        let configured = if arn.contains(":sts:") {
+            canonical.arn.clone()
+        } else {
+            arn.to_owned()
+        };
         self.add(
             SectionName::MapRoles,
             place,
-            canonical.arn,
+            (canonical.arn, configured),
             username,
             groups,
             reason,
@@ -101,7 +115,7 @@ impl DesiredSet {
         self.add(
             SectionName::MapUsers,
             place,
-            canonical.arn,
+            (canonical.arn.clone(), canonical.arn),
             username,
             groups,
             reason,
@@ -131,7 +145,7 @@ impl DesiredSet {
         &mut self,
         section: SectionName,
         place: &str,
-        arn: String,
+        (arn, configured_arn): (String, String),
         username: &str,
         groups: &[String],
         reason: &str,
@@ -146,6 +160,8 @@ impl DesiredSet {
         groups.dedup();
         let entry = DesiredMapping {
             arn: arn.clone(),
+            configured_arn,
+            principal_id: None,
             username: username.to_owned(),
             groups,
             reason: reason.to_owned(),
@@ -180,6 +196,19 @@ impl DesiredSet {
             SectionName::MapRoles => self.roles.values().collect(),
             SectionName::MapUsers => self.users.values().collect(),
             SectionName::MapAccounts => Vec::new(),
+        }
+    }
+
+    /// Records the IAM unique id of a desired principal (matched by canonical ARN, any case).
+    /// Returns false when no role or user mapping has that ARN.
+    pub fn set_principal_id(&mut self, canonical_arn: &str, id: &str) -> bool {
+        let key = canonical_arn.to_ascii_lowercase();
+        match self.roles.get_mut(&key).or(self.users.get_mut(&key)) {
+            Some(mapping) => {
+                mapping.principal_id = Some(id.to_owned());
+                true
+            }
+            None => false,
         }
     }
 

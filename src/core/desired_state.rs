@@ -33,6 +33,9 @@ pub struct IamFacts {
     pub group_members: BTreeMap<String, Option<Vec<Member>>>,
     /// Every SSO permission-set role of the account: (role name, role ARN).
     pub sso_roles: Vec<(String, String)>,
+    /// IAM unique ids by lowercase principal ARN (as IAM returns it), for what was read:
+    /// copied onto the desired mappings (access entries are recreated when one changes).
+    pub principal_ids: BTreeMap<String, String>,
 }
 
 /// The desired set for `cluster`, with warnings for the operator.
@@ -154,6 +157,11 @@ pub fn desired_for_cluster(
     for account in &settings.accounts {
         if let Err(e) = set.add_account("accounts", account, "configured in accounts") {
             warnings.push(e.to_string());
+        }
+    }
+    for (arn, id) in &facts.principal_ids {
+        if let Ok(canonical) = crate::core::arn::canonical_principal_arn(arn) {
+            set.set_principal_id(&canonical.arn, id);
         }
     }
     (set, warnings)

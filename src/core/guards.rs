@@ -46,6 +46,8 @@ pub enum Guard {
     MassRemoval,
     SizeLimit,
     UnsafeLayout,
+    /// Access entries: two current entries name the same principal, one of them ours.
+    Ambiguous,
 }
 
 impl fmt::Display for Guard {
@@ -58,6 +60,7 @@ impl fmt::Display for Guard {
             Guard::MassRemoval => "mass-removal",
             Guard::SizeLimit => "size-limit",
             Guard::UnsafeLayout => "unsafe-layout",
+            Guard::Ambiguous => "ambiguous-entries",
         })
     }
 }

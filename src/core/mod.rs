@@ -3,6 +3,7 @@
 //! Nothing in this module performs I/O, reads the clock or the environment; adapters do
 //! that and hand the results in. That is what lets the rules be tested exhaustively.
 
+pub mod access_entries;
 pub mod arn;
 pub mod aws_auth;
 pub mod desired;

@@ -1097,3 +1097,202 @@ pub fn metric_counts(summary: &RunSummary) -> BTreeMap<&'static str, u64> {
     counts.insert("IamCalls", summary.iam_calls);
     counts
 }
+
+/// What `migrate` found and did on one cluster.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationReport {
+    pub cluster: String,
+    /// The migration plan as text (see [`entries::MigrationPlan::describe`]).
+    pub plan_text: String,
+    /// aws-auth entries that can move.
+    pub movable: usize,
+    /// Access entries to create or bring in line.
+    pub access_changes: usize,
+    pub cannot_move: usize,
+    pub refused: bool,
+    pub applied: bool,
+    /// Access-entry changes EKS rejected, with its message.
+    pub rejected: Vec<String>,
+    /// Movable entries whose access entry could not be verified: they stay in aws-auth.
+    pub not_verified: Vec<String>,
+    /// aws-auth entries removed (their access entries verified first).
+    pub removed_from_aws_auth: Vec<String>,
+}
+
+/// Why `migrate` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cluster {0} is not in the configuration")]
+    UnknownCluster(String),
+    #[error(
+        "cluster {cluster} has authentication mode {mode}: migrate moves aws-auth entries of an API_AND_CONFIG_MAP cluster ({hint})"
+    )]
+    Mode {
+        cluster: String,
+        mode: &'static str,
+        hint: &'static str,
+    },
+    #[error(transparent)]
+    Eks(#[from] crate::aws::eks::EksError),
+    #[error("cluster {cluster}: {message}")]
+    Connect { cluster: String, message: String },
+    #[error("aws-auth on cluster {cluster}: {source}")]
+    Kube {
+        cluster: String,
+        #[source]
+        source: KubeError,
+    },
+    #[error("aws-auth on cluster {cluster} does not parse ({message}); fix it by hand first")]
+    Unparsable { cluster: String, message: String },
+    #[error("{0}")]
+    Iam(String),
+    #[error(transparent)]
+    AccessEntries(#[from] crate::aws::access_entries::AccessEntryError),
+    #[error("aws-auth on cluster {cluster} cannot be rewritten safely: {source}")]
+    Rewrite {
+        cluster: String,
+        #[source]
+        source: crate::core::aws_auth::emit::EmitError,
+    },
+}
+
+impl Reconciler {
+    /// `eks-iam-sync migrate`: plans moving the managed aws-auth entries of an
+    /// API_AND_CONFIG_MAP cluster to access entries; with `apply`, creates the access
+    /// entries, re-reads them, and only then removes from aws-auth the entries whose access
+    /// entry is verified (one PUT with the resourceVersion read: a concurrent change fails it).
+    pub async fn migrate(&self, name: &str, apply: bool) -> Result<MigrationReport, MigrateError> {
+        let cluster = self
+            .targets(&[name.to_owned()])
+            .into_iter()
+            .next()
+            .ok_or_else(|| MigrateError::UnknownCluster(name.to_owned()))?;
+        let info = self.eks.describe(&cluster).await?;
+        let connect = |message: String| MigrateError::Connect {
+            cluster: cluster.name.clone(),
+            message,
+        };
+        match info.authentication_mode {
+            AuthenticationMode::ApiAndConfigMap => {}
+            AuthenticationMode::ConfigMap => {
+                return Err(MigrateError::Mode {
+                    cluster: cluster.name.clone(),
+                    mode: "CONFIG_MAP",
+                    hint: "switch it to API_AND_CONFIG_MAP first: aws eks update-cluster-config --access-config authenticationMode=API_AND_CONFIG_MAP",
+                });
+            }
+            AuthenticationMode::Api => {
+                return Err(MigrateError::Mode {
+                    cluster: cluster.name.clone(),
+                    mode: "API",
+                    hint: "EKS no longer reads aws-auth there; there is nothing to move",
+                });
+            }
+        }
+        let protected = vec![
+            self.protected_identity(&cluster)
+                .await
+                .map_err(MigrateError::Iam)?,
+        ];
+        let source = self.token_source(&cluster).await.map_err(connect)?;
+        let token = source
+            .token(&cluster.name)
+            .await
+            .map_err(|e| connect(format!("EKS token: {e}")))?;
+        let kube = |source: KubeError| MigrateError::Kube {
+            cluster: cluster.name.clone(),
+            source,
+        };
+        let store = AwsAuthStore::connect(
+            &info.endpoint,
+            &info.ca_pem,
+            token.token(),
+            Arc::new(KubeCalls::default()),
+        )
+        .map_err(kube)?;
+        let stored = store.get().await.map_err(kube)?;
+        let content = stored
+            .as_ref()
+            .map(|s| s.content.clone())
+            .unwrap_or_default();
+        let aws_auth = AwsAuth::read(&content).map_err(|e| MigrateError::Unparsable {
+            cluster: cluster.name.clone(),
+            message: e.to_string(),
+        })?;
+        let (mut desired, mut warnings) = entries::managed_aws_auth(&aws_auth, &self.ownership);
+        self.resolve_ids(&mut desired, &mut warnings)
+            .await
+            .map_err(MigrateError::Iam)?;
+        let entry_store = AccessEntryStore::new(
+            self.eks.client_for(&cluster),
+            &cluster.name,
+            Arc::new(AccessEntryCalls::default()),
+        );
+        let current = entry_store.list().await?;
+        let cluster_account = account_of(&info.arn);
+        let mut plan = entries::plan_migration(&AccessPlanRequest {
+            current: &current,
+            desired: &desired,
+            cluster_account,
+            guards: GuardSettings {
+                max_removal_fraction: self.settings.guards.max_removal_fraction,
+                allow_mass_removal: self.allow_mass_removal,
+            },
+            protected: &protected,
+        });
+        plan.access.warnings.extend(warnings);
+        let mut report = MigrationReport {
+            cluster: cluster.name.clone(),
+            plan_text: plan.describe(),
+            movable: plan.moving.len(),
+            access_changes: plan.access.changes.len(),
+            cannot_move: plan.cannot_move.len(),
+            refused: plan.access.is_refused(),
+            ..MigrationReport::default()
+        };
+        log_access_plan(&cluster.name, &plan.access, !apply);
+        if !apply || report.refused {
+            return Ok(report);
+        }
+        let results = entry_store.execute(&plan.access.changes).await?;
+        for (change, result) in plan.access.changes.iter().zip(&results) {
+            match result {
+                ChangeResult::Done => {}
+                ChangeResult::Rejected(e) => report.rejected.push(e.to_string()),
+                ChangeResult::NotAttempted(why) => {
+                    report
+                        .rejected
+                        .push(format!("{}: {why}", change.principal_arn));
+                }
+            }
+        }
+        let after = entry_store.list().await?;
+        let translation = entries::translate(&desired, cluster_account);
+        let mut verified = std::collections::BTreeSet::new();
+        for key in &plan.moving {
+            match translation.entries.get(key) {
+                Some(want) if entries::verified(&after, key, want) => {
+                    verified.insert(key.clone());
+                }
+                _ => report.not_verified.push(key.clone()),
+            }
+        }
+        if let Some(stored) = &stored {
+            let rewritten =
+                entries::aws_auth_without(&content, &aws_auth, &self.ownership, &verified)
+                    .map_err(|source| MigrateError::Rewrite {
+                        cluster: cluster.name.clone(),
+                        source,
+                    })?;
+            if let Some(write) = rewritten {
+                store.replace(stored, &write, false).await.map_err(kube)?;
+                report.removed_from_aws_auth = verified.into_iter().collect();
+            }
+        }
+        for key in &report.removed_from_aws_auth {
+            tracing::info!(cluster = %cluster.name, key = %key, "moved from aws-auth to an access entry");
+        }
+        report.applied = true;
+        Ok(report)
+    }
+}

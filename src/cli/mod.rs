@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod invoke;
+pub mod migrate;
 pub mod reconcile;
 pub mod render;
 pub mod token;
@@ -26,6 +27,9 @@ pub enum Command {
     Plan(reconcile::ReconcileArgs),
     /// Reconcile each cluster: write the planned changes (exit 0 in step, 1 error or refusal).
     Apply(reconcile::ReconcileArgs),
+    /// Move the managed aws-auth entries of an API_AND_CONFIG_MAP cluster to access entries
+    /// (plan by default; --apply writes; exit 0 nothing to move / done, 2 would move, 1 error).
+    Migrate(migrate::MigrateArgs),
     /// Run the Lambda handler once on an event payload, locally, and print its response.
     Invoke(invoke::InvokeArgs),
     /// Print an EKS bearer token as a kubectl ExecCredential.
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Plan(args) => reconcile::run(&args, false),
         Command::Apply(args) => reconcile::run(&args, true),
+        Command::Migrate(args) => migrate::run(&args),
         Command::Invoke(args) => invoke::run(&args),
         Command::Token(args) => token::run(&args),
     }

@@ -41,7 +41,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
 use crate::core::arn::{account_of, canonical_principal_arn};
-use crate::core::aws_auth::SectionName;
+use crate::core::aws_auth::emit::{EmitError, rewrite};
+use crate::core::aws_auth::{
+    AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, Ledger, OwnershipRules, SectionName,
+};
 use crate::core::desired::{DesiredMapping, DesiredSet};
 use crate::core::guards::{Guard, GuardSettings, MASTERS, NODES, Refusal};
 
@@ -934,6 +937,87 @@ pub fn verified(current: &[CurrentEntry], key: &str, want: &DesiredEntry) -> boo
     })
 }
 
+/// The managed aws-auth mappings (and accounts) of a cluster as a desired set: what
+/// `migrate` tries to move. Unmanaged entries are never moved.
+pub fn managed_aws_auth(
+    aws_auth: &AwsAuth,
+    ownership: &OwnershipRules,
+) -> (DesiredSet, Vec<String>) {
+    let mut set = DesiredSet::default();
+    let mut warnings = Vec::new();
+    for name in SectionName::ALL {
+        let section = aws_auth.section(name);
+        let flags = ownership.managed_flags(section, aws_auth.ledger.as_ref());
+        for (index, (value, managed)) in section.values().zip(flags).enumerate() {
+            if !managed {
+                continue;
+            }
+            let place = format!("{name}[{index}]");
+            let reason = format!("managed aws-auth entry {place}");
+            let result = match value {
+                ItemValue::Account(id) => set.add_account(&place, id, &reason),
+                ItemValue::Mapping(m) => {
+                    let username = m.username.clone().unwrap_or_default();
+                    if name == SectionName::MapRoles {
+                        set.add_role(&place, &m.arn, &username, &m.groups, &reason)
+                    } else {
+                        set.add_user(&place, &m.arn, &username, &m.groups, &reason)
+                    }
+                }
+            };
+            if let Err(e) = result {
+                warnings.push(format!("{e} (it stays in aws-auth)"));
+            }
+        }
+    }
+    (set, warnings)
+}
+
+/// aws-auth without the managed mappings whose principals (lowercase canonical ARNs) are in
+/// `moved`, every other byte kept, the ownership ledger rewritten for what stays managed.
+/// `Ok(None)` when nothing is removed.
+///
+/// # Errors
+/// The section cannot be rewritten safely (the emitter's own check).
+pub fn aws_auth_without(
+    current: &ConfigMapData,
+    aws_auth: &AwsAuth,
+    ownership: &OwnershipRules,
+    moved: &BTreeSet<String>,
+) -> Result<Option<ConfigMapData>, EmitError> {
+    let mut data = current.data.clone();
+    let mut ledger = Ledger::default();
+    let mut removed_any = false;
+    for name in SectionName::ALL {
+        let section = aws_auth.section(name);
+        let flags = ownership.managed_flags(section, aws_auth.ledger.as_ref());
+        let mut keep = Vec::with_capacity(flags.len());
+        for (value, managed) in section.values().zip(flags) {
+            let goes = managed
+                && matches!(value, ItemValue::Mapping(_))
+                && moved.contains(&principal_key(value.key()));
+            if managed && !goes {
+                ledger.insert(name, value.key());
+            }
+            keep.push(!goes);
+        }
+        if keep.iter().any(|k| !k) {
+            removed_any = true;
+            data.insert(name.key().to_owned(), rewrite(section, &keep, &[])?);
+        }
+    }
+    if !removed_any {
+        return Ok(None);
+    }
+    let mut annotations = current.annotations.clone();
+    if ledger.is_empty() {
+        annotations.remove(LEDGER_ANNOTATION);
+    } else {
+        annotations.insert(LEDGER_ANNOTATION.to_owned(), ledger.to_annotation());
+    }
+    Ok(Some(ConfigMapData { data, annotations }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1423,6 +1507,37 @@ mod tests {
         assert!(
             p.describe()
                 .contains("refused by guard `ambiguous-entries`")
+        );
+    }
+
+    #[test]
+    fn migration_removes_only_moved_managed_aws_auth_entries_keeping_the_rest_byte_for_byte() {
+        let users = "# hand-written first\n- userarn: arn:aws:iam::111122223333:user/bob\n  username: bob   # keep me\n  groups: [x]\n- userarn: arn:aws:iam::111122223333:user/alice\n  username: alice\n  groups: [system:masters]\n  managedBy: eks-iam-sync\n- userarn: arn:aws:iam::111122223333:user/carol\n  username: carol\n  groups: [system:bootstrappers]\n  managedBy: eks-iam-sync\n";
+        let current = ConfigMapData {
+            data: BTreeMap::from([("mapUsers".to_owned(), users.to_owned())]),
+            annotations: BTreeMap::new(),
+        };
+        let aws_auth = AwsAuth::read(&current).unwrap();
+        let ownership = OwnershipRules::default();
+        let (desired, warnings) = managed_aws_auth(&aws_auth, &ownership);
+        assert!(warnings.is_empty());
+        assert_eq!(desired.len(), 2);
+        let moved = BTreeSet::from([ALICE.to_ascii_lowercase()]);
+        let written = aws_auth_without(&current, &aws_auth, &ownership, &moved)
+            .unwrap()
+            .unwrap();
+        let text = &written.data["mapUsers"];
+        assert!(text.starts_with("# hand-written first\n- userarn: arn:aws:iam::111122223333:user/bob\n  username: bob   # keep me\n"), "{text}");
+        assert!(
+            !text.contains("user/alice") && text.contains("user/carol"),
+            "{text}"
+        );
+        assert!(written.annotations[LEDGER_ANNOTATION].contains("carol"));
+        assert!(!written.annotations[LEDGER_ANNOTATION].contains("alice"));
+        let none = BTreeSet::new();
+        assert_eq!(
+            aws_auth_without(&current, &aws_auth, &ownership, &none),
+            Ok(None)
         );
     }
 

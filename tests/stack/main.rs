@@ -3,6 +3,7 @@
 //! simulator's request counters. The binary runs as a separate process with the stack's
 //! environment, exactly as an operator or the Lambda runtime would run it.
 
+mod access_entries;
 mod soak;
 mod support;
 

@@ -490,6 +490,55 @@ impl TestCluster {
         )
         .unwrap()
     }
+
+    /// Creates cluster `t-<test>` in authentication mode `mode` (`CONFIG_MAP`,
+    /// `API_AND_CONFIG_MAP` or `API`) on `stack`: created in CONFIG_MAP, then upgraded one
+    /// step at a time, as EKS allows. From API_AND_CONFIG_MAP on, the creator (the stack's
+    /// identity) has its bootstrap access entry with AmazonEKSClusterAdminPolicy (unmanaged).
+    pub fn with_mode_on(stack: &'static Stack, test: &str, mode: &str) -> TestCluster {
+        let cluster = TestCluster::new_on(stack, test);
+        for step in ["API_AND_CONFIG_MAP", "API"] {
+            if mode == "CONFIG_MAP" {
+                break;
+            }
+            cluster.set_mode(step);
+            if step == mode {
+                break;
+            }
+        }
+        cluster
+    }
+
+    /// [`TestCluster::with_mode_on`] on the shared stack.
+    pub fn with_mode(test: &str, mode: &str) -> TestCluster {
+        TestCluster::with_mode_on(stack(), test, mode)
+    }
+
+    /// Upgrades the cluster's authentication mode (`aws eks update-cluster-config`).
+    pub fn set_mode(&self, mode: &str) {
+        self.stack.aws(&[
+            "eks",
+            "update-cluster-config",
+            "--name",
+            &self.name,
+            "--access-config",
+            &format!("authenticationMode={mode}"),
+        ]);
+    }
+
+    /// The stack this cluster lives on (awscli and the simulator's admin API through it).
+    pub fn on(&self) -> &'static Stack {
+        self.stack
+    }
+
+    /// Like [`TestCluster::configure`], with the cluster's `backend` given.
+    pub fn configure_backend(&self, backend: &str, body: &str) {
+        let text = format!(
+            "clusters:\n  - name: {}\n    region: us-east-1\n    backend: {backend}\n{body}",
+            self.name
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
 }
 
 fn rand_suffix() -> u64 {

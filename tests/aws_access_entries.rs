@@ -1,0 +1,235 @@
+//! `aws::access_entries::AccessEntryStore` on the real `aws_sdk_eks::Client` with
+//! aws-smithy-mocks: pagination and policy scopes read into `CurrentEntry`, calls counted,
+//! EKS validation errors failing one entry (and holding back later removals), throttling
+//! failing the read instead of reading as "no entries".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::config::retry::RetryConfig;
+use aws_sdk_eks::operation::describe_access_entry::DescribeAccessEntryOutput;
+use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
+use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
+use aws_sdk_eks::types::{AccessEntry, AccessScope, AccessScopeType, AssociatedAccessPolicy};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use eks_iam_sync::aws::access_entries::{
+    AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
+};
+use eks_iam_sync::core::access_entries::{
+    Change, ChangeKind, MANAGED_TAG, Operation, Policy, Scope,
+};
+
+const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+const NODES: &str = "arn:aws:iam::111122223333:role/nodes";
+const ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+
+fn fast_retries(config: aws_sdk_eks::config::Builder) -> aws_sdk_eks::config::Builder {
+    config.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(5)),
+    )
+}
+
+fn store(client: Client) -> (AccessEntryStore, Arc<AccessEntryCalls>) {
+    let calls = Arc::new(AccessEntryCalls::default());
+    (AccessEntryStore::new(client, "prod", calls.clone()), calls)
+}
+
+#[tokio::test]
+async fn entries_are_read_across_pages_with_tags_and_policy_scopes() {
+    let first = mock!(Client::list_access_entries)
+        .match_requests(|r| r.next_token().is_none() && r.cluster_name() == Some("prod"))
+        .then_output(|| {
+            ListAccessEntriesOutput::builder()
+                .access_entries(ALICE)
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Client::list_access_entries)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListAccessEntriesOutput::builder()
+                .access_entries(NODES)
+                .build()
+        });
+    let describe = mock!(Client::describe_access_entry).then_output(|| {
+        DescribeAccessEntryOutput::builder()
+            .access_entry(
+                AccessEntry::builder()
+                    .principal_arn(ALICE)
+                    .r#type("STANDARD")
+                    .username("alice")
+                    .kubernetes_groups("devs")
+                    .set_tags(Some(HashMap::from([(
+                        MANAGED_TAG.to_owned(),
+                        "true".to_owned(),
+                    )])))
+                    .build(),
+            )
+            .build()
+    });
+    let policies = mock!(Client::list_associated_access_policies).then_output(|| {
+        ListAssociatedAccessPoliciesOutput::builder()
+            .associated_access_policies(
+                AssociatedAccessPolicy::builder()
+                    .policy_arn(VIEW)
+                    .access_scope(
+                        AccessScope::builder()
+                            .r#type(AccessScopeType::Namespace)
+                            .namespaces("dev")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_eks,
+        RuleMode::MatchAny,
+        [&first, &second, &describe, &policies]
+    );
+    let (store, calls) = store(client);
+    let entries = store.list().await.unwrap();
+    assert_eq!(entries.len(), 2);
+    let alice = &entries[0];
+    assert!(alice.is_managed());
+    assert_eq!(alice.groups, ["devs"]);
+    assert_eq!(
+        alice.policies,
+        [Policy {
+            policy_arn: VIEW.to_owned(),
+            scope: Scope::Namespaces(vec!["dev".to_owned()])
+        }]
+    );
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    assert_eq!(
+        calls.snapshot(),
+        (6, 0),
+        "2 list pages + 2 × (describe + policies)"
+    );
+}
+
+fn change(kind: ChangeKind, principal: &str, operations: Vec<Operation>) -> Change {
+    Change {
+        kind,
+        principal_arn: principal.to_owned(),
+        before: None,
+        after: None,
+        reason: "test".to_owned(),
+        operations,
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_entry_fails_alone_and_holds_back_later_removals() {
+    let rejected = mock!(Client::create_access_entry)
+        .sequence()
+        .http_status(
+            400,
+            Some(
+                r#"{"__type":"InvalidParameterException","message":"The principalArn is a service-linked role"}"#
+                    .to_owned(),
+            ),
+        )
+        .build();
+    let associate = mock!(Client::associate_access_policy).then_output(|| {
+        aws_sdk_eks::operation::associate_access_policy::AssociateAccessPolicyOutput::builder()
+            .build()
+    });
+    let update = mock!(Client::update_access_entry).then_output(|| {
+        aws_sdk_eks::operation::update_access_entry::UpdateAccessEntryOutput::builder().build()
+    });
+    let delete = mock!(Client::delete_access_entry).then_output(|| {
+        aws_sdk_eks::operation::delete_access_entry::DeleteAccessEntryOutput::builder().build()
+    });
+    let client = mock_client!(
+        aws_sdk_eks,
+        RuleMode::MatchAny,
+        [&rejected, &associate, &update, &delete],
+        fast_retries
+    );
+    let (store, calls) = store(client);
+    let changes = [
+        change(
+            ChangeKind::Create,
+            ALICE,
+            vec![
+                Operation::Create {
+                    principal_arn: ALICE.to_owned(),
+                    entry_type: "STANDARD".to_owned(),
+                    username: Some("alice".to_owned()),
+                    groups: vec![],
+                    tags: Default::default(),
+                },
+                Operation::Associate {
+                    principal_arn: ALICE.to_owned(),
+                    policy: Policy {
+                        policy_arn: ADMIN.to_owned(),
+                        scope: Scope::Cluster,
+                    },
+                },
+            ],
+        ),
+        change(
+            ChangeKind::Update,
+            NODES,
+            vec![Operation::Update {
+                principal_arn: NODES.to_owned(),
+                username: None,
+                groups: vec!["x".to_owned()],
+            }],
+        ),
+        change(
+            ChangeKind::Delete,
+            NODES,
+            vec![Operation::Delete {
+                principal_arn: NODES.to_owned(),
+            }],
+        ),
+    ];
+    let results = store.execute(&changes).await.unwrap();
+    match &results[0] {
+        ChangeResult::Rejected(AccessEntryError::Rejected {
+            operation,
+            principal,
+            message,
+            ..
+        }) => {
+            assert_eq!(*operation, "CreateAccessEntry");
+            assert_eq!(principal, ALICE);
+            assert!(message.contains("InvalidParameterException"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(results[1], ChangeResult::Done);
+    assert!(matches!(&results[2], ChangeResult::NotAttempted(why) if why.contains(ALICE)));
+    assert_eq!(rejected.num_calls(), 1, "a validation error is not retried");
+    assert_eq!((associate.num_calls(), delete.num_calls()), (0, 0));
+    assert_eq!(calls.snapshot(), (0, 2));
+}
+
+#[tokio::test]
+async fn throttling_fails_the_read_instead_of_reading_no_entries() {
+    let throttled = mock!(Client::list_access_entries)
+        .sequence()
+        .http_status(
+            429,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_owned()),
+        )
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&throttled], fast_retries);
+    let (store, _) = store(client);
+    let err = store.list().await.unwrap_err();
+    assert!(
+        matches!(&err, AccessEntryError::Throttled { operation: "ListAccessEntries", cluster, .. } if cluster == "prod"),
+        "{err:?}"
+    );
+    assert!(!err.is_per_entry());
+    assert_eq!(throttled.num_calls(), 3, "the SDK's retries ran first");
+}

@@ -126,10 +126,11 @@ resource "aws_iam_role_policy" "function" {
         {
           Sid    = "ReadIam"
           Effect = "Allow"
-          Action = ["iam:GetGroup", "iam:GetUser", "iam:ListGroupsForUser"]
+          Action = ["iam:GetGroup", "iam:GetUser", "iam:GetRole", "iam:ListGroupsForUser"]
           Resource = [
             "arn:${local.partition}:iam::${local.account}:group/*",
             "arn:${local.partition}:iam::${local.account}:user/*",
+            "arn:${local.partition}:iam::${local.account}:role/*",
           ]
         },
         {
@@ -176,6 +177,7 @@ resource "aws_iam_role_policy" "function" {
           "eks:AssociateAccessPolicy",
           "eks:DisassociateAccessPolicy",
           "eks:ListAssociatedAccessPolicies",
+          "eks:TagResource", # the ownership tags, set when an access entry is created
         ]
         Resource = concat(var.cluster_arns, local.access_entry_arns)
       }],

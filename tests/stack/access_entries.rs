@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestCluster, iam_group, private_stack, section, stack};
+use crate::support::{TestCluster, iam_group, identity, private_stack, section, stack};
 
 const ACCOUNT: &str = "123456789012";
 /// A trust policy for test roles.
@@ -560,5 +560,66 @@ fn access_entries_recreated_principal_gets_its_entry_recreated() {
     assert_eq!(
         describe(&t, &role_arn(&deployer))["tags"]["eks-iam-sync/principal-id"],
         second_id.as_str()
+    );
+}
+
+#[test]
+fn access_entries_the_tools_own_identity_keeps_its_entry() {
+    let mut t = TestCluster::with_mode("ae-self", "API");
+    let (key, secret, arn) = identity(&t.iam("sync"));
+    iam_group(&t.iam("admins"), &[]);
+    iam_group(&t.iam("devs"), &[]);
+    let with_self = format!(
+        "{}users:\n  - arn: {arn}\n    username: eks-iam-sync\n    kubernetesGroups: [system:masters]\n",
+        groups_config(&t, "[developers]")
+    );
+    t.configure_backend("auto", &with_self);
+    // Bootstrapped by the cluster creator; from then on the tool runs as itself.
+    assert_eq!(t.sync(&["apply"]).code, 0);
+    assert_eq!(policies(&t, &arn), ["AmazonEKSClusterAdminPolicy cluster"]);
+    t.run_as(&key, &secret);
+    t.configure_backend("auto", &groups_config(&t, "[developers]"));
+    let run = t.sync(&["apply"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "refused by guard `protected-principal`: {arn} would lose its access entry"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(entries(&t).contains(&arn));
+}
+
+#[test]
+fn access_entries_a_user_event_reconciles_the_cluster() {
+    let t = TestCluster::with_mode("ae-event", "API");
+    let bob = t.iam("bob");
+    iam_group(&t.iam("admins"), &[]);
+    iam_group(&t.iam("devs"), &[]);
+    t.configure_backend("auto", &groups_config(&t, "[developers]"));
+    assert_eq!(t.invoke(&t.schedule()).cluster()["outcome"], "unchanged");
+    stack().aws(&["iam", "create-user", "--user-name", &bob]);
+    stack().aws(&[
+        "iam",
+        "add-user-to-group",
+        "--group-name",
+        &t.iam("devs"),
+        "--user-name",
+        &bob,
+    ]);
+    let run = t.invoke(&t.event(
+        "add_user_to_group",
+        json!({"groupName": t.iam("devs"), "userName": bob}),
+    ));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.cluster();
+    assert_eq!(report["backend"], "access-entries");
+    assert_eq!(report["outcome"], "applied", "{report}");
+    assert_eq!(keys(&report, "added"), [t.user_arn("bob")]);
+    assert_eq!(report["apiCalls"]["eks_write"], 1, "one CreateAccessEntry");
+    assert_eq!(
+        describe(&t, &t.user_arn("bob"))["kubernetesGroups"],
+        json!(["developers"])
     );
 }

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Reproduces every figure of BENCHMARKS.md on the local stack (moto + eks-sim):
+#   1. the planner (cargo bench --bench planner, pure, no stack);
+#   2. API calls per event and per full reconcile at two organisation sizes, and the
+#      handler's warm latency (cargo bench --bench stack: one reconciler, handler called
+#      repeatedly, as in a warm Lambda instance);
+#   3. cold start of the release binary: from exec until the Lambda runtime's first
+#      `GET …/invocation/next` to a tiny fake Runtime API, and until its first response;
+#   4. peak RSS of a full reconcile (/usr/bin/time -v, release binary, `invoke`);
+#   5. release binary and Lambda package sizes (cargo lambda build --release --arm64 zip;
+#      skipped with a note when cargo-lambda is not installed: scripts/check-deploy.sh
+#      installs it).
+# Usage: scripts/bench.sh            (BENCH_SIZES="10 1000" by default)
+# Takes about 3–5 minutes warm. Starts its own stack in a temporary directory and stops it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+PATH="$(scripts/python-env.sh):$PATH"
+export PATH
+scripts/ensure-kubectl.sh
+sizes=${BENCH_SIZES:-10 1000}
+
+echo "== machine"
+echo "$(nproc) cores $(uname -m), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(rustc --version), $(date -u +%F)"
+grep -m1 'model name' /proc/cpuinfo || true
+
+echo "== planner: cargo bench --bench planner"
+cargo bench --quiet --bench planner
+
+echo "== release builds"
+cargo build --quiet --release --bin eks-iam-sync
+cargo build --quiet --release -p eks-sim
+bin=$CARGO_TARGET_DIR/release/eks-iam-sync
+export EKS_SIM_BIN=$CARGO_TARGET_DIR/release/eks-sim
+
+dir=$(mktemp -d)
+export EKS_IAM_SYNC_STACK_DIR=$dir
+cleanup() { scripts/local-stack.sh stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+eval "$(STACK_AUTH_MODE=CONFIG_MAP STACK_CLUSTER=bench-base scripts/local-stack.sh start)"
+
+echo "== IAM organisation and clusters (sizes: $sizes)"
+clusters=""
+config=$dir/bench.yaml
+{
+  echo "clusters:"
+  for n in $sizes rss; do echo "  - {name: bench-$n, region: us-east-1, backend: aws-auth}"; done
+  echo "groups:"
+  for n in $sizes; do echo "  - {iamGroup: g$n, kubernetesGroups: [viewers], clusters: [bench-$n]}"; done
+  big=$(echo "$sizes" | tr ' ' '\n' | sort -n | tail -1)
+  echo "  - {iamGroup: g$big, kubernetesGroups: [viewers], clusters: [bench-rss]}"
+} >"$config"
+for n in $sizes; do clusters="$clusters bench-$n:g$n"; done
+python - $sizes <<'PY'
+import os, sys, boto3
+iam = boto3.client("iam", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+eks = boto3.client("eks", endpoint_url=os.environ["AWS_ENDPOINT_URL_EKS"])
+for n in sys.argv[1:] + ["rss"]:
+    eks.create_cluster(
+        name=f"bench-{n}", roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": ["subnet-0123456789abcdef0"]},
+        accessConfig={"authenticationMode": "CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": True})
+    if n == "rss":
+        continue
+    group = f"g{n}"
+    iam.create_group(GroupName=group)
+    for i in range(int(n)):
+        user = f"{group}-u{i:04d}"
+        iam.create_user(UserName=user)
+        iam.add_user_to_group(GroupName=group, UserName=user)
+PY
+export EKS_IAM_SYNC_CONFIG=$config
+
+echo "== peak RSS of a full reconcile (release binary, invoke, group of $big members)"
+rss() { # rss LABEL: a direct invoke of bench-rss under /usr/bin/time -v
+  echo '{"action": "reconcile", "dryRun": false, "clusters": ["bench-rss"]}' >"$dir/rss.json"
+  /usr/bin/time -v "$bin" invoke --event "$dir/rss.json" >"$dir/rss.out" 2>"$dir/rss.err"
+  python - "$1" "$dir/rss.out" "$dir/rss.err" <<'PY'
+import json, re, sys
+label, out, err = sys.argv[1:]
+summary = json.load(open(out))
+c = summary["clusters"][0]
+text = open(err).read()
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
+wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", text).group(1)
+print(f"{label}: outcome {c['outcome']}, {len(c['added'])} added, peak RSS {rss / 1024:.1f} MiB, wall {wall}")
+PY
+}
+rss "first full reconcile (writes $big entries)"
+rss "steady-state full reconcile"
+
+echo "== API calls and warm latency: cargo bench --bench stack"
+BENCH_CLUSTERS="${clusters# }" cargo bench --quiet --bench stack
+
+echo "== cold start (release binary under a fake Lambda Runtime API)"
+python - "$bin" <<'PY'
+import http.server, json, os, statistics, subprocess, sys, threading, time
+binary = sys.argv[1]
+marks = {}
+class Api(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        if not self.path.endswith("/invocation/next"):
+            self.send_error(404)
+            return
+        if "next" in marks:  # the second poll: hold it until the process is stopped
+            time.sleep(30)
+            return
+        marks["next"] = time.monotonic()
+        body = json.dumps({"version": "0", "id": "bench", "detail-type": "Scheduled Event",
+                           "source": "aws.events", "account": "123456789012",
+                           "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+                           "resources": [], "detail": {}}).encode()
+        self.send_response(200)
+        self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 300000))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                         "arn:aws:lambda:us-east-1:123456789012:function:eks-iam-sync")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(length)
+        marks["response" if self.path.endswith("/response") else "error"] = time.monotonic()
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+server.daemon_threads = True
+threading.Thread(target=server.serve_forever, daemon=True).start()
+env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
+           AWS_LAMBDA_FUNCTION_NAME="eks-iam-sync", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
+           AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_STREAM_NAME="bench",
+           AWS_LAMBDA_LOG_GROUP_NAME="bench", RUST_LOG="warn")
+ready, first = [], []
+for _ in range(20):
+    marks.clear()
+    start = time.monotonic()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = start + 60
+    while "response" not in marks and "error" not in marks and time.monotonic() < deadline:
+        time.sleep(0.001)
+    proc.kill()
+    proc.wait()
+    if "error" in marks or "response" not in marks:
+        sys.exit("the function did not answer its first invocation")
+    ready.append((marks["next"] - start) * 1000)
+    first.append((marks["response"] - start) * 1000)
+q = lambda xs, p: sorted(xs)[int(len(xs) * p)]
+print(f"exec → first GET /invocation/next (ready to serve): median {statistics.median(ready):.1f} ms, p90 {q(ready, 0.9):.1f} ms (20 runs)")
+print(f"exec → first response (a scheduled event, every bench cluster, cold caches): median {statistics.median(first):.1f} ms, p90 {q(first, 0.9):.1f} ms")
+PY
+
+echo "== sizes"
+echo "release binary ($(uname -m)): $(stat -c %s "$bin") bytes"
+deploy_venv=$HOME/.cache/eks-iam-sync/deploy-venv
+if [ -x "$deploy_venv/bin/cargo-lambda" ]; then
+  PATH="$deploy_venv/bin:$PATH" cargo lambda build --quiet --release --arm64 --bin eks-iam-sync \
+    --lambda-dir "$dir/lambda" --output-format zip
+  python - "$dir/lambda/eks-iam-sync/bootstrap.zip" <<'PY'
+import os, sys, zipfile
+path = sys.argv[1]
+info = zipfile.ZipFile(path).getinfo("bootstrap")
+print(f"Lambda package (arm64): bootstrap {info.file_size} bytes, bootstrap.zip {os.path.getsize(path)} bytes")
+PY
+else
+  echo "Lambda package: skipped (cargo-lambda is not installed; scripts/check-deploy.sh installs it)"
+fi
+echo "== done"

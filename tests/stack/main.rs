@@ -470,3 +470,62 @@ fn a_failing_cluster_fails_the_invocation_but_not_the_others() {
     assert_eq!(outcome("t-does-not-exist"), "failed");
     assert!(section(&t.aws_auth(), "mapUsers").contains(&t.iam("alice")));
 }
+
+#[test]
+fn a_failed_iam_read_never_empties_aws_auth() {
+    let mut t = TestCluster::new("iam-down");
+    iam_group(&t.iam("admins"), &[&t.iam("alice")]);
+    t.configure(&admins_config(&t));
+    assert_eq!(t.sync(&["apply"]).code, 0);
+    let before = t.aws_auth();
+    // IAM unreachable (nothing listens on port 1): the read fails, after the SDK's retries.
+    t.set_env("AWS_ENDPOINT_URL_IAM", "http://127.0.0.1:1");
+    let run = t.invoke(&t.schedule());
+    assert_eq!(
+        run.code, 1,
+        "the cluster failed, so the invocation fails: {}",
+        run.stderr
+    );
+    let report = run.cluster();
+    assert_eq!(report["outcome"], "failed");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("IAM read failed"),
+        "{report}"
+    );
+    assert_eq!(report["apiCalls"]["kube_put"], 0);
+    assert_eq!(t.aws_auth(), before, "members were not taken for gone");
+}
+
+#[test]
+fn an_event_iam_does_not_show_yet_is_left_to_the_schedule() {
+    let t = TestCluster::new("not-yet");
+    iam_group(&t.iam("admins"), &[&t.iam("alice")]);
+    stack().aws(&["iam", "create-user", "--user-name", &t.iam("late")]);
+    t.configure(&admins_config(&t));
+    // The event says `late` joined, but IAM does not show it (yet): re-read, then defer.
+    let run = t.invoke(&t.event(
+        "add_user_to_group",
+        json!({"groupName": t.iam("admins"), "userName": t.iam("late")}),
+    ));
+    assert_eq!(run.code, 0, "deferred is not a failure: {}", run.stderr);
+    let report = run.cluster();
+    assert_eq!(report["outcome"], "deferred");
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("left to the next scheduled reconcile"),
+        "{report}"
+    );
+    assert!(
+        run.json()["iamCalls"].as_u64().unwrap() >= 2,
+        "IAM was re-read with backoff"
+    );
+    assert!(
+        t.kube_counters().is_null(),
+        "no cluster call for a change IAM does not show"
+    );
+}

@@ -273,6 +273,11 @@ impl TestCluster {
         std::fs::write(&self.config, text).unwrap();
     }
 
+    /// Sets an environment variable for every later run of the binary.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.extra_env.insert(name.into(), value.into());
+    }
+
     /// Runs eks-iam-sync as a different identity (its access key pair and ARN).
     pub fn run_as(&mut self, access_key: &str, secret: &str) {
         self.extra_env

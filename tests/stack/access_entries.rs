@@ -322,8 +322,10 @@ fn access_entries_dry_run_plans_only() {
 
 #[test]
 fn access_entries_steady_state_makes_no_writes() {
-    // A private stack: the simulator's EKS counters are not per cluster.
-    let on = private_stack("ae-steady");
+    // A private stack: the simulator's EKS counters are not per cluster. Starting one picks
+    // free ports first and binds them later, which a busy machine can race: one more try.
+    let on = std::panic::catch_unwind(|| private_stack("ae-steady"))
+        .unwrap_or_else(|_| private_stack("ae-steady-retry"));
     let t = TestCluster::with_mode_on(on, "ae-steady", "API");
     let (alice, bob) = (t.iam("alice"), t.iam("bob"));
     for (group, member) in [("admins", &alice), ("devs", &bob)] {

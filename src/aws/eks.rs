@@ -250,8 +250,8 @@ impl EksClusters {
         lock(&self.inner.cache).remove(&cache_key(cluster));
     }
 
-    /// The aws_sdk_eks::Client for a cluster (the access-entries backend, a later issue, will
-    /// use it): the cluster's region, the base endpoint overrides, the role's credentials.
+    /// The aws_sdk_eks::Client for a cluster (the access-entries backend uses it): the
+    /// cluster's region, the base endpoint overrides, the role's credentials.
     pub fn client_for(&self, cluster: &Cluster) -> aws_sdk_eks::Client {
         self.route(cluster).client
     }

@@ -63,17 +63,20 @@ free_port() {
 }
 
 wait_for() { # wait_for NAME SECONDS COMMAND...: until COMMAND succeeds; NAME's process must live
+  try_wait_for "$@" && return 0
+  tail -n 20 "$dir/$1.log" >&2 || true
+  die "$1 did not start (log: $dir/$1.log)"
+}
+
+try_wait_for() { # like wait_for, but returns 1 instead of dying
   local what=$1 secs=$2 pid; shift 2
   pid=$(cat "$dir/$what.pid")
   for _ in $(seq $((secs * 10))); do
+    alive "$pid" "$what" || return 1
     if "$@" >/dev/null 2>&1; then return 0; fi
-    if ! alive "$pid" "$what"; then
-      tail -n 20 "$dir/$what.log" >&2 || true
-      die "$what exited during start (log: $dir/$what.log)"
-    fi
     sleep 0.1
   done
-  die "$what did not come up within ${secs}s (log: $dir/$what.log)"
+  return 1
 }
 
 json_get() { # json_get FILE KEY...: prints a value of a JSON file
@@ -103,14 +106,24 @@ cmd_start() {
   fi
   [ -x "$sim" ] || die "eks-sim binary $sim is missing or not executable"
 
-  local moto_port; moto_port=$(free_port)
-  local moto="http://127.0.0.1:$moto_port"
-  log "starting moto on $moto"
   # From here on, a failed start stops whatever it had started.
   trap 'if [ "${started:-}" != 1 ]; then log "start failed; stopping what it started"; cmd_stop; fi' EXIT
-  setsid "$venv/moto_server" -H 127.0.0.1 -p "$moto_port" </dev/null >"$dir/moto_server.log" 2>&1 &
-  echo $! >"$dir/moto_server.pid"
-  wait_for moto_server 60 "$venv/python" -c "import urllib.request; urllib.request.urlopen('$moto/moto-api/data.json')"
+  # moto needs its port up front: a free port can be taken by someone else before moto binds
+  # it (parallel stacks), so a moto that dies while starting is retried on another port.
+  local moto_port moto attempt
+  for attempt in 1 2 3; do
+    moto_port=$(free_port)
+    moto="http://127.0.0.1:$moto_port"
+    log "starting moto on $moto"
+    setsid "$venv/moto_server" -H 127.0.0.1 -p "$moto_port" </dev/null >"$dir/moto_server.log" 2>&1 &
+    echo $! >"$dir/moto_server.pid"
+    if try_wait_for moto_server 60 "$venv/python" -c "import urllib.request; urllib.request.urlopen('$moto/moto-api/data.json')"; then
+      break
+    fi
+    kill "$(cat "$dir/moto_server.pid")" 2>/dev/null || true
+    [ "$attempt" = 3 ] && { tail -n 20 "$dir/moto_server.log" >&2; die "moto did not start (log: $dir/moto_server.log)"; }
+    log "moto did not start on port $moto_port; trying another port"
+  done
 
   # The cluster creator: an IAM user with an access key, made in moto.
   local key_json="$dir/admin-key.json"

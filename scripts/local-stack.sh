@@ -72,8 +72,10 @@ try_wait_for() { # like wait_for, but returns 1 instead of dying
   local what=$1 secs=$2 pid; shift 2
   pid=$(cat "$dir/$what.pid")
   for _ in $(seq $((secs * 10))); do
-    alive "$pid" "$what" || return 1
     if "$@" >/dev/null 2>&1; then return 0; fi
+    # Checked after the command, which gives the child time to exec (before that, its
+    # command line is this script's).
+    alive "$pid" "$what" || return 1
     sleep 0.1
   done
   return 1

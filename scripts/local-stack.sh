@@ -73,9 +73,9 @@ try_wait_for() { # like wait_for, but returns 1 instead of dying
   pid=$(cat "$dir/$what.pid")
   for _ in $(seq $((secs * 10))); do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    # Checked after the command, which gives the child time to exec (before that, its
-    # command line is this script's).
-    alive "$pid" "$what" || return 1
+    # Does our child still exist? (Not `alive`: until it has exec'd, its command line is
+    # still this script's; PID reuse is no concern for a child we have not reaped.)
+    kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1

@@ -132,11 +132,11 @@ async fn run(clusters: &[(String, String)]) {
         let existing = format!("{group}-u0000");
         let row = |step: &str, line: String| println!("| {cluster} ({members}) | {step} {line}");
         row(
-            "full reconcile, first (writes every entry) |",
+            "full reconcile, first (writes every entry)",
             measured(&r, cluster, &only).await,
         );
         row(
-            "full reconcile, steady state |",
+            "full reconcile, steady state",
             measured(&r, cluster, &only).await,
         );
         iam("CreateUser", &[("UserName", &newcomer)]);
@@ -145,7 +145,7 @@ async fn run(clusters: &[(String, String)]) {
             &[("GroupName", group), ("UserName", &newcomer)],
         );
         row(
-            "AddUserToGroup, user's first entry |",
+            "AddUserToGroup, user's first entry",
             measured(
                 &r,
                 cluster,
@@ -161,7 +161,7 @@ async fn run(clusters: &[(String, String)]) {
             &[("GroupName", group), ("UserName", &newcomer)],
         );
         row(
-            "RemoveUserFromGroup, user has an entry |",
+            "RemoveUserFromGroup, user has an entry",
             measured(
                 &r,
                 cluster,
@@ -173,7 +173,7 @@ async fn run(clusters: &[(String, String)]) {
             .await,
         );
         row(
-            "AddUserToGroup replayed for a member with an entry (no change) |",
+            "AddUserToGroup replayed for a member with an entry (no change)",
             measured(
                 &r,
                 cluster,

@@ -330,15 +330,7 @@ fn access_entries_steady_state_makes_no_writes() {
     let (alice, bob) = (t.iam("alice"), t.iam("bob"));
     for (group, member) in [("admins", &alice), ("devs", &bob)] {
         on.aws(&["iam", "create-group", "--group-name", &t.iam(group)]);
-        on.aws(&["iam", "create-user", "--user-name", member]);
-        on.aws(&[
-            "iam",
-            "add-user-to-group",
-            "--group-name",
-            &t.iam(group),
-            "--user-name",
-            member,
-        ]);
+        on.add_member(&t.iam(group), member);
     }
     t.configure_backend("auto", &groups_config(&t, "[developers]"));
     let first = t.sync(&["apply"]);
@@ -601,15 +593,7 @@ fn access_entries_a_user_event_reconciles_the_cluster() {
     iam_group(&t.iam("devs"), &[]);
     t.configure_backend("auto", &groups_config(&t, "[developers]"));
     assert_eq!(t.invoke(&t.schedule()).cluster()["outcome"], "unchanged");
-    stack().aws(&["iam", "create-user", "--user-name", &bob]);
-    stack().aws(&[
-        "iam",
-        "add-user-to-group",
-        "--group-name",
-        &t.iam("devs"),
-        "--user-name",
-        &bob,
-    ]);
+    stack().add_member(&t.iam("devs"), &bob);
     let run = t.invoke(&t.event(
         "add_user_to_group",
         json!({"groupName": t.iam("devs"), "userName": bob}),

@@ -28,15 +28,7 @@ fn a_member_added_and_removed_by_events() {
     assert_eq!(t.invoke(&t.schedule()).code, 0);
     assert!(section(&t.aws_auth(), "mapUsers").contains(&t.user_arn("alice")));
 
-    stack().aws(&["iam", "create-user", "--user-name", &bob]);
-    stack().aws(&[
-        "iam",
-        "add-user-to-group",
-        "--group-name",
-        &t.iam("admins"),
-        "--user-name",
-        &bob,
-    ]);
+    stack().add_member(&t.iam("admins"), &bob);
     let added = t.invoke(&t.event(
         "add_user_to_group",
         json!({"groupName": t.iam("admins"), "userName": bob}),

@@ -557,14 +557,21 @@ pub fn iam_group(group: &str, members: &[&str]) {
     let stack = stack();
     stack.aws(&["iam", "create-group", "--group-name", group]);
     for member in members {
-        stack.aws(&["iam", "create-user", "--user-name", member]);
-        stack.aws(&[
+        stack.add_member(group, member);
+    }
+}
+
+impl Stack {
+    /// Creates IAM user `user` and adds it to the existing group `group`.
+    pub fn add_member(&self, group: &str, user: &str) {
+        self.aws(&["iam", "create-user", "--user-name", user]);
+        self.aws(&[
             "iam",
             "add-user-to-group",
             "--group-name",
             group,
             "--user-name",
-            member,
+            user,
         ]);
     }
 }

@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
 
+use crate::reconcile::{Outcome, RunSummary};
+
 /// The CloudWatch namespace of our metrics.
 pub const METRICS_NAMESPACE: &str = "EksIamSync";
 
@@ -60,6 +62,43 @@ pub fn metric_line(counts: &BTreeMap<&'static str, u64>, now: SystemTime) -> Str
         }
     }
     line.to_string()
+}
+
+/// Counts for the CloudWatch embedded-metric line of a run.
+pub fn metric_counts(summary: &RunSummary) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    let changes: usize = summary
+        .clusters
+        .iter()
+        .map(|c| c.added.len() + c.changed.len() + c.removed.len())
+        .sum();
+    counts.insert("Changes", changes as u64);
+    counts.insert(
+        "Refusals",
+        summary
+            .clusters
+            .iter()
+            .filter(|c| c.outcome == Outcome::Refused)
+            .count() as u64,
+    );
+    counts.insert(
+        "Errors",
+        summary
+            .clusters
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+            .count() as u64,
+    );
+    counts.insert(
+        "Writes",
+        summary
+            .clusters
+            .iter()
+            .map(|c| c.api_calls.kube_put + c.api_calls.kube_post + c.api_calls.eks_write)
+            .sum(),
+    );
+    counts.insert("IamCalls", summary.iam_calls);
+    counts
 }
 
 #[cfg(test)]

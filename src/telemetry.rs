@@ -120,4 +120,59 @@ mod tests {
         assert_eq!(line["Changes"], 3);
         assert_eq!(line["Errors"], 0);
     }
+
+    #[test]
+    fn metric_counts_sum_changes_writes_and_count_failed_and_refused_clusters() {
+        use crate::reconcile::{ApiCalls, ClusterReport, EntryReport, RunSummary};
+        let entry = EntryReport {
+            section: "mapUsers".to_owned(),
+            key: "k".to_owned(),
+            username: None,
+            groups: None,
+            reason: "r".to_owned(),
+        };
+        let cluster = |outcome, changes: usize, api_calls| ClusterReport {
+            cluster: "c".to_owned(),
+            outcome,
+            backend: "aws-auth",
+            added: vec![entry.clone(); changes],
+            changed: Vec::new(),
+            removed: vec![entry.clone(); changes],
+            skipped: Vec::new(),
+            rejected: Vec::new(),
+            warnings: Vec::new(),
+            refusals: Vec::new(),
+            error: None,
+            write_attempts: 1,
+            api_calls,
+            plan_text: String::new(),
+        };
+        let writes = ApiCalls {
+            kube_put: 1,
+            kube_post: 1,
+            eks_write: 3,
+            ..ApiCalls::default()
+        };
+        let summary = RunSummary {
+            reason: "test".to_owned(),
+            dry_run: false,
+            clusters: vec![
+                cluster(Outcome::Applied, 2, writes),
+                cluster(Outcome::Refused, 1, ApiCalls::default()),
+                cluster(Outcome::Failed, 0, ApiCalls::default()),
+            ],
+            iam_calls: 7,
+            eks_calls: 2,
+        };
+        let counts = metric_counts(&summary);
+        let expected: BTreeMap<&str, u64> = [
+            ("Changes", 6),
+            ("Refusals", 1),
+            ("Errors", 1),
+            ("Writes", 5),
+            ("IamCalls", 7),
+        ]
+        .into();
+        assert_eq!(counts, expected);
+    }
 }

@@ -107,7 +107,10 @@ impl Reconciler {
 
     /// Reads the user's groups until they show what the event says happened, for a bounded
     /// time (IAM is eventually consistent). `Ok(None)`: still not visible.
-    pub(super) async fn read_user(&self, sync: &UserSync) -> Result<Option<UserFacts>, GatherError> {
+    pub(super) async fn read_user(
+        &self,
+        sync: &UserSync,
+    ) -> Result<Option<UserFacts>, GatherError> {
         let deadline = tokio::time::Instant::now() + CONSISTENCY_WAIT;
         let mut delay = Duration::from_millis(250);
         loop {
@@ -257,7 +260,10 @@ mod tests {
         let member = Expectation::MemberOf("Admins".to_owned());
         assert!(expectation_met(&member, Some(&groups(&["dev", "admins"]))));
         assert!(!expectation_met(&member, Some(&groups(&["dev"]))));
-        assert!(!expectation_met(&member, None), "a missing user is in no group");
+        assert!(
+            !expectation_met(&member, None),
+            "a missing user is in no group"
+        );
     }
 
     #[test]

@@ -15,19 +15,21 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult};
+use crate::aws::access_entries::{
+    AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
+};
 use crate::aws::eks::{AuthenticationMode, EksError};
 use crate::core::access_entries::{self as entries, AccessPlanRequest};
 use crate::core::arn::account_of;
-use crate::core::aws_auth::{AwsAuth, ReadError};
 use crate::core::aws_auth::emit::EmitError;
+use crate::core::aws_auth::{AwsAuth, ReadError};
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 use crate::token_source::TokenSourceError;
 
+use super::Reconciler;
 use super::access_entries::log_access_plan;
 use super::credentials::{IdentityError, SignerError};
 use super::gather::GatherError;
-use super::Reconciler;
 
 /// What `migrate` found and did on one cluster.
 #[derive(Debug, Clone, Default)]

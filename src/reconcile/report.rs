@@ -230,3 +230,83 @@ impl RunSummary {
         self.clusters.iter().any(|c| c.outcome == Outcome::Failed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str) -> EntryReport {
+        EntryReport {
+            section: ACCESS_ENTRIES_SECTION.to_owned(),
+            key: key.to_owned(),
+            username: Some("alice".to_owned()),
+            groups: Some(vec!["system:masters".to_owned()]),
+            reason: "member of IAM group eks-admins".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_new_report_serializes_with_the_contract_s_field_names() {
+        let json = serde_json::to_value(ClusterReport::new("prod")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "cluster": "prod", "outcome": "unchanged", "backend": "aws-auth",
+                "added": [], "changed": [], "removed": [], "skipped": [],
+                "warnings": [], "refusals": [], "writeAttempts": 0,
+                "apiCalls": {"kube_get": 0, "kube_put": 0, "kube_post": 0},
+            }),
+            "rejected, error and the eks_* counts appear only when set; plan_text never"
+        );
+    }
+
+    #[test]
+    fn a_failed_report_carries_the_error_message() {
+        let report = ClusterReport::new("prod").failed("IAM read failed: denied");
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert_eq!(report.error.as_deref(), Some("IAM read failed: denied"));
+    }
+
+    #[test]
+    fn a_rejected_change_leaves_the_change_lists_for_rejected() {
+        let mut report = ClusterReport::new("prod");
+        report
+            .added
+            .push(entry("arn:aws:iam::111122223333:user/alice"));
+        report
+            .added
+            .push(entry("arn:aws:iam::111122223333:user/bob"));
+        report.record_rejected(
+            "arn:aws:iam::111122223333:user/alice",
+            "InvalidParameterException".to_owned(),
+        );
+        let keys: Vec<&str> = report.added.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["arn:aws:iam::111122223333:user/bob"]);
+        assert_eq!(
+            report.rejected,
+            [EntryReport {
+                section: "accessEntries".to_owned(),
+                key: "arn:aws:iam::111122223333:user/alice".to_owned(),
+                username: None,
+                groups: None,
+                reason: "InvalidParameterException".to_owned(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_run_fails_when_any_cluster_failed() {
+        let mut summary = RunSummary {
+            reason: "test".to_owned(),
+            dry_run: false,
+            clusters: vec![ClusterReport::new("a"), ClusterReport::new("b")],
+            iam_calls: 0,
+            eks_calls: 0,
+        };
+        assert!(!summary.failed());
+        summary.clusters[1].outcome = Outcome::Refused;
+        assert!(!summary.failed(), "a refusal is reported, not retried");
+        summary.clusters[0].outcome = Outcome::Failed;
+        assert!(summary.failed());
+    }
+}

@@ -14,34 +14,36 @@ use crate::aws::access_entries::{
     AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
 };
 use crate::aws::eks::ClusterInfo;
-use crate::config::Cluster;
 use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
 use crate::core::arn::account_of;
 use crate::core::desired::DesiredSet;
 
-use super::desired::Desired;
 use super::report::{ApiCalls, ClusterReport, Outcome};
-use super::{ClusterError, Reconciler};
+use super::{ClusterError, ClusterRun, Reconciler};
 
 impl Reconciler {
     /// One cluster on the access-entries backend: desired set → unique ids → entries →
     /// plan → calls in order (none in a dry run or on a refusal).
     pub(super) async fn reconcile_access_entries(
         &self,
-        cluster: &Cluster,
-        info: &ClusterInfo,
-        dry_run: bool,
+        run: ClusterRun<'_>,
         report: &mut ClusterReport,
-        desired: &Desired<'_>,
     ) -> Result<Outcome, ClusterError> {
-        let protected = vec![self.protected_identity(cluster).await?];
-        let (mut desired_set, mut warnings) = desired.whole(self, cluster).await?;
+        let (cluster, info) = (run.cluster, run.info);
+        let (mut desired_set, mut warnings) = run.desired.whole(self, cluster).await?;
         self.resolve_ids(&mut desired_set, &mut warnings).await?;
         let calls = Arc::new(AccessEntryCalls::default());
         let store =
             AccessEntryStore::new(self.eks.client_for(cluster), &cluster.name, calls.clone());
         let outcome = self
-            .access_attempt(&store, info, &desired_set, &protected, dry_run, report)
+            .access_attempt(
+                &store,
+                info,
+                &desired_set,
+                run.protected,
+                run.dry_run,
+                report,
+            )
             .await;
         let (reads, writes) = calls.snapshot();
         report.api_calls = ApiCalls {

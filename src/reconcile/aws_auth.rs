@@ -10,17 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::aws::eks::ClusterInfo;
-use crate::config::Cluster;
 use crate::core::aws_auth::AwsAuth;
 use crate::core::desired::DesiredSet;
 use crate::core::plan::{PlanRequest, plan};
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 
-use super::desired::Desired;
 use super::gather::GatherError;
 use super::report::{ApiCalls, ClusterReport, Outcome};
-use super::{ClusterError, Reconciler, WRITE_ATTEMPTS, jitter};
+use super::{ClusterError, ClusterRun, Reconciler, WRITE_ATTEMPTS, jitter};
 
 /// Why one read → plan → write attempt stopped.
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +49,10 @@ impl Reconciler {
     /// Kubernetes call counts go into `report` whatever the outcome, once connected.
     pub(super) async fn reconcile_aws_auth(
         &self,
-        cluster: &Cluster,
-        info: &ClusterInfo,
-        dry_run: bool,
+        run: ClusterRun<'_>,
         report: &mut ClusterReport,
-        desired: &Desired<'_>,
     ) -> Result<Outcome, ClusterError> {
-        let protected = vec![self.protected_identity(cluster).await?];
+        let (cluster, info) = (run.cluster, run.info);
         let source = self
             .token_source(cluster)
             .await
@@ -74,10 +68,7 @@ impl Reconciler {
         let mut delay = Duration::from_millis(200);
         let result = loop {
             report.write_attempts += 1;
-            match self
-                .attempt(&store, desired, cluster, &protected, dry_run, report)
-                .await
-            {
+            match self.attempt(&store, run, report).await {
                 Err(e) if e.is_retryable() && report.write_attempts < WRITE_ATTEMPTS => {
                     tracing::info!(cluster = %cluster.name, attempt = report.write_attempts, error = %e, "retrying after a conflict or a transient error");
                     tokio::time::sleep(jitter(delay)).await;
@@ -103,12 +94,10 @@ impl Reconciler {
     async fn attempt(
         &self,
         store: &AwsAuthStore,
-        desired: &Desired<'_>,
-        cluster: &Cluster,
-        protected: &[String],
-        dry_run: bool,
+        run: ClusterRun<'_>,
         report: &mut ClusterReport,
     ) -> Result<Outcome, AttemptError> {
+        let (cluster, dry_run) = (run.cluster, run.dry_run);
         let stored = store.get().await?;
         let current = stored.as_ref().map(|s| &s.content);
         let empty = Default::default();
@@ -116,7 +105,8 @@ impl Reconciler {
         report.warnings.clear();
         let (desired_set, mut warnings) = match &aws_auth {
             Ok(aws_auth) => {
-                match desired
+                match run
+                    .desired
                     .for_aws_auth(self, &cluster.name, aws_auth, report)
                     .await?
                 {
@@ -131,7 +121,7 @@ impl Reconciler {
             current,
             desired: &desired_set,
             guards: self.guards(),
-            protected,
+            protected: run.protected,
             ownership: &self.ownership,
         });
         report.record_plan(&plan);

@@ -29,7 +29,7 @@ pub enum SignerError {
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("sts:GetCallerIdentity: {}", DisplayErrorContext(&.0))]
-    CallerIdentity(#[source] SdkError<GetCallerIdentityError>),
+    CallerIdentity(#[source] Box<SdkError<GetCallerIdentityError>>),
     #[error("sts:GetCallerIdentity returned no ARN")]
     NoArn,
     /// STS returned an ARN that is not a principal we can protect.
@@ -76,7 +76,7 @@ impl Reconciler {
                     .get_caller_identity()
                     .send()
                     .await
-                    .map_err(IdentityError::CallerIdentity)?
+                    .map_err(|e| IdentityError::CallerIdentity(Box::new(e)))?
                     .arn
                     .ok_or(IdentityError::NoArn)?;
                 canonical_principal_arn(&arn)

@@ -52,30 +52,36 @@ pub(super) enum Desired<'a> {
 }
 
 impl RunRead<'_> {
-    /// The desired source of `cluster`, or its finished report (failed or deferred) when what
-    /// was read already decides it.
+    /// The desired source of `cluster`, or `None` when what was read already decides it
+    /// (the report is then finished: failed, or deferred with the reason in its warnings).
     pub(super) fn source(
         &self,
         reconciler: &Reconciler,
         cluster: &Cluster,
-        mut report: ClusterReport,
-    ) -> Result<(Desired<'_>, ClusterReport), ClusterReport> {
+        report: &mut ClusterReport,
+    ) -> Option<Desired<'_>> {
         match self {
             RunRead::Full(read) => match facts_for(cluster, &reconciler.settings, read) {
-                Ok(facts) => Ok((Desired::Full(facts), report)),
-                Err(error) => Err(report.failed(error)),
+                Ok(facts) => Some(Desired::Full(facts)),
+                Err(error) => {
+                    report.fail(error);
+                    None
+                }
             },
             RunRead::User { user, arn, sync } => match user {
-                Err(error) => Err(report.failed(error)),
+                Err(error) => {
+                    report.fail(error);
+                    None
+                }
                 Ok(None) => {
                     report.outcome = Outcome::Deferred;
                     report.warnings.push(format!(
                         "IAM does not show the change yet ({:?} for {}); left to the next scheduled reconcile",
                         sync.expect, sync.user_name
                     ));
-                    Err(report)
+                    None
                 }
-                Ok(Some(user)) => Ok((Desired::User { user, arn }, report)),
+                Ok(Some(user)) => Some(Desired::User { user, arn }),
             },
         }
     }

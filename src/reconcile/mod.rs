@@ -43,7 +43,7 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::aws::access_entries::AccessEntryError;
-use crate::aws::eks::{AuthenticationMode, EksClusters, EksError};
+use crate::aws::eks::{AuthenticationMode, ClusterInfo, EksClusters, EksError};
 use crate::aws::iam::IamDirectory;
 use crate::config::{Backend, Cluster, Settings};
 use crate::core::aws_auth::OwnershipRules;
@@ -88,6 +88,18 @@ pub enum ClusterError {
     Gather(#[from] GatherError),
     #[error(transparent)]
     AccessEntries(#[from] AccessEntryError),
+}
+
+/// One cluster of a run, as a backend sees it.
+#[derive(Debug, Clone, Copy)]
+struct ClusterRun<'a> {
+    cluster: &'a Cluster,
+    /// DescribeCluster's answer: endpoint, CA, authentication mode.
+    info: &'a ClusterInfo,
+    dry_run: bool,
+    desired: &'a Desired<'a>,
+    /// The identity that must keep its access (see [`Reconciler::protected_identity`]).
+    protected: &'a [String],
 }
 
 /// The AWS clients a reconciler talks through. [`Clients::from_sdk_config`] is production;
@@ -197,12 +209,13 @@ impl Reconciler {
     ) -> Vec<ClusterReport> {
         futures::stream::iter(targets)
             .map(|cluster| async move {
-                match read.source(self, cluster, ClusterReport::new(&cluster.name)) {
-                    Ok((desired, report)) => {
+                let mut report = ClusterReport::new(&cluster.name);
+                match read.source(self, cluster, &mut report) {
+                    Some(desired) => {
                         self.reconcile_cluster(cluster, dry_run, report, &desired)
                             .await
                     }
-                    Err(finished) => finished,
+                    None => report,
                 }
             })
             .buffered(CLUSTER_CONCURRENCY)
@@ -210,7 +223,7 @@ impl Reconciler {
             .await
     }
 
-    /// One cluster: describe it, pick its backend, reconcile through that backend.
+    /// One cluster: its report, whatever happened.
     async fn reconcile_cluster(
         &self,
         cluster: &Cluster,
@@ -218,30 +231,49 @@ impl Reconciler {
         mut report: ClusterReport,
         desired: &Desired<'_>,
     ) -> ClusterReport {
-        let info = match self.eks.describe(cluster).await {
-            Ok(info) => info,
-            Err(e) => return report.failed(e),
-        };
-        let result = if uses_aws_auth(cluster.backend, info.authentication_mode) {
-            self.reconcile_aws_auth(cluster, &info, dry_run, &mut report, desired)
-                .await
-        } else {
-            report.backend = "access-entries";
-            if info.authentication_mode == AuthenticationMode::ConfigMap {
-                Err(ClusterError::AccessEntriesOnConfigMap {
-                    cluster: cluster.name.clone(),
-                })
-            } else {
-                self.reconcile_access_entries(cluster, &info, dry_run, &mut report, desired)
-                    .await
-            }
-        };
-        match result {
+        match self
+            .cluster_outcome(cluster, dry_run, &mut report, desired)
+            .await
+        {
             Ok(outcome) => {
                 report.outcome = outcome;
                 report
             }
             Err(e) => report.failed(e),
+        }
+    }
+
+    /// Describe the cluster, pick its backend, learn the identity to protect, then
+    /// reconcile through the backend.
+    async fn cluster_outcome(
+        &self,
+        cluster: &Cluster,
+        dry_run: bool,
+        report: &mut ClusterReport,
+        desired: &Desired<'_>,
+    ) -> Result<Outcome, ClusterError> {
+        let info = self.eks.describe(cluster).await?;
+        let aws_auth = uses_aws_auth(cluster.backend, info.authentication_mode);
+        if !aws_auth {
+            report.backend = "access-entries";
+            if info.authentication_mode == AuthenticationMode::ConfigMap {
+                return Err(ClusterError::AccessEntriesOnConfigMap {
+                    cluster: cluster.name.clone(),
+                });
+            }
+        }
+        let protected = [self.protected_identity(cluster).await?];
+        let run = ClusterRun {
+            cluster,
+            info: &info,
+            dry_run,
+            desired,
+            protected: &protected,
+        };
+        if aws_auth {
+            self.reconcile_aws_auth(run, report).await
+        } else {
+            self.reconcile_access_entries(run, report).await
         }
     }
 

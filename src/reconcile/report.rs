@@ -110,9 +110,14 @@ impl ClusterReport {
 
     /// This cluster failed with `error` (its message is the report's `error`).
     pub(super) fn failed(mut self, error: impl std::fmt::Display) -> ClusterReport {
+        self.fail(error);
+        self
+    }
+
+    /// In place: this cluster failed with `error`.
+    pub(super) fn fail(&mut self, error: impl std::fmt::Display) {
         self.outcome = Outcome::Failed;
         self.error = Some(error.to_string());
-        self
     }
 
     /// An aws-auth plan: its changes by kind, skipped entries, warnings and refusals.

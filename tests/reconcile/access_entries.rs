@@ -1,21 +1,15 @@
 //! An `API_AND_CONFIG_MAP` cluster with `backend: auto` is reconciled through access
 //! entries: no Kubernetes call, the EKS access-entry calls instead.
 
+use crate::support::{Calls, Setup, admins, event, iam};
 use eks_sim::cluster::AuthMode;
-use serde_json::json;
-
-use crate::support::{Calls, Setup, event, iam};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schedule_creates_an_access_entry_per_member() {
-    let s = Setup::cluster(
-        AuthMode::ApiAndConfigMap,
-        "auto",
-        json!({"groups": [{"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]}]}),
-    )
-    .iam(vec![iam::get_group("eks-admins", &["alice"])])
-    .start()
-    .await;
+    let s = Setup::cluster(AuthMode::ApiAndConfigMap, "auto", admins())
+        .iam(vec![iam::get_group("eks-admins", &["alice"])])
+        .start()
+        .await;
 
     let response = s
         .handle(&event("scheduled_event", None))

@@ -1,41 +1,23 @@
 //! Full reconciles of an aws-auth cluster: the schedule adds entries, a second run is a
 //! steady state (one GET, no write), and a conflict on the write is retried.
 
-use eks_sim::cluster::AuthMode;
-use serde_json::{Value, json};
-
-use crate::support::{Calls, Scenario, Setup, event, iam};
-
-fn admins() -> Value {
-    json!({"groups": [{"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]}]})
-}
-
-async fn admins_cluster(iam: Vec<aws_smithy_mocks::Rule>) -> Scenario {
-    Setup::cluster(AuthMode::ConfigMap, "aws-auth", admins())
-        .iam(iam)
-        .start()
-        .await
-}
+use crate::support::{Calls, Setup, event, first_aws_auth_run, iam};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schedule_adds_the_group_members_then_a_second_run_only_reads() {
-    let s = admins_cluster(vec![
-        iam::get_group("eks-admins", &["alice", "bob"]),
-        iam::get_group("eks-admins", &["alice", "bob"]),
-    ])
-    .await;
+    let s = Setup::admins_on_aws_auth()
+        .iam(vec![
+            iam::get_group("eks-admins", &["alice", "bob"]),
+            iam::get_group("eks-admins", &["alice", "bob"]),
+        ])
+        .start()
+        .await;
 
     let first = s
         .handle(&event("scheduled_event", None))
         .await
         .expect("the run succeeds");
-    s.verify(
-        Calls::none()
-            .iam(&["GetGroup"])
-            .caller_identity()
-            .eks(&[("DescribeCluster", 1)])
-            .kube(&[("get", 1), ("create", 1)]),
-    );
+    s.verify(first_aws_auth_run(&[("get", 1), ("create", 1)]));
     crate::support::snapshot!("schedule_adds_members", first);
     let map_users = &s.aws_auth()["mapUsers"];
     assert!(
@@ -58,7 +40,7 @@ async fn the_schedule_adds_the_group_members_then_a_second_run_only_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_on_the_write_is_read_planned_and_written_again() {
-    let s = Setup::cluster(AuthMode::ConfigMap, "aws-auth", admins())
+    let s = Setup::admins_on_aws_auth()
         .iam(vec![iam::get_group("eks-admins", &["alice"])])
         .fault("kube:create:409:count=1")
         .start()
@@ -68,13 +50,7 @@ async fn a_conflict_on_the_write_is_read_planned_and_written_again() {
         .handle(&event("scheduled_event", None))
         .await
         .expect("the retry succeeds");
-    s.verify(
-        Calls::none()
-            .iam(&["GetGroup"])
-            .caller_identity()
-            .eks(&[("DescribeCluster", 1)])
-            .kube(&[("get", 2), ("create", 2)]),
-    );
+    s.verify(first_aws_auth_run(&[("get", 2), ("create", 2)]));
     let cluster = &response["clusters"][0];
     assert_eq!(cluster["outcome"], "applied");
     assert_eq!(cluster["writeAttempts"], 2);

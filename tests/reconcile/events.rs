@@ -1,33 +1,22 @@
 //! User events: AddUserToGroup costs one IAM read (plus GetUser for a user with no entry
 //! yet) and one GET + one PUT; an event about nothing we manage costs no call at all.
 
-use eks_sim::cluster::AuthMode;
 use serde_json::json;
 
-use crate::support::{Calls, Setup, event, iam};
+use crate::support::{Calls, Setup, event, first_aws_auth_run, iam};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_user_to_group_reads_the_user_s_groups_and_writes_once() {
-    let s = Setup::cluster(
-        AuthMode::ConfigMap,
-        "aws-auth",
-        json!({"groups": [{"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]}]}),
-    )
-    .iam(vec![
-        iam::get_group("eks-admins", &["alice"]),
-        iam::list_groups_for_user("bob", &["eks-admins"]),
-        iam::get_user("bob"),
-    ])
-    .start()
-    .await;
+    let s = Setup::admins_on_aws_auth()
+        .iam(vec![
+            iam::get_group("eks-admins", &["alice"]),
+            iam::list_groups_for_user("bob", &["eks-admins"]),
+            iam::get_user("bob"),
+        ])
+        .start()
+        .await;
     s.handle(&event("scheduled_event", None)).await.unwrap();
-    s.verify(
-        Calls::none()
-            .iam(&["GetGroup"])
-            .caller_identity()
-            .eks(&[("DescribeCluster", 1)])
-            .kube(&[("get", 1), ("create", 1)]),
-    );
+    s.verify(first_aws_auth_run(&[("get", 1), ("create", 1)]));
 
     let added = s
         .handle(&event(
@@ -51,13 +40,7 @@ async fn add_user_to_group_reads_the_user_s_groups_and_writes_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_about_an_unconfigured_group_makes_no_call() {
-    let s = Setup::cluster(
-        AuthMode::ConfigMap,
-        "aws-auth",
-        json!({"groups": [{"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]}]}),
-    )
-    .start()
-    .await;
+    let s = Setup::admins_on_aws_auth().start().await;
     let response = s
         .handle(&event(
             "add_user_to_group",

@@ -1,22 +1,15 @@
 //! Failures: an IAM read that fails fails the cluster before any cluster call, and is never
 //! taken for "no members" (nothing is written).
 
-use eks_iam_sync::handler::HandlerError;
-use eks_sim::cluster::AuthMode;
-use serde_json::json;
-
 use crate::support::{Calls, Setup, event, iam};
+use eks_iam_sync::handler::HandlerError;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_group_read_fails_the_cluster_without_touching_it() {
-    let s = Setup::cluster(
-        AuthMode::ConfigMap,
-        "aws-auth",
-        json!({"groups": [{"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]}]}),
-    )
-    .iam(vec![iam::get_group_denied("eks-admins")])
-    .start()
-    .await;
+    let s = Setup::admins_on_aws_auth()
+        .iam(vec![iam::get_group_denied("eks-admins")])
+        .start()
+        .await;
 
     let error = s
         .handle(&event("scheduled_event", None))

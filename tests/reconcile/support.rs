@@ -118,6 +118,21 @@ impl Calls {
     }
 }
 
+/// Mappings: members of IAM group `eks-admins` get `system:masters`.
+pub fn admins() -> Value {
+    json!({"groups": [{"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]}]})
+}
+
+/// The first full run on a fresh aws-auth cluster: GetGroup, our identity, DescribeCluster,
+/// then `kube` (GET and create when nothing interferes).
+pub fn first_aws_auth_run(kube: &[(&str, u64)]) -> Calls {
+    Calls::none()
+        .iam(&["GetGroup"])
+        .caller_identity()
+        .eks(&[("DescribeCluster", 1)])
+        .kube(kube)
+}
+
 fn counted(counts: &[(&str, u64)]) -> BTreeMap<String, u64> {
     counts.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
@@ -158,6 +173,12 @@ impl Setup {
             iam: Vec::new(),
             faults: Vec::new(),
         }
+    }
+
+    /// The usual cluster: `CONFIG_MAP`, `backend: aws-auth`, members of IAM group
+    /// `eks-admins` get `system:masters`.
+    pub fn admins_on_aws_auth() -> Setup {
+        Setup::cluster(AuthMode::ConfigMap, "aws-auth", admins())
     }
 
     /// The IAM answers, in the order the calls must come (across every step of the test).

@@ -57,3 +57,23 @@ async fn a_conflict_on_the_write_is_read_planned_and_written_again() {
     assert_eq!(cluster["apiCalls"]["kube_post"], 2);
     s.finish();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_invoke_plans_without_writing() {
+    let s = Setup::admins_on_aws_auth()
+        .iam(vec![iam::get_group("eks-admins", &["alice"])])
+        .start()
+        .await;
+
+    let response = s
+        .handle(&event("invoke_dry_run", None))
+        .await
+        .expect("the dry run succeeds");
+    s.verify(first_aws_auth_run(&[("get", 1)]));
+    assert_eq!(response["dryRun"], true);
+    let cluster = &response["clusters"][0];
+    assert_eq!(cluster["outcome"], "planned");
+    assert_eq!(cluster["added"][0]["key"], iam::user_arn("alice"));
+    assert!(s.aws_auth().is_empty(), "a dry run writes nothing");
+    s.finish();
+}

@@ -340,14 +340,16 @@ macro_rules! snapshot {
 }
 pub(crate) use snapshot;
 
-/// A sample event from `events/` with its account set to [`ACCOUNT`] and, for CloudTrail
-/// events, the given request parameters.
+/// A sample payload from `events/`; for an EventBridge event, with its account set to
+/// [`ACCOUNT`] and, for a CloudTrail event, the given request parameters.
 pub fn event(sample: &str, parameters: Option<Value>) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events")
         .join(format!("{sample}.json"));
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["account"] = ACCOUNT.into();
+    if event.get("account").is_some() {
+        event["account"] = ACCOUNT.into();
+    }
     if let Some(parameters) = parameters {
         event["detail"]["recipientAccountId"] = ACCOUNT.into();
         event["detail"]["requestParameters"] = parameters;

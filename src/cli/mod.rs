@@ -2,7 +2,7 @@
 //!
 //! Each subcommand module owns its flags, its output and its exit code; `main` dispatches
 //! to them and provides the async runtime. Commands that reconcile get their reconciler from
-//! [`reconciler`], built the same way as the Lambda's.
+//! `reconciler`, built the same way as the Lambda's (see [`crate::app`]).
 
 use std::process::ExitCode;
 

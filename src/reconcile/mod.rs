@@ -4,10 +4,10 @@
 //! # Map
 //! - here: [`Reconciler`], the one fan-out driver shared by full runs and user events, and
 //!   backend selection;
-//! - [`gather`]: IAM reads; [`desired`]: full vs one-user desired sets;
-//! - [`aws_auth`] and [`access_entries`]: one cluster on each backend;
-//! - [`credentials`]: token cache and the protected identity; [`report`]: the JSON summary;
-//! - [`migrate`]: `eks-iam-sync migrate`.
+//! - `gather`: IAM reads; `desired`: full vs one-user desired sets;
+//! - `aws_auth` and `access_entries`: one cluster on each backend;
+//! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
+//! - `migrate`: `eks-iam-sync migrate`.
 //!
 //! # Backend selection
 //! `backend: aws-auth` and `backend: access-entries` are taken as written (access entries on

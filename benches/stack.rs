@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use eks_iam_sync::app::reconciler_from_env;
 use eks_iam_sync::handler::handle;
-use eks_iam_sync::lambda::reconciler_from_env;
 use eks_iam_sync::reconcile::Reconciler;
 use serde_json::{Value, json};
 

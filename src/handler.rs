@@ -9,8 +9,8 @@
 use serde_json::{Value, json};
 
 use crate::events::{Action, ClassifyError, classify};
-use crate::reconcile::{Reconciler, RunSummary, metric_counts};
-use crate::telemetry::metric_line;
+use crate::reconcile::{Reconciler, RunSummary};
+use crate::telemetry::{metric_counts, metric_line};
 
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,14 @@
 //! The crate is split the way the data flows:
 //! - [`core`] is pure: the aws-auth model, the planner and its guards, and the EKS token
 //!   signer. Values in, values out; no network, no clock, no environment.
-//! - the adapters around it read facts from AWS and Kubernetes and carry out a plan.
-//! - [`cli`] is the operator's front door (`render`, `token`, ...).
+//! - the adapters around it ([`aws`], [`kubernetes`], [`token_source`]) read facts from AWS
+//!   and Kubernetes and carry out a plan.
+//! - [`reconcile`] runs gather → plan → write per cluster; [`app`] builds it from the
+//!   environment.
+//! - [`handler`] (with [`lambda`]) serves Lambda events; [`cli`] is the operator's front door
+//!   (`plan`, `apply`, `migrate`, `invoke`, `render`, `token`).
 
+pub mod app;
 pub mod aws;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
 
+use crate::reconcile::{Outcome, RunSummary};
+
 /// The CloudWatch namespace of our metrics.
 pub const METRICS_NAMESPACE: &str = "EksIamSync";
 
@@ -62,6 +64,43 @@ pub fn metric_line(counts: &BTreeMap<&'static str, u64>, now: SystemTime) -> Str
     line.to_string()
 }
 
+/// Counts for the CloudWatch embedded-metric line of a run.
+pub fn metric_counts(summary: &RunSummary) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    let changes: usize = summary
+        .clusters
+        .iter()
+        .map(|c| c.added.len() + c.changed.len() + c.removed.len())
+        .sum();
+    counts.insert("Changes", changes as u64);
+    counts.insert(
+        "Refusals",
+        summary
+            .clusters
+            .iter()
+            .filter(|c| c.outcome == Outcome::Refused)
+            .count() as u64,
+    );
+    counts.insert(
+        "Errors",
+        summary
+            .clusters
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+            .count() as u64,
+    );
+    counts.insert(
+        "Writes",
+        summary
+            .clusters
+            .iter()
+            .map(|c| c.api_calls.kube_put + c.api_calls.kube_post + c.api_calls.eks_write)
+            .sum(),
+    );
+    counts.insert("IamCalls", summary.iam_calls);
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +119,60 @@ mod tests {
         );
         assert_eq!(line["Changes"], 3);
         assert_eq!(line["Errors"], 0);
+    }
+
+    #[test]
+    fn metric_counts_sum_changes_writes_and_count_failed_and_refused_clusters() {
+        use crate::reconcile::{ApiCalls, ClusterReport, EntryReport, RunSummary};
+        let entry = EntryReport {
+            section: "mapUsers".to_owned(),
+            key: "k".to_owned(),
+            username: None,
+            groups: None,
+            reason: "r".to_owned(),
+        };
+        let cluster = |outcome, changes: usize, api_calls| ClusterReport {
+            cluster: "c".to_owned(),
+            outcome,
+            backend: "aws-auth",
+            added: vec![entry.clone(); changes],
+            changed: Vec::new(),
+            removed: vec![entry.clone(); changes],
+            skipped: Vec::new(),
+            rejected: Vec::new(),
+            warnings: Vec::new(),
+            refusals: Vec::new(),
+            error: None,
+            write_attempts: 1,
+            api_calls,
+            plan_text: String::new(),
+        };
+        let writes = ApiCalls {
+            kube_put: 1,
+            kube_post: 1,
+            eks_write: 3,
+            ..ApiCalls::default()
+        };
+        let summary = RunSummary {
+            reason: "test".to_owned(),
+            dry_run: false,
+            clusters: vec![
+                cluster(Outcome::Applied, 2, writes),
+                cluster(Outcome::Refused, 1, ApiCalls::default()),
+                cluster(Outcome::Failed, 0, ApiCalls::default()),
+            ],
+            iam_calls: 7,
+            eks_calls: 2,
+        };
+        let counts = metric_counts(&summary);
+        let expected: BTreeMap<&str, u64> = [
+            ("Changes", 6),
+            ("Refusals", 1),
+            ("Errors", 1),
+            ("Writes", 5),
+            ("IamCalls", 7),
+        ]
+        .into();
+        assert_eq!(counts, expected);
     }
 }

@@ -20,7 +20,8 @@ pub struct InvokeArgs {
     pub config: Option<String>,
 }
 
-pub fn run(args: &InvokeArgs) -> ExitCode {
+/// Reads the payload, runs the handler once, prints its response; returns the exit code.
+pub async fn run(args: &InvokeArgs) -> ExitCode {
     let text = if args.event == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map(|_| text)
@@ -37,29 +38,31 @@ pub fn run(args: &InvokeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    super::with_reconciler(args.config.as_deref(), async |reconciler| {
-        match handle(&reconciler, &payload).await {
-            Ok(response) => {
+    let reconciler = match super::reconciler(args.config.as_deref()).await {
+        Ok(reconciler) => reconciler,
+        Err(code) => return code,
+    };
+    match handle(&reconciler, &payload).await {
+        Ok(response) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&response).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            if let HandlerError::ClustersFailed { summary, .. } = &error {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&response).unwrap_or_default()
+                    serde_json::to_string_pretty(summary).unwrap_or_default()
                 );
-                ExitCode::SUCCESS
             }
-            Err(error) => {
-                if let HandlerError::ClustersFailed { summary, .. } = &error {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(summary).unwrap_or_default()
-                    );
-                }
-                let diagnostic = lambda_runtime::Diagnostic::from(error);
-                eprintln!(
-                    "error: {}: {}",
-                    diagnostic.error_type, diagnostic.error_message
-                );
-                ExitCode::FAILURE
-            }
+            let diagnostic = lambda_runtime::Diagnostic::from(error);
+            eprintln!(
+                "error: {}: {}",
+                diagnostic.error_type, diagnostic.error_message
+            );
+            ExitCode::FAILURE
         }
-    })
+    }
 }

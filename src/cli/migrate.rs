@@ -12,11 +12,8 @@
 //! move, 1 an error or a guard refusal; with `--apply`, 0 when everything movable moved, 1
 //! otherwise (an error, a refusal, an access entry EKS rejected or that could not be verified).
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
-use crate::config::CONFIG_ENV;
-use crate::lambda::reconciler_from_env;
 use crate::reconcile::MigrationReport;
 
 #[derive(Debug, clap::Args)]
@@ -32,37 +29,22 @@ pub struct MigrateArgs {
     pub apply: bool,
 }
 
-pub fn run(args: &MigrateArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+/// Plans (or with `--apply` carries out) the migration; returns the exit code.
+pub async fn run(args: &MigrateArgs) -> ExitCode {
+    let reconciler = match super::reconciler(args.config.as_deref()).await {
+        Ok(reconciler) => reconciler,
+        Err(code) => return code,
     };
-    runtime.block_on(async {
-        let mut env: HashMap<String, String> = std::env::vars().collect();
-        if let Some(path) = &args.config {
-            env.insert(CONFIG_ENV.to_owned(), path.clone());
+    match reconciler.migrate(&args.cluster, args.apply).await {
+        Ok(report) => {
+            print_report(&report);
+            exit_code(&report, args.apply)
         }
-        let reconciler = match reconciler_from_env(&env).await {
-            Ok(r) => r,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match reconciler.migrate(&args.cluster, args.apply).await {
-            Ok(report) => {
-                print_report(&report);
-                exit_code(&report, args.apply)
-            }
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
-    })
+    }
 }
 
 fn print_report(report: &MigrationReport) {

@@ -1,8 +1,15 @@
 //! The command-line interface: argument parsing and one module per subcommand.
+//!
+//! Each subcommand module owns its flags, its output and its exit code; `main` dispatches
+//! to them and provides the async runtime. Commands that reconcile get their reconciler from
+//! `reconciler`, built the same way as the Lambda's (see [`crate::app`]).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::app;
+use crate::reconcile::Reconciler;
 
 pub mod invoke;
 pub mod migrate;
@@ -36,43 +43,14 @@ pub enum Command {
     Token(token::TokenArgs),
 }
 
-/// Starts an async runtime, builds the reconciler from the environment (with `--config`
-/// overriding `EKS_IAM_SYNC_CONFIG`), and runs `body` with it. Errors before `body` print one
-/// line and give exit code 1.
-pub(crate) fn with_reconciler(
-    config: Option<&str>,
-    body: impl AsyncFnOnce(crate::reconcile::Reconciler) -> ExitCode,
-) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
-        if let Some(path) = config {
-            env.insert(crate::config::CONFIG_ENV.to_owned(), path.to_owned());
-        }
-        match crate::lambda::reconciler_from_env(&env).await {
-            Ok(reconciler) => body(reconciler).await,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        }
-    })
-}
-
-/// Runs the parsed command and returns the process exit code.
-pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Render(args) => render::run(&args),
-        Command::Plan(args) => reconcile::run(&args, false),
-        Command::Apply(args) => reconcile::run(&args, true),
-        Command::Migrate(args) => migrate::run(&args),
-        Command::Invoke(args) => invoke::run(&args),
-        Command::Token(args) => token::run(&args),
-    }
+/// The reconciler for a command, from the environment with `--config` overriding
+/// `EKS_IAM_SYNC_CONFIG` (see [`crate::app`]). An invalid configuration prints one line and
+/// gives the command's exit code 1.
+pub(crate) async fn reconciler(config: Option<&str>) -> Result<Reconciler, ExitCode> {
+    app::reconciler_from_env(&app::environment(config))
+        .await
+        .map_err(|error| {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        })
 }

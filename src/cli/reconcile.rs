@@ -26,32 +26,34 @@ pub struct ReconcileArgs {
     pub json: bool,
 }
 
-pub fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
-    super::with_reconciler(args.config.as_deref(), async |reconciler| {
-        let reconciler = reconciler.allow_mass_removal(args.allow_mass_removal);
-        let unknown: Vec<&String> = args
-            .clusters
-            .iter()
-            .filter(|c| reconciler.settings().cluster(c).is_none())
-            .collect();
-        if !unknown.is_empty() {
-            let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
-            eprintln!(
-                "error: --cluster {} is not in the configuration (configured: {})",
-                names.join(", "),
-                reconciler.settings().cluster_names().join(", ")
-            );
-            return ExitCode::FAILURE;
-        }
-        let reason = if apply {
-            "apply from the command line"
-        } else {
-            "plan from the command line"
-        };
-        let summary = reconciler.reconcile(&args.clusters, !apply, reason).await;
-        print_summary(&summary, args.json);
-        exit_code(&summary, apply)
-    })
+/// `plan` (`apply` false) or `apply`; returns the exit code.
+pub async fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
+    let reconciler = match super::reconciler(args.config.as_deref()).await {
+        Ok(reconciler) => reconciler.allow_mass_removal(args.allow_mass_removal),
+        Err(code) => return code,
+    };
+    let unknown: Vec<&String> = args
+        .clusters
+        .iter()
+        .filter(|c| reconciler.settings().cluster(c).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        eprintln!(
+            "error: --cluster {} is not in the configuration (configured: {})",
+            names.join(", "),
+            reconciler.settings().cluster_names().join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    let reason = if apply {
+        "apply from the command line"
+    } else {
+        "plan from the command line"
+    };
+    let summary = reconciler.reconcile(&args.clusters, !apply, reason).await;
+    print_summary(&summary, args.json);
+    exit_code(&summary, apply)
 }
 
 fn print_summary(summary: &RunSummary, json: bool) {

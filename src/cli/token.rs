@@ -35,18 +35,8 @@ pub struct TokenArgs {
 }
 
 /// Mints a token and prints the ExecCredential; exit 1 with a one-line error otherwise.
-pub fn run(args: &TokenArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let issued = match runtime.block_on(issue(args)) {
+pub async fn run(args: &TokenArgs) -> ExitCode {
+    let issued = match issue(args).await {
         Ok(issued) => issued,
         Err(err) => {
             eprintln!("error: {}", one_line(&err.to_string()));

@@ -1,0 +1,52 @@
+//! Building the application from its environment: the validated [`Settings`], the AWS SDK
+//! configuration and clients, and the ownership rules. The Lambda and every CLI command that
+//! reconciles get their [`Reconciler`] here, so they cannot drift apart.
+//!
+//! The configuration is validated before any AWS call (an invalid one is every problem at
+//! once, as [`ConfigError`]). The async runtime and the TLS provider are not set up here:
+//! `main` does that once for the whole process.
+//!
+//! [`Settings`]: crate::config::Settings
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::{self, CONFIG_ENV, ConfigError, IAM_EKS_USER_MAPPER_VARS};
+use crate::core::aws_auth::OwnershipRules;
+use crate::reconcile::Reconciler;
+
+/// The mark Qovery's iam-eks-user-mapper puts on its entries.
+pub const MAPPER_MARK: (&str, &str) = ("syncedBy", "iam-eks-user-mapper");
+
+/// The process environment, with `config` (a CLI's `--config FILE`) overriding
+/// `EKS_IAM_SYNC_CONFIG`.
+pub fn environment(config: Option<&str>) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    if let Some(path) = config {
+        env.insert(CONFIG_ENV.to_owned(), path.to_owned());
+    }
+    env
+}
+
+/// Ownership for this configuration: when it came from iam-eks-user-mapper's variables, that
+/// tool's entries are adopted as ours.
+pub fn ownership_for(env: &HashMap<String, String>) -> OwnershipRules {
+    let migrating = IAM_EKS_USER_MAPPER_VARS
+        .iter()
+        .any(|v| env.contains_key(*v));
+    OwnershipRules {
+        adopted_marks: if migrating {
+            vec![(MAPPER_MARK.0.to_owned(), MAPPER_MARK.1.to_owned())]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Builds the reconciler from `env`: configuration first, then the AWS SDK configuration
+/// (aws-config's default chain, so endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
+pub async fn reconciler_from_env(env: &HashMap<String, String>) -> Result<Reconciler, ConfigError> {
+    let settings = config::load(env)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(Reconciler::new(Arc::new(settings), sdk, ownership_for(env)))
+}

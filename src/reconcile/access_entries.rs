@@ -1,0 +1,118 @@
+//! The access-entries backend for one cluster: the whole desired set (a user event re-reads
+//! the cluster's IAM facts, since there is no aws-auth to start from) → IAM unique ids of
+//! configured users and roles (GetUser/GetRole; group members and SSO roles come with
+//! theirs) → list and describe the entries → the core's access-entries plan and guards →
+//! the calls in plan order. EKS rejecting one entry is reported for that entry (`rejected`);
+//! the others go on.
+//!
+//! Backend selection is the parent module's; `migrate` reuses [`log_access_plan`]. Nothing
+//! is written in a dry run or when a guard refuses.
+
+use std::sync::Arc;
+
+use crate::aws::access_entries::{
+    AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
+};
+use crate::aws::eks::ClusterInfo;
+use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
+use crate::core::arn::account_of;
+use crate::core::desired::DesiredSet;
+
+use super::report::{ApiCalls, ClusterReport, Outcome};
+use super::{ClusterError, ClusterRun, Reconciler};
+
+impl Reconciler {
+    /// One cluster on the access-entries backend: desired set → unique ids → entries →
+    /// plan → calls in order (none in a dry run or on a refusal).
+    pub(super) async fn reconcile_access_entries(
+        &self,
+        run: ClusterRun<'_>,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, ClusterError> {
+        let (cluster, info) = (run.cluster, run.info);
+        let (mut desired_set, mut warnings) = run.desired.whole(self, cluster).await?;
+        self.resolve_ids(&mut desired_set, &mut warnings).await?;
+        let calls = Arc::new(AccessEntryCalls::default());
+        let store =
+            AccessEntryStore::new(self.eks.client_for(cluster), &cluster.name, calls.clone());
+        let outcome = self
+            .access_attempt(
+                &store,
+                info,
+                &desired_set,
+                run.protected,
+                run.dry_run,
+                report,
+            )
+            .await;
+        let (reads, writes) = calls.snapshot();
+        report.api_calls = ApiCalls {
+            eks_read: reads,
+            eks_write: writes,
+            ..ApiCalls::default()
+        };
+        warnings.append(&mut report.warnings);
+        report.warnings = warnings;
+        Ok(outcome?)
+    }
+
+    async fn access_attempt(
+        &self,
+        store: &AccessEntryStore,
+        info: &ClusterInfo,
+        desired: &DesiredSet,
+        protected: &[String],
+        dry_run: bool,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, AccessEntryError> {
+        report.write_attempts = 1;
+        let current = store.list().await?;
+        let plan = entries::plan(&AccessPlanRequest {
+            current: &current,
+            desired,
+            cluster_account: account_of(&info.arn),
+            guards: self.guards(),
+            protected,
+        });
+        report.record_access_plan(&plan);
+        log_access_plan(&info.name, &plan, dry_run);
+        if plan.is_refused() {
+            return Ok(Outcome::Refused);
+        }
+        if !plan.has_changes() {
+            return Ok(Outcome::Unchanged);
+        }
+        if dry_run {
+            return Ok(Outcome::Planned);
+        }
+        let results = store.execute(&plan.changes).await?;
+        let mut done = 0;
+        for (change, result) in plan.changes.iter().zip(&results) {
+            let why = match result {
+                ChangeResult::Done => {
+                    done += 1;
+                    continue;
+                }
+                ChangeResult::Rejected(e) => e.to_string(),
+                ChangeResult::NotAttempted(why) => why.clone(),
+            };
+            tracing::warn!(cluster = %info.name, key = %change.principal_arn, error = %why, "access entry change not made");
+            report.record_rejected(&change.principal_arn, why);
+        }
+        Ok(if done > 0 {
+            Outcome::Applied
+        } else {
+            Outcome::Unchanged
+        })
+    }
+}
+
+/// Logs each planned access-entry change and each guard refusal.
+pub(super) fn log_access_plan(cluster: &str, plan: &AccessPlan, dry_run: bool) {
+    for change in &plan.changes {
+        tracing::info!(cluster = %cluster, kind = ?change.kind, section = "accessEntries", key = %change.principal_arn, reason = %change.reason, dry_run, "access entry change");
+    }
+    for refusal in &plan.refusals {
+        tracing::warn!(cluster = %cluster, guard = %refusal.guard, message = %refusal.message, "write refused by a guard");
+    }
+}

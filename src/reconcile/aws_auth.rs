@@ -1,0 +1,151 @@
+//! The aws-auth backend for one cluster: token → Kubernetes client trusting the cluster's
+//! CA → GET aws-auth → plan with the core's guards, protecting our own identity → PUT with
+//! the resourceVersion read, or POST when aws-auth does not exist. On a 409 (or a transient
+//! error) the whole read → plan → write attempt runs again with jittered backoff, at most
+//! [`WRITE_ATTEMPTS`] times.
+//!
+//! Backend selection and the run's fan-out are in the parent module; what the desired set is
+//! comes from [`super::desired`]. Nothing is written in a dry run or when a guard refuses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::aws_auth::AwsAuth;
+use crate::core::desired::DesiredSet;
+use crate::core::plan::{PlanRequest, plan};
+use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
+
+use super::gather::GatherError;
+use super::report::{ApiCalls, ClusterReport, Outcome};
+use super::{ClusterError, ClusterRun, Reconciler, WRITE_ATTEMPTS, jitter};
+
+/// Why one read → plan → write attempt stopped.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    #[error(transparent)]
+    Gather(#[from] GatherError),
+}
+
+impl AttemptError {
+    /// Worth another attempt: someone else wrote aws-auth (409), or the API was busy.
+    fn is_retryable(&self) -> bool {
+        matches!(self, AttemptError::Kube(e) if matches!(e, KubeError::Conflict { .. }) || e.is_transient())
+    }
+}
+
+impl From<AttemptError> for ClusterError {
+    fn from(error: AttemptError) -> ClusterError {
+        match error {
+            AttemptError::Kube(e) => ClusterError::Kube(e),
+            AttemptError::Gather(e) => ClusterError::Gather(e),
+        }
+    }
+}
+
+impl Reconciler {
+    /// One aws-auth cluster: connect, then read → plan → write, retrying on conflicts. The
+    /// Kubernetes call counts go into `report` whatever the outcome, once connected.
+    pub(super) async fn reconcile_aws_auth(
+        &self,
+        run: ClusterRun<'_>,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, ClusterError> {
+        let (cluster, info) = (run.cluster, run.info);
+        let source = self
+            .token_source(cluster)
+            .await
+            .map_err(ClusterError::Signer)?;
+        let token = source
+            .token(&cluster.name)
+            .await
+            .map_err(ClusterError::Token)?;
+        let calls = Arc::new(KubeCalls::default());
+        let store =
+            AwsAuthStore::connect(&info.endpoint, &info.ca_pem, token.token(), calls.clone())
+                .inspect_err(|_| self.eks.forget(cluster))?;
+        let mut delay = Duration::from_millis(200);
+        let result = loop {
+            report.write_attempts += 1;
+            match self.attempt(&store, run, report).await {
+                Err(e) if e.is_retryable() && report.write_attempts < WRITE_ATTEMPTS => {
+                    tracing::info!(cluster = %cluster.name, attempt = report.write_attempts, error = %e, "retrying after a conflict or a transient error");
+                    tokio::time::sleep(jitter(delay)).await;
+                    delay *= 2;
+                }
+                other => break other,
+            }
+        };
+        let (get, put, post) = calls.snapshot();
+        report.api_calls = ApiCalls {
+            kube_get: get,
+            kube_put: put,
+            kube_post: post,
+            ..ApiCalls::default()
+        };
+        if let Err(AttemptError::Kube(KubeError::Unauthorized { .. })) = &result {
+            self.eks.forget(cluster);
+        }
+        Ok(result?)
+    }
+
+    /// One read → plan → write attempt.
+    async fn attempt(
+        &self,
+        store: &AwsAuthStore,
+        run: ClusterRun<'_>,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, AttemptError> {
+        let (cluster, dry_run) = (run.cluster, run.dry_run);
+        let stored = store.get().await?;
+        let current = stored.as_ref().map(|s| &s.content);
+        let empty = Default::default();
+        let aws_auth = AwsAuth::read(current.unwrap_or(&empty));
+        report.warnings.clear();
+        let (desired_set, mut warnings) = match &aws_auth {
+            Ok(aws_auth) => {
+                match run
+                    .desired
+                    .for_aws_auth(self, &cluster.name, aws_auth, report)
+                    .await?
+                {
+                    Some(found) => found,
+                    None => return Ok(Outcome::Deferred),
+                }
+            }
+            // The planner reports the unparsable content as a refusal.
+            Err(_) => (DesiredSet::default(), Vec::new()),
+        };
+        let plan = plan(&PlanRequest {
+            current,
+            desired: &desired_set,
+            guards: self.guards(),
+            protected: run.protected,
+            ownership: &self.ownership,
+        });
+        report.record_plan(&plan);
+        warnings.append(&mut report.warnings);
+        report.warnings = warnings;
+        for change in &plan.changes {
+            tracing::info!(cluster = %cluster.name, kind = ?change.kind, section = %change.section, key = %change.key, reason = %change.reason, dry_run, "aws-auth change");
+        }
+        for refusal in &plan.refusals {
+            tracing::warn!(cluster = %cluster.name, guard = %refusal.guard, message = %refusal.message, "write refused by a guard");
+        }
+        if plan.is_refused() {
+            return Ok(Outcome::Refused);
+        }
+        let Some(write) = &plan.write else {
+            return Ok(Outcome::Unchanged);
+        };
+        if dry_run {
+            return Ok(Outcome::Planned);
+        }
+        match &stored {
+            Some(stored) => store.replace(stored, write, false).await?,
+            None => store.create(write, false).await?,
+        }
+        Ok(Outcome::Applied)
+    }
+}

@@ -1,0 +1,169 @@
+//! Where a cluster's desired set comes from: a full run computes it from the IAM facts read
+//! for the whole run; a user event starts from aws-auth's current managed entries and
+//! recomputes only that user's.
+//!
+//! [`RunRead`] is what a run read before touching any cluster; [`RunRead::source`] turns it
+//! into one cluster's [`Desired`] (or ends that cluster early: IAM failed, or does not show
+//! the event yet). The backends ask [`Desired`] for the set. Planning and writing are the
+//! backends'; this module only decides the desired set.
+
+use tokio::sync::OnceCell;
+
+use crate::aws::iam::IamError;
+use crate::config::Cluster;
+use crate::core::aws_auth::AwsAuth;
+use crate::core::desired::DesiredSet;
+use crate::core::desired_state::{
+    IamFacts, UserFacts, desired_for_cluster, desired_for_user_event,
+};
+use crate::events::UserSync;
+
+use super::Reconciler;
+use super::gather::{GatherError, IamRead, facts_for};
+use super::report::{ClusterReport, Outcome};
+
+/// A desired set with the warnings found while building it.
+pub(super) type Found = (DesiredSet, Vec<String>);
+
+/// What a run read from IAM before looking at any cluster.
+#[derive(Debug)]
+pub(super) enum RunRead<'a> {
+    /// A full reconcile: the groups and SSO roles every target cluster needs.
+    Full(IamRead),
+    /// A user event: that user's groups (`Ok(None)`: IAM does not show the event yet), and
+    /// the user's ARN, read at most once for all clusters when needed.
+    User {
+        sync: &'a UserSync,
+        user: Result<Option<UserFacts>, GatherError>,
+        arn: OnceCell<Result<Option<String>, IamError>>,
+    },
+}
+
+/// Where one cluster's desired set comes from.
+#[derive(Debug)]
+pub(super) enum Desired<'a> {
+    /// A full reconcile: everything from what IAM said.
+    Full(IamFacts),
+    /// A user event: current managed entries, with one user's recomputed.
+    User {
+        user: &'a UserFacts,
+        arn: &'a OnceCell<Result<Option<String>, IamError>>,
+    },
+}
+
+impl RunRead<'_> {
+    /// The desired source of `cluster`, or `None` when what was read already decides it
+    /// (the report is then finished: failed, or deferred with the reason in its warnings).
+    pub(super) fn source(
+        &self,
+        reconciler: &Reconciler,
+        cluster: &Cluster,
+        report: &mut ClusterReport,
+    ) -> Option<Desired<'_>> {
+        match self {
+            RunRead::Full(read) => match facts_for(cluster, &reconciler.settings, read) {
+                Ok(facts) => Some(Desired::Full(facts)),
+                Err(error) => {
+                    report.fail(error);
+                    None
+                }
+            },
+            RunRead::User { user, arn, sync } => match user {
+                Err(error) => {
+                    report.fail(error);
+                    None
+                }
+                Ok(None) => {
+                    report.outcome = Outcome::Deferred;
+                    report.warnings.push(format!(
+                        "IAM does not show the change yet ({:?} for {}); left to the next scheduled reconcile",
+                        sync.expect, sync.user_name
+                    ));
+                    None
+                }
+                Ok(Some(user)) => Some(Desired::User { user, arn }),
+            },
+        }
+    }
+}
+
+impl Desired<'_> {
+    /// The desired set for an aws-auth cluster, given aws-auth as just read. `Ok(None)`:
+    /// leave this cluster to the schedule (the reason is already in the report's warnings).
+    pub(super) async fn for_aws_auth(
+        &self,
+        reconciler: &Reconciler,
+        cluster: &str,
+        current: &AwsAuth,
+        report: &mut ClusterReport,
+    ) -> Result<Option<Found>, GatherError> {
+        let (user, arn) = match self {
+            Desired::Full(facts) => {
+                return Ok(Some(desired_for_cluster(
+                    &reconciler.settings,
+                    cluster,
+                    facts,
+                )));
+            }
+            Desired::User { user, arn } => (*user, *arn),
+        };
+        let r = reconciler;
+        if let Some(found) =
+            desired_for_user_event(&r.settings, cluster, current, &r.ownership, user)
+        {
+            return Ok(Some(found));
+        }
+        let arn = arn
+            .get_or_init(|| async {
+                r.iam
+                    .get_user(&user.user_name)
+                    .await
+                    .map(|u| u.map(|u| u.arn))
+            })
+            .await;
+        match arn {
+            Ok(Some(arn)) => {
+                let user = UserFacts {
+                    arn: Some(arn.clone()),
+                    ..user.clone()
+                };
+                Ok(desired_for_user_event(
+                    &r.settings,
+                    cluster,
+                    current,
+                    &r.ownership,
+                    &user,
+                ))
+            }
+            Ok(None) => {
+                report.warnings.push(format!(
+                    "user {} no longer exists; left to the next scheduled reconcile",
+                    user.user_name
+                ));
+                Ok(None)
+            }
+            Err(e) => Err(GatherError::EventUser {
+                user: user.user_name.clone(),
+                source: e.clone(),
+            }),
+        }
+    }
+
+    /// The whole desired set of the cluster, for the access-entries backend (no aws-auth to
+    /// start from: a user event re-reads the cluster's IAM facts).
+    pub(super) async fn whole(
+        &self,
+        reconciler: &Reconciler,
+        cluster: &Cluster,
+    ) -> Result<Found, GatherError> {
+        let settings = &reconciler.settings;
+        match self {
+            Desired::Full(facts) => Ok(desired_for_cluster(settings, &cluster.name, facts)),
+            Desired::User { .. } => {
+                let read = reconciler.read_iam(std::slice::from_ref(cluster)).await;
+                let facts = facts_for(cluster, settings, &read)?;
+                Ok(desired_for_cluster(settings, &cluster.name, &facts))
+            }
+        }
+    }
+}

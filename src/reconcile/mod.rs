@@ -1,0 +1,369 @@
+//! The reconcile loop: read IAM, then for each cluster read aws-auth or its access entries,
+//! plan, and write — or, in a dry run, only plan.
+//!
+//! # Map
+//! - here: [`Reconciler`], the one fan-out driver shared by full runs and user events, and
+//!   backend selection;
+//! - `gather`: IAM reads; `desired`: full vs one-user desired sets;
+//! - `aws_auth` and `access_entries`: one cluster on each backend;
+//! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
+//! - `migrate`: `eks-iam-sync migrate`.
+//!
+//! # Backend selection
+//! `backend: aws-auth` and `backend: access-entries` are taken as written (access entries on
+//! a `CONFIG_MAP` cluster fail that cluster, naming the mode to switch to). `backend: auto`
+//! reads `accessConfig.authenticationMode`: `CONFIG_MAP` → aws-auth; `API` and
+//! `API_AND_CONFIG_MAP` → access entries (aws-auth is then left as it is; `eks-iam-sync
+//! migrate` moves its managed entries).
+//!
+//! # Expected flow (one run)
+//! IAM read for the run (full: every group the targets need; user event: that user's groups)
+//! → per cluster, at most [`CLUSTER_CONCURRENCY`] at a time: DescribeCluster (cached while
+//! warm) → the backend's read → plan → write.
+//!
+//! # Guarantees
+//! - Level-triggered: an event only narrows what is looked at; the truth is always re-read.
+//! - No write when nothing changed. A failed IAM read fails the clusters that needed it (it
+//!   is never taken for "no members"); a missing group counts as empty, with a warning.
+//! - Clusters are independent: one failing does not stop the others.
+
+mod access_entries;
+mod aws_auth;
+mod credentials;
+mod desired;
+mod gather;
+mod migrate;
+mod report;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::aws::access_entries::AccessEntryError;
+use crate::aws::eks::{AuthenticationMode, ClusterInfo, EksClusters, EksError};
+use crate::aws::iam::IamDirectory;
+use crate::config::{Backend, Cluster, Settings};
+use crate::core::aws_auth::OwnershipRules;
+use crate::core::guards::GuardSettings;
+use crate::events::UserSync;
+use crate::kubernetes::KubeError;
+use crate::token_source::{TokenSource, TokenSourceError};
+
+pub use credentials::{IdentityError, SignerError};
+pub use gather::GatherError;
+pub use migrate::{MigrateError, MigrationReport};
+pub use report::{ApiCalls, ClusterReport, EntryReport, Outcome, RunSummary};
+
+use desired::{Desired, RunRead};
+
+/// Clusters reconciled at the same time.
+pub const CLUSTER_CONCURRENCY: usize = 4;
+/// Attempts at writing aws-auth when others keep writing it (409 Conflict).
+pub const WRITE_ATTEMPTS: u32 = 5;
+/// How long a user event waits for IAM to show what the event says happened.
+pub const CONSISTENCY_WAIT: Duration = Duration::from_secs(8);
+
+/// Why one cluster could not be reconciled; its message is the report's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Describe(#[from] EksError),
+    #[error(
+        "cluster {cluster} is configured with backend access-entries, but its authentication mode is CONFIG_MAP, where EKS has no access entries; switch it first (aws eks update-cluster-config --name {cluster} --access-config authenticationMode=API_AND_CONFIG_MAP), or use backend auto"
+    )]
+    AccessEntriesOnConfigMap { cluster: String },
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("EKS token: {0}")]
+    Signer(#[source] SignerError),
+    #[error("EKS token: {0}")]
+    Token(#[source] TokenSourceError),
+    /// Connecting to, reading or writing aws-auth.
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    #[error(transparent)]
+    Gather(#[from] GatherError),
+    #[error(transparent)]
+    AccessEntries(#[from] AccessEntryError),
+}
+
+/// One cluster of a run, as a backend sees it.
+#[derive(Debug, Clone, Copy)]
+struct ClusterRun<'a> {
+    cluster: &'a Cluster,
+    /// DescribeCluster's answer: endpoint, CA, authentication mode.
+    info: &'a ClusterInfo,
+    dry_run: bool,
+    desired: &'a Desired<'a>,
+    /// The identity that must keep its access (see [`Reconciler::protected_identity`]).
+    protected: &'a [String],
+}
+
+/// The AWS clients a reconciler talks through. [`Clients::from_sdk_config`] is production;
+/// tests build one from mocked clients (aws-smithy-mocks).
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    /// DescribeCluster, per-cluster EKS clients and the credentials tokens are signed with.
+    pub eks: EksClusters,
+    /// Our own identity (GetCallerIdentity), protected from removal.
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Clients {
+    /// Every client from one configuration loaded by aws-config.
+    pub fn from_sdk_config(base: &aws_config::SdkConfig) -> Clients {
+        Clients {
+            iam: aws_sdk_iam::Client::new(base),
+            eks: EksClusters::new(base.clone()),
+            sts: aws_sdk_sts::Client::new(base),
+        }
+    }
+}
+
+/// Everything a reconcile needs, built once per Lambda instance (or CLI run).
+#[derive(Debug)]
+pub struct Reconciler {
+    settings: Arc<Settings>,
+    iam: IamDirectory,
+    eks: EksClusters,
+    sts: aws_sdk_sts::Client,
+    /// One token source per cluster, signing as the cluster's EKS client does.
+    tokens: Mutex<HashMap<String, Arc<TokenSource>>>,
+    identity: OnceCell<String>,
+    ownership: OwnershipRules,
+    allow_mass_removal: bool,
+}
+
+impl Reconciler {
+    pub fn new(
+        settings: Arc<Settings>,
+        base: aws_config::SdkConfig,
+        ownership: OwnershipRules,
+    ) -> Reconciler {
+        Reconciler::with_clients(settings, Clients::from_sdk_config(&base), ownership)
+    }
+
+    /// A reconciler talking through `clients` (tests pass mocked ones).
+    pub fn with_clients(
+        settings: Arc<Settings>,
+        clients: Clients,
+        ownership: OwnershipRules,
+    ) -> Reconciler {
+        Reconciler {
+            iam: IamDirectory::new(clients.iam),
+            eks: clients.eks,
+            sts: clients.sts,
+            settings,
+            tokens: Mutex::new(HashMap::new()),
+            identity: OnceCell::new(),
+            ownership,
+            allow_mass_removal: false,
+        }
+    }
+
+    /// Lifts the mass-removal guard for this reconciler (the CLI's `--allow-mass-removal`).
+    pub fn allow_mass_removal(mut self, allow: bool) -> Reconciler {
+        self.allow_mass_removal = allow;
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Full reconcile of `clusters` (all configured ones when empty).
+    pub async fn reconcile(&self, clusters: &[String], dry_run: bool, reason: &str) -> RunSummary {
+        let before = self.call_counts();
+        let targets = self.targets(clusters);
+        let read = RunRead::Full(self.read_iam(&targets).await);
+        let reports = self.fan_out(&targets, &read, dry_run).await;
+        self.summary(reason, dry_run, reports, before)
+    }
+
+    /// A user-level event: one IAM read (that user's groups), then only that user's entries
+    /// change on each affected cluster. A user who has no entry yet and whose ARN the event
+    /// does not give costs one more read (GetUser), shared by all clusters.
+    pub async fn user_event(&self, sync: &UserSync, dry_run: bool, reason: &str) -> RunSummary {
+        let before = self.call_counts();
+        let targets = self.targets(&sync.clusters);
+        let read = RunRead::User {
+            sync,
+            user: self.read_user(sync).await,
+            arn: OnceCell::new(),
+        };
+        let reports = self.fan_out(&targets, &read, dry_run).await;
+        self.summary(reason, dry_run, reports, before)
+    }
+
+    /// The one driver of both kinds of run: every target cluster, at most
+    /// [`CLUSTER_CONCURRENCY`] at a time, reports in configuration order.
+    async fn fan_out(
+        &self,
+        targets: &[Cluster],
+        read: &RunRead<'_>,
+        dry_run: bool,
+    ) -> Vec<ClusterReport> {
+        futures::stream::iter(targets)
+            .map(|cluster| async move {
+                let mut report = ClusterReport::new(&cluster.name);
+                match read.source(self, cluster, &mut report) {
+                    Some(desired) => {
+                        self.reconcile_cluster(cluster, dry_run, report, &desired)
+                            .await
+                    }
+                    None => report,
+                }
+            })
+            .buffered(CLUSTER_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// One cluster: its report, whatever happened.
+    async fn reconcile_cluster(
+        &self,
+        cluster: &Cluster,
+        dry_run: bool,
+        mut report: ClusterReport,
+        desired: &Desired<'_>,
+    ) -> ClusterReport {
+        match self
+            .cluster_outcome(cluster, dry_run, &mut report, desired)
+            .await
+        {
+            Ok(outcome) => {
+                report.outcome = outcome;
+                report
+            }
+            Err(e) => report.failed(e),
+        }
+    }
+
+    /// Describe the cluster, pick its backend, learn the identity to protect, then
+    /// reconcile through the backend.
+    async fn cluster_outcome(
+        &self,
+        cluster: &Cluster,
+        dry_run: bool,
+        report: &mut ClusterReport,
+        desired: &Desired<'_>,
+    ) -> Result<Outcome, ClusterError> {
+        let info = self.eks.describe(cluster).await?;
+        let aws_auth = uses_aws_auth(cluster.backend, info.authentication_mode);
+        if !aws_auth {
+            report.backend = "access-entries";
+            if info.authentication_mode == AuthenticationMode::ConfigMap {
+                return Err(ClusterError::AccessEntriesOnConfigMap {
+                    cluster: cluster.name.clone(),
+                });
+            }
+        }
+        let protected = [self.protected_identity(cluster).await?];
+        let run = ClusterRun {
+            cluster,
+            info: &info,
+            dry_run,
+            desired,
+            protected: &protected,
+        };
+        if aws_auth {
+            self.reconcile_aws_auth(run, report).await
+        } else {
+            self.reconcile_access_entries(run, report).await
+        }
+    }
+
+    /// (IAM, EKS) calls made so far, for the run's summary.
+    fn call_counts(&self) -> (u64, u64) {
+        (self.iam.calls(), self.eks.calls())
+    }
+
+    fn summary(
+        &self,
+        reason: &str,
+        dry_run: bool,
+        clusters: Vec<ClusterReport>,
+        (iam, eks): (u64, u64),
+    ) -> RunSummary {
+        RunSummary {
+            reason: reason.to_owned(),
+            dry_run,
+            clusters,
+            iam_calls: self.iam.calls() - iam,
+            eks_calls: self.eks.calls() - eks,
+        }
+    }
+
+    fn targets(&self, names: &[String]) -> Vec<Cluster> {
+        self.settings
+            .clusters
+            .iter()
+            .filter(|c| names.is_empty() || names.iter().any(|n| n == &c.name))
+            .cloned()
+            .collect()
+    }
+
+    /// The guards of every plan this reconciler makes.
+    fn guards(&self) -> GuardSettings {
+        GuardSettings {
+            max_removal_fraction: self.settings.guards.max_removal_fraction,
+            allow_mass_removal: self.allow_mass_removal,
+        }
+    }
+}
+
+/// Whether a cluster is reconciled through aws-auth (else access entries).
+fn uses_aws_auth(backend: Backend, mode: AuthenticationMode) -> bool {
+    match backend {
+        Backend::AwsAuth => true,
+        Backend::AccessEntries => false,
+        Backend::Auto => mode == AuthenticationMode::ConfigMap,
+    }
+}
+
+/// Full jitter: a random delay up to `delay`, at least a tenth of it.
+fn jitter(delay: Duration) -> Duration {
+    let millis = delay.as_millis().max(1) as u64;
+    Duration::from_millis(rand::random_range(millis / 10..=millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_follows_the_authentication_mode_and_explicit_backends_are_taken_as_written() {
+        use AuthenticationMode::{Api, ApiAndConfigMap, ConfigMap};
+        assert!(uses_aws_auth(Backend::Auto, ConfigMap));
+        assert!(!uses_aws_auth(Backend::Auto, ApiAndConfigMap));
+        assert!(!uses_aws_auth(Backend::Auto, Api));
+        for mode in [ConfigMap, ApiAndConfigMap, Api] {
+            assert!(uses_aws_auth(Backend::AwsAuth, mode));
+            assert!(!uses_aws_auth(Backend::AccessEntries, mode));
+        }
+    }
+
+    #[test]
+    fn jitter_stays_between_a_tenth_of_the_delay_and_the_delay() {
+        let delay = Duration::from_millis(200);
+        for _ in 0..100 {
+            let d = jitter(delay);
+            assert!(d >= Duration::from_millis(20) && d <= delay, "{d:?}");
+        }
+        assert!(jitter(Duration::ZERO) <= Duration::from_millis(1));
+    }
+
+    #[test]
+    fn the_access_entries_on_config_map_error_names_the_switch() {
+        let e = ClusterError::AccessEntriesOnConfigMap {
+            cluster: "prod".to_owned(),
+        };
+        assert!(e.to_string().contains(
+            "aws eks update-cluster-config --name prod --access-config authenticationMode=API_AND_CONFIG_MAP"
+        ));
+    }
+}

@@ -1,0 +1,317 @@
+//! The JSON summary of a run: one [`ClusterReport`] per cluster inside a [`RunSummary`], and
+//! how an aws-auth or access-entries plan is recorded into it.
+//!
+//! Field names and outcome spellings are a contract (the Lambda's response, `plan --json`,
+//! dashboards): change them only with a migration note. This module only shapes data; it
+//! makes no call and decides no outcome.
+
+use serde::Serialize;
+
+use crate::core::access_entries::{self as entries, AccessPlan};
+use crate::core::aws_auth::ItemValue;
+use crate::core::plan::{ChangeKind, Plan};
+
+/// The report section of access-entry changes.
+pub(super) const ACCESS_ENTRIES_SECTION: &str = "accessEntries";
+
+/// What happened on one cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// aws-auth already matched: nothing written.
+    Unchanged,
+    /// Changes were written.
+    Applied,
+    /// Dry run: changes planned, nothing written.
+    Planned,
+    /// A guard refused the write; nothing written.
+    Refused,
+    /// Not reconciled on purpose (e.g. IAM not yet consistent; left to the schedule).
+    Deferred,
+    /// An error stopped this cluster.
+    Failed,
+}
+
+/// One entry change in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryReport {
+    pub section: String,
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    pub reason: String,
+}
+
+/// API calls made for one cluster (the `eks_*` counts only on the access-entries backend).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ApiCalls {
+    pub kube_get: u64,
+    pub kube_put: u64,
+    pub kube_post: u64,
+    /// Access-entry reads (List/Describe/ListAssociatedAccessPolicies).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub eks_read: u64,
+    /// Access-entry writes (Create/Update/Delete, Associate/Disassociate).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub eks_write: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The JSON summary for one cluster.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterReport {
+    pub cluster: String,
+    pub outcome: Outcome,
+    pub backend: &'static str,
+    pub added: Vec<EntryReport>,
+    pub changed: Vec<EntryReport>,
+    pub removed: Vec<EntryReport>,
+    pub skipped: Vec<EntryReport>,
+    /// Access entries whose calls EKS rejected (validation errors), each with EKS's message;
+    /// the other entries were still written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<EntryReport>,
+    pub warnings: Vec<String>,
+    pub refusals: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub write_attempts: u32,
+    pub api_calls: ApiCalls,
+    /// The human-readable plan (as `render` prints it).
+    #[serde(skip)]
+    pub plan_text: String,
+}
+
+impl ClusterReport {
+    pub(super) fn new(cluster: &str) -> ClusterReport {
+        ClusterReport {
+            cluster: cluster.to_owned(),
+            outcome: Outcome::Unchanged,
+            backend: "aws-auth",
+            added: Vec::new(),
+            changed: Vec::new(),
+            removed: Vec::new(),
+            skipped: Vec::new(),
+            rejected: Vec::new(),
+            warnings: Vec::new(),
+            refusals: Vec::new(),
+            error: None,
+            write_attempts: 0,
+            api_calls: ApiCalls::default(),
+            plan_text: String::new(),
+        }
+    }
+
+    /// This cluster failed with `error` (its message is the report's `error`).
+    pub(super) fn failed(mut self, error: impl std::fmt::Display) -> ClusterReport {
+        self.fail(error);
+        self
+    }
+
+    /// In place: this cluster failed with `error`.
+    pub(super) fn fail(&mut self, error: impl std::fmt::Display) {
+        self.outcome = Outcome::Failed;
+        self.error = Some(error.to_string());
+    }
+
+    /// An aws-auth plan: its changes by kind, skipped entries, warnings and refusals.
+    pub(super) fn record_plan(&mut self, plan: &Plan) {
+        let entry = |section: String, key: String, value: Option<&ItemValue>, reason: &str| {
+            let (username, groups) = match value {
+                Some(ItemValue::Mapping(m)) => (m.username.clone(), Some(m.groups.clone())),
+                _ => (None, None),
+            };
+            EntryReport {
+                section,
+                key,
+                username,
+                groups,
+                reason: reason.to_owned(),
+            }
+        };
+        self.clear_changes();
+        for c in &plan.changes {
+            let value = match c.kind {
+                ChangeKind::Remove => c.before.as_ref(),
+                _ => c.after.as_ref(),
+            };
+            let report = entry(c.section.to_string(), c.key.clone(), value, &c.reason);
+            match c.kind {
+                ChangeKind::Add => self.added.push(report),
+                ChangeKind::Change => self.changed.push(report),
+                ChangeKind::Remove => self.removed.push(report),
+            }
+        }
+        self.skipped = plan
+            .skipped
+            .iter()
+            .map(|s| entry(s.section.to_string(), s.key.clone(), None, &s.reason))
+            .collect();
+        self.warnings = plan.warnings.clone();
+        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
+        self.plan_text = plan.describe();
+    }
+
+    /// The access-entries plan in the same shape: section `accessEntries`, key the principal.
+    pub(super) fn record_access_plan(&mut self, plan: &AccessPlan) {
+        let entry = |key: &str, view: Option<&entries::EntryView>, reason: &str| EntryReport {
+            section: ACCESS_ENTRIES_SECTION.to_owned(),
+            key: key.to_owned(),
+            username: view.and_then(|v| v.username.clone()),
+            groups: view.map(|v| v.groups.clone()),
+            reason: reason.to_owned(),
+        };
+        self.clear_changes();
+        for c in &plan.changes {
+            match c.kind {
+                entries::ChangeKind::Create => {
+                    self.added
+                        .push(entry(&c.principal_arn, c.after.as_ref(), &c.reason));
+                }
+                entries::ChangeKind::Update | entries::ChangeKind::Recreate => {
+                    self.changed
+                        .push(entry(&c.principal_arn, c.after.as_ref(), &c.reason));
+                }
+                entries::ChangeKind::Delete => {
+                    self.removed
+                        .push(entry(&c.principal_arn, c.before.as_ref(), &c.reason));
+                }
+            }
+        }
+        self.skipped = plan
+            .skipped
+            .iter()
+            .map(|s| entry(&s.key, None, &s.reason))
+            .collect();
+        self.warnings = plan.warnings.clone();
+        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
+        self.plan_text = plan.describe();
+    }
+
+    /// An access-entry change that was not made: it leaves added/changed/removed and is
+    /// listed under `rejected` with why.
+    pub(super) fn record_rejected(&mut self, principal_arn: &str, why: String) {
+        for list in [&mut self.added, &mut self.changed, &mut self.removed] {
+            list.retain(|e| e.key != principal_arn);
+        }
+        self.rejected.push(EntryReport {
+            section: ACCESS_ENTRIES_SECTION.to_owned(),
+            key: principal_arn.to_owned(),
+            username: None,
+            groups: None,
+            reason: why,
+        });
+    }
+
+    fn clear_changes(&mut self) {
+        self.added.clear();
+        self.changed.clear();
+        self.removed.clear();
+    }
+}
+
+/// The JSON summary of one invocation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub reason: String,
+    pub dry_run: bool,
+    pub clusters: Vec<ClusterReport>,
+    /// IAM calls made by this run.
+    pub iam_calls: u64,
+    /// EKS calls made by this run.
+    pub eks_calls: u64,
+}
+
+impl RunSummary {
+    /// True when some cluster failed (the invocation then fails, so EventBridge retries).
+    pub fn failed(&self) -> bool {
+        self.clusters.iter().any(|c| c.outcome == Outcome::Failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str) -> EntryReport {
+        EntryReport {
+            section: ACCESS_ENTRIES_SECTION.to_owned(),
+            key: key.to_owned(),
+            username: Some("alice".to_owned()),
+            groups: Some(vec!["system:masters".to_owned()]),
+            reason: "member of IAM group eks-admins".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_new_report_serializes_with_the_contract_s_field_names() {
+        let json = serde_json::to_value(ClusterReport::new("prod")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "cluster": "prod", "outcome": "unchanged", "backend": "aws-auth",
+                "added": [], "changed": [], "removed": [], "skipped": [],
+                "warnings": [], "refusals": [], "writeAttempts": 0,
+                "apiCalls": {"kube_get": 0, "kube_put": 0, "kube_post": 0},
+            }),
+            "rejected, error and the eks_* counts appear only when set; plan_text never"
+        );
+    }
+
+    #[test]
+    fn a_failed_report_carries_the_error_message() {
+        let report = ClusterReport::new("prod").failed("IAM read failed: denied");
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert_eq!(report.error.as_deref(), Some("IAM read failed: denied"));
+    }
+
+    #[test]
+    fn a_rejected_change_leaves_the_change_lists_for_rejected() {
+        let mut report = ClusterReport::new("prod");
+        report
+            .added
+            .push(entry("arn:aws:iam::111122223333:user/alice"));
+        report
+            .added
+            .push(entry("arn:aws:iam::111122223333:user/bob"));
+        report.record_rejected(
+            "arn:aws:iam::111122223333:user/alice",
+            "InvalidParameterException".to_owned(),
+        );
+        let keys: Vec<&str> = report.added.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["arn:aws:iam::111122223333:user/bob"]);
+        assert_eq!(
+            report.rejected,
+            [EntryReport {
+                section: "accessEntries".to_owned(),
+                key: "arn:aws:iam::111122223333:user/alice".to_owned(),
+                username: None,
+                groups: None,
+                reason: "InvalidParameterException".to_owned(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_run_fails_when_any_cluster_failed() {
+        let mut summary = RunSummary {
+            reason: "test".to_owned(),
+            dry_run: false,
+            clusters: vec![ClusterReport::new("a"), ClusterReport::new("b")],
+            iam_calls: 0,
+            eks_calls: 0,
+        };
+        assert!(!summary.failed());
+        summary.clusters[1].outcome = Outcome::Refused;
+        assert!(!summary.failed(), "a refusal is reported, not retried");
+        summary.clusters[0].outcome = Outcome::Failed;
+        assert!(summary.failed());
+    }
+}

@@ -18,7 +18,8 @@
 //!
 //! # Expected flow (one run)
 //! IAM read for the run (full: every group the targets need; user event: that user's groups)
-//! → per cluster, at most [`CLUSTER_CONCURRENCY`] at a time: DescribeCluster (cached while
+//! → per cluster, at most the cluster concurrency at a time (default [`CLUSTER_CONCURRENCY`],
+//! see [`Reconciler::with_cluster_concurrency`]): DescribeCluster (cached while
 //! warm) → the backend's read → plan → write.
 //!
 //! # Guarantees
@@ -59,7 +60,8 @@ pub use report::{ApiCalls, ClusterReport, EntryReport, Outcome, RunSummary};
 
 use desired::{Desired, RunRead};
 
-/// Clusters reconciled at the same time.
+/// Clusters reconciled at the same time, unless set otherwise
+/// ([`Reconciler::with_cluster_concurrency`]).
 pub const CLUSTER_CONCURRENCY: usize = 4;
 /// Attempts at writing aws-auth when others keep writing it (409 Conflict).
 pub const WRITE_ATTEMPTS: u32 = 5;
@@ -136,6 +138,7 @@ pub struct Reconciler {
     identity: OnceCell<String>,
     ownership: OwnershipRules,
     allow_mass_removal: bool,
+    cluster_concurrency: usize,
 }
 
 impl Reconciler {
@@ -162,7 +165,19 @@ impl Reconciler {
             identity: OnceCell::new(),
             ownership,
             allow_mass_removal: false,
+            cluster_concurrency: CLUSTER_CONCURRENCY,
         }
+    }
+
+    /// Reconciles at most `clusters` clusters at the same time (at least one).
+    pub fn with_cluster_concurrency(mut self, clusters: usize) -> Reconciler {
+        self.cluster_concurrency = clusters.max(1);
+        self
+    }
+
+    /// Clusters reconciled at the same time.
+    pub fn cluster_concurrency(&self) -> usize {
+        self.cluster_concurrency
     }
 
     /// Lifts the mass-removal guard for this reconciler (the CLI's `--allow-mass-removal`).
@@ -200,7 +215,7 @@ impl Reconciler {
     }
 
     /// The one driver of both kinds of run: every target cluster, at most
-    /// [`CLUSTER_CONCURRENCY`] at a time, reports in configuration order.
+    /// [`Reconciler::cluster_concurrency`] at a time, reports in configuration order.
     async fn fan_out(
         &self,
         targets: &[Cluster],
@@ -218,7 +233,7 @@ impl Reconciler {
                     None => report,
                 }
             })
-            .buffered(CLUSTER_CONCURRENCY)
+            .buffered(self.cluster_concurrency)
             .collect()
             .await
     }

@@ -5,6 +5,7 @@
 
 mod access_entries;
 mod bad_input;
+mod fleet;
 mod soak;
 mod support;
 

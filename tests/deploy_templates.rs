@@ -5,36 +5,16 @@
 //! the CloudTrail envelope (`source`, `detail-type`, `eventSource`) and failed calls filtered
 //! out, so the templates and the handler cannot drift apart. Also checked: the schedule's
 //! default and the function settings issue 7 fixes (runtime, architecture, concurrency), and
-//! fleet mode's switch (issue 14, in `deploy_fleet`).
+//! fleet mode's switch (issue 14, in `deploy_fleet.rs`).
 //! scripts/check-deploy.sh validates the same files with cfn-lint, SAM, checkov and terraform fmt.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use eks_iam_sync::events::{CLOUDTRAIL_API_CALL, IAM_EVENT_NAMES};
-use eks_iam_sync::fleet::{CLUSTER_CONCURRENCY_ENV, QUEUE_URL_ENV};
 use serde_json::{Value, json};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// A CloudFormation template as JSON. Short-form intrinsics (`!Ref X`, `!Sub ...`, `!If [...]`)
-/// are custom YAML tags: serde-saphyr drops the tag and keeps the node, so `!Ref X` reads as
-/// the string "X". That is enough here: the patterns are plain data.
-fn cloudformation(path: &str) -> Value {
-    serde_saphyr::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: not YAML: {e}"))
-}
-
-fn at<'a>(value: &'a Value, path: &str, pointer: &str) -> &'a Value {
-    value
-        .pointer(pointer)
-        .unwrap_or_else(|| panic!("{path}: nothing at {pointer}"))
-}
+mod deploy_support;
+use deploy_support::{at, cloudformation, hcl_block, read, squash};
 
 fn expected_names() -> BTreeSet<String> {
     IAM_EVENT_NAMES.iter().map(|n| n.to_string()).collect()
@@ -222,56 +202,6 @@ fn samconfig_example_matches_the_template() {
 // --- Terraform: a small, targeted reading of the HCL (no HCL parser among our dependencies;
 // scripts/check-deploy.sh parses every .tf file with python-hcl2). ---
 
-/// The text between the bracket at `open` and its match, skipping string literals.
-fn balanced(text: &str, open: usize, what: &str) -> String {
-    let bytes = text.as_bytes();
-    let (opener, closer) = match bytes[open] {
-        b'{' => (b'{', b'}'),
-        b'[' => (b'[', b']'),
-        other => panic!("{what}: expected a bracket, found {:?}", other as char),
-    };
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-        } else if b == opener {
-            depth += 1;
-        } else if b == closer {
-            depth -= 1;
-            if depth == 0 {
-                return text[open + 1..i].to_owned();
-            }
-        }
-    }
-    panic!("{what}: unbalanced {}", opener as char)
-}
-
-/// The body of the first `header ... {` or `header ... [` found after `header`.
-fn hcl_block(text: &str, header: &str, what: &str) -> String {
-    let start = text
-        .find(header)
-        .unwrap_or_else(|| panic!("{what}: `{header}` not found"));
-    let open = text[start..]
-        .find(['{', '['])
-        .map(|i| start + i)
-        .unwrap_or_else(|| panic!("{what}: no block after `{header}`"));
-    balanced(text, open, what)
-}
-
-/// Whitespace collapsed, so assertions do not depend on `terraform fmt`'s alignment.
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn string_literals(text: &str) -> Vec<String> {
     text.split('"')
         .skip(1)
@@ -399,15 +329,6 @@ fn terraform_function_settings() {
     );
 }
 
-#[test]
-fn terraform_in_place_reserved_concurrency_is_one() {
-    let fleet = squash(&read("terraform/fleet.tf"));
-    assert!(
-        fleet.contains("reserved_concurrency = var.fleet ? var.fleet_maximum_concurrency + 2 : 1"),
-        "terraform/fleet.tf: reserved concurrency must be 1 in place, workers + 2 in fleet mode"
-    );
-}
-
 /// The HCL reader above must fail loudly, not pass on text it misreads.
 #[test]
 fn hcl_reader_skips_strings_and_rejects_unbalanced_text() {
@@ -419,178 +340,4 @@ fn hcl_reader_skips_strings_and_rejects_unbalanced_text() {
     assert_eq!(string_literals(&hcl_block(text, "b =", "t")), ["x]", "y"]);
     let unbalanced = std::panic::catch_unwind(|| hcl_block("locals { a = [", "locals", "t"));
     assert!(unbalanced.is_err());
-}
-
-// --- Fleet mode (issue 14): a switch, off by default, with the queue the handler expects. ---
-
-#[test]
-fn sam_fleet_mode_is_a_switch_off_by_default() {
-    let template = cloudformation("template.yaml");
-    let parameters = &template["Parameters"];
-    assert_eq!(parameters["FleetMode"]["Default"], "false");
-    assert_eq!(
-        template["Conditions"]["Fleet"],
-        json!(["FleetMode", "true"]),
-        "Fleet: !Equals [!Ref FleetMode, \"true\"]"
-    );
-    let resources = template["Resources"].as_object().unwrap();
-    for name in [
-        "WorkQueue",
-        "WorkDeadLetterQueue",
-        "WorkQueuePolicy",
-        "FleetPolicy",
-        "WorkQueueMapping",
-        "WorkDeadLetterAlarm",
-    ] {
-        assert_eq!(
-            resources[name]["Condition"], "Fleet",
-            "template.yaml {name}: only in fleet mode"
-        );
-    }
-    let variables = &resources["Function"]["Properties"]["Environment"]["Variables"];
-    assert_eq!(
-        variables[QUEUE_URL_ENV],
-        json!(["Fleet", "WorkQueue", "AWS::NoValue"])
-    );
-    assert_eq!(variables[CLUSTER_CONCURRENCY_ENV], "ClusterConcurrency");
-    assert_eq!(parameters["ClusterConcurrency"]["Default"], 4);
-}
-
-#[test]
-fn sam_work_queue_is_fifo_with_a_dead_letter_queue_and_a_long_enough_visibility() {
-    let template = cloudformation("template.yaml");
-    let resources = &template["Resources"];
-    let queue = &resources["WorkQueue"]["Properties"];
-    assert_eq!(queue["FifoQueue"], true);
-    assert_eq!(queue["ContentBasedDeduplication"], false);
-    let longest_timeout = template["Parameters"]["Timeout"]["MaxValue"]
-        .as_u64()
-        .unwrap();
-    assert!(
-        queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * longest_timeout,
-        "the visibility timeout must be at least 6 x any function Timeout"
-    );
-    assert_eq!(
-        queue["RedrivePolicy"],
-        json!({"deadLetterTargetArn": "WorkDeadLetterQueue.Arn", "maxReceiveCount": "FleetMaxReceiveCount"})
-    );
-    assert_eq!(
-        resources["WorkDeadLetterQueue"]["Properties"]["FifoQueue"],
-        true
-    );
-    let alarm = &resources["WorkDeadLetterAlarm"]["Properties"];
-    assert_eq!(
-        alarm["Dimensions"][0]["Value"],
-        "WorkDeadLetterQueue.QueueName"
-    );
-}
-
-#[test]
-fn sam_event_source_mapping_reports_batch_item_failures_with_bounded_concurrency() {
-    let template = cloudformation("template.yaml");
-    let parameters = &template["Parameters"];
-    let mapping = &template["Resources"]["WorkQueueMapping"];
-    assert_eq!(mapping["Type"], "AWS::Lambda::EventSourceMapping");
-    let p = &mapping["Properties"];
-    assert_eq!(p["EventSourceArn"], "WorkQueue.Arn");
-    assert_eq!(
-        p["FunctionResponseTypes"],
-        json!(["ReportBatchItemFailures"])
-    );
-    assert_eq!(p["BatchSize"], "FleetBatchSize");
-    assert_eq!(
-        p["ScalingConfig"]["MaximumConcurrency"],
-        "FleetMaximumConcurrency"
-    );
-    assert_eq!(
-        parameters["FleetBatchSize"]["MaxValue"], 10,
-        "FIFO: 10 at most"
-    );
-    let workers = parameters["FleetMaximumConcurrency"]["Default"]
-        .as_u64()
-        .unwrap();
-    let reserved = parameters["FleetReservedConcurrency"]["Default"]
-        .as_u64()
-        .unwrap();
-    assert!(
-        reserved >= workers + 2,
-        "reserved concurrency leaves room for the dispatcher"
-    );
-}
-
-#[test]
-fn sam_fleet_policy_is_least_privilege_on_the_work_queue() {
-    let template = cloudformation("template.yaml");
-    let statements =
-        &template["Resources"]["FleetPolicy"]["Properties"]["PolicyDocument"]["Statement"];
-    assert_eq!(
-        statements,
-        &json!([
-            {"Sid": "DispatchClusters", "Effect": "Allow", "Action": "sqs:SendMessage",
-             "Resource": "WorkQueue.Arn"},
-            {"Sid": "DrainClusters", "Effect": "Allow",
-             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-             "Resource": "WorkQueue.Arn"},
-        ])
-    );
-}
-
-#[test]
-fn terraform_fleet_mode_mirrors_the_sam_switch() {
-    let fleet = read("terraform/fleet.tf");
-    let variables = squash(&hcl_block(
-        &read("terraform/variables.tf"),
-        r#"variable "fleet""#,
-        "variables.tf",
-    ));
-    assert!(
-        variables.contains("default = false"),
-        "fleet is off by default"
-    );
-    let queue = squash(&hcl_block(
-        &fleet,
-        r#"resource "aws_sqs_queue" "work""#,
-        "fleet.tf",
-    ));
-    for needle in [
-        "fifo_queue = true",
-        "content_based_deduplication = false",
-        "visibility_timeout_seconds = local.work_queue_visibility_timeout",
-        "deadLetterTargetArn = aws_sqs_queue.work_dead_letter[0].arn",
-    ] {
-        assert!(
-            queue.contains(needle),
-            "fleet.tf work queue lacks `{needle}`"
-        );
-    }
-    let squashed = squash(&fleet);
-    assert!(squashed.contains("work_queue_visibility_timeout = 6 * var.timeout"));
-    let mapping = squash(&hcl_block(
-        &fleet,
-        r#"resource "aws_lambda_event_source_mapping" "work""#,
-        "fleet.tf",
-    ));
-    for needle in [
-        r#"function_response_types = ["ReportBatchItemFailures"]"#,
-        "batch_size = var.fleet_batch_size",
-        "maximum_concurrency = var.fleet_maximum_concurrency",
-    ] {
-        assert!(
-            mapping.contains(needle),
-            "fleet.tf mapping lacks `{needle}`"
-        );
-    }
-    assert!(squashed.contains(&format!("{QUEUE_URL_ENV} = aws_sqs_queue.work[0].url")));
-    let policy = squash(&hcl_block(
-        &fleet,
-        r#"resource "aws_iam_role_policy" "fleet""#,
-        "fleet.tf",
-    ));
-    assert!(policy.contains(r#"Action = "sqs:SendMessage""#), "{policy}");
-    assert!(
-        policy.contains(
-            r#"Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]"#
-        ),
-        "{policy}"
-    );
 }

@@ -75,7 +75,7 @@ def iam_calls(stderr):
 
 
 def cluster_calls(env):
-    counters = admin(env, "GET", "/_sim/counters")
+    counters = admin(env, "GET", "/counters")
     eks = sum(counters.get("eks", {}).values())
     kube = sum(sum(v.values()) for v in counters.get("kube", {}).values())
     return eks, kube
@@ -131,7 +131,7 @@ class Fleet:
     def in_place(self, measured=True):
         if measured:
             self.toggle()
-        admin(self.env, "DELETE", "/_sim/counters")
+        admin(self.env, "DELETE", "/counters")
         secs, rss, code, out, err = timed_invoke(self.base_env(), self.schedule(), {})
         assert code == 0, err
         summary = json.loads(out)
@@ -147,7 +147,7 @@ class Fleet:
             QueueName=f"fleet{self.n}-w{workers}-{self.runs}.fifo",
             Attributes={"FifoQueue": "true", "VisibilityTimeout": "1800"})["QueueUrl"]
         env = {"EKS_IAM_SYNC_QUEUE_URL": queue}
-        admin(self.env, "DELETE", "/_sim/counters")
+        admin(self.env, "DELETE", "/counters")
         started = time.monotonic()
         secs, rss, code, out, err = timed_invoke(self.base_env(), self.schedule(), env)
         assert code == 0, err

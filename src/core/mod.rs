@@ -9,5 +9,7 @@ pub mod aws_auth;
 pub mod desired;
 pub mod desired_state;
 pub mod guards;
-pub mod plan;
 pub mod token;
+
+/// Old path of [`aws_auth::plan`], kept while the shell's imports move.
+pub use aws_auth::plan;

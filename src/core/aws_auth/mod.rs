@@ -5,12 +5,14 @@
 //! - [`ownership`] decides which entries are ours (an entry mark plus a ledger annotation).
 //! - [`lookup`] answers "what would EKS map this principal to?", for the guards.
 //! - [`manifest`] reads and writes whole ConfigMap manifests (YAML or JSON).
+//! - [`plan`] compares aws-auth with the desired set and plans the write.
 
 pub mod emit;
 pub mod lookup;
 pub mod manifest;
 mod node;
 pub mod ownership;
+pub mod plan;
 pub mod section;
 
 use std::collections::BTreeMap;

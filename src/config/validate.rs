@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::*;
+use crate::core::names::is_cluster_name;
 
 const USERNAME_TEMPLATES: &[&str] = &[
     "AccountID",

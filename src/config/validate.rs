@@ -277,7 +277,7 @@ impl Validator {
                 let path = format!("{at}.assumeRoleArn");
                 match IamArn::parse_kind(text, PrincipalKind::Role) {
                     Ok(arn) => {
-                        if let Some(p) = partition.as_deref().filter(|p| *p != arn.partition()) {
+                        if let Some(p) = partition.filter(|p| *p != arn.partition()) {
                             self.push(
                                 path,
                                 Some(text),

@@ -114,20 +114,11 @@ mod tests {
 
     #[test]
     fn region_shapes() {
-        assert_eq!(region_partition("eu-west-3").as_deref(), Some("aws"));
-        assert_eq!(
-            region_partition("us-gov-west-1").as_deref(),
-            Some("aws-us-gov")
-        );
-        assert_eq!(region_partition("cn-north-1").as_deref(), Some("aws-cn"));
-        assert_eq!(
-            region_partition("us-iso-east-1").as_deref(),
-            Some("aws-iso")
-        );
-        assert_eq!(
-            region_partition("us-isob-east-1").as_deref(),
-            Some("aws-iso-b")
-        );
+        assert_eq!(region_partition("eu-west-3"), Some("aws"));
+        assert_eq!(region_partition("us-gov-west-1"), Some("aws-us-gov"));
+        assert_eq!(region_partition("cn-north-1"), Some("aws-cn"));
+        assert_eq!(region_partition("us-iso-east-1"), Some("aws-iso"));
+        assert_eq!(region_partition("us-isob-east-1"), Some("aws-iso-b"));
         assert_eq!(region_partition("eusc-de-east-1"), Some("aws-eusc"));
         for bad in [
             "eu-west",

@@ -502,3 +502,21 @@ fn the_plan_text_reads_as_a_diff_then_skips_warnings_and_refusals() {
         run(None, &Desired::new()).describe()
     );
 }
+
+#[test]
+fn a_shadowed_duplicate_does_not_count_as_the_remaining_admin() {
+    // EKS reads the last duplicate: `ops` maps to viewers only, so `admin` is the last admin.
+    let hand = "- rolearn: arn:aws:iam::111122223333:role/ops\n  username: ops\n  groups: [system:masters]\n- rolearn: arn:aws:iam::111122223333:role/ops\n  username: ops\n  groups: [viewers]\n";
+    let cm = aws_auth_data(
+        &format!("{hand}{}", managed_role("admin", &["system:masters"])),
+        "",
+        "",
+    );
+    let plan = run(Some(&cm), &Desired::new());
+    assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
+    assert!(
+        plan.refusals[0]
+            .message
+            .ends_with("held by mapRoles arn:aws:iam::111122223333:role/admin")
+    );
+}

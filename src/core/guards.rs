@@ -302,3 +302,72 @@ fn list(items: impl Iterator<Item = String>) -> String {
         _ => shown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(label: &str, admin: bool, node: bool) -> Holding {
+        Holding {
+            label: label.to_owned(),
+            username: Some(label.to_owned()),
+            admin,
+            node,
+        }
+    }
+
+    fn view(entries: &[(&str, bool, bool)]) -> AccessView {
+        let mut view = AccessView::default();
+        for (key, admin, node) in entries {
+            view.set((*key).to_owned(), holding(key, *admin, *node));
+        }
+        view
+    }
+
+    fn run(phrasing: Phrasing, before: &AccessView, after: &AccessView) -> Vec<Refusal> {
+        let proposed = Proposed {
+            phrasing,
+            before,
+            after,
+            managed_before: 0,
+            removed: &[],
+            data_size: None,
+        };
+        check(&proposed, &GuardSettings::default(), &[])
+    }
+
+    #[test]
+    fn one_engine_words_each_backend_its_own_way() {
+        let before = view(&[("a", true, false), ("n", false, true)]);
+        let after = view(&[("a", false, false)]);
+        for (phrasing, admin, node) in [
+            (
+                Phrasing::AwsAuth,
+                "the write would leave no system:masters mapping",
+                "node role mappings would be removed or lose system:nodes",
+            ),
+            (
+                Phrasing::AccessEntries,
+                "no access entry would keep AmazonEKSClusterAdminPolicy at cluster scope",
+                "node entries would be removed or lose their node type",
+            ),
+        ] {
+            let refusals = run(phrasing, &before, &after);
+            let guards: Vec<Guard> = refusals.iter().map(|r| r.guard).collect();
+            assert_eq!(guards, [Guard::LastClusterAdmin, Guard::NodeRole]);
+            assert!(refusals[0].message.starts_with(admin), "{refusals:?}");
+            assert!(refusals[1].message.starts_with(node), "{refusals:?}");
+        }
+    }
+
+    #[test]
+    fn a_view_keeps_the_place_a_principal_was_first_seen() {
+        let mut v = view(&[("b", false, false), ("a", false, false)]);
+        v.set("b".to_owned(), holding("b2", true, false));
+        let keys: Vec<&str> = v.holdings().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["b", "a"]);
+        assert!(v.get("b").unwrap().admin);
+        v.remove("b");
+        assert!(!v.contains("b"));
+    }
+}

@@ -11,7 +11,7 @@ use super::model::{
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::{DesiredMapping, DesiredSet};
 use crate::core::guards::{MASTERS, NODES};
-use crate::core::names::{account_of, principal_key};
+use crate::core::names::{account_of, principal_key, split_arn};
 
 /// The desired set in access-entry terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,7 +57,7 @@ fn translate_one(
     is_role: bool,
     cluster_account: Option<&str>,
 ) -> Result<DesiredEntry, String> {
-    let partition = mapping.arn.split(':').nth(1).unwrap_or("aws");
+    let partition = split_arn(&mapping.arn).map_or("aws", |parts| parts.partition);
     if mapping.groups.iter().any(|g| g == NODES) {
         if !is_role {
             return Err(format!(

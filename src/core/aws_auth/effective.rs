@@ -97,3 +97,63 @@ fn holding(section: SectionName, m: &Mapping) -> Holding {
         node: m.groups.iter().any(|g| g == NODES),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::aws_auth::AwsAuth;
+    use crate::fixtures::{aws_auth_data, role_arn, user_arn};
+
+    fn view(roles: &str, users: &str, accounts: &str, protected: &[String]) -> AccessView {
+        let aws_auth = AwsAuth::read(&aws_auth_data(roles, users, accounts)).unwrap();
+        let effective = Effective(
+            SectionName::ALL
+                .into_iter()
+                .map(|name| (name, aws_auth.section(name).values().cloned().collect()))
+                .collect(),
+        );
+        effective.access_view(protected)
+    }
+
+    #[test]
+    fn the_last_duplicate_decides_what_a_principal_holds() {
+        let roles = "- rolearn: arn:aws:iam::111122223333:role/a\n  groups: [system:masters]\n- rolearn: arn:aws:iam::111122223333:role/A\n  groups: [viewers]\n";
+        let v = view(roles, "", "", &[]);
+        let a = v.get(&role_arn("a")).unwrap();
+        assert!(!a.admin, "{a:?}");
+        assert_eq!(a.label, "mapRoles arn:aws:iam::111122223333:role/A");
+    }
+
+    #[test]
+    fn a_role_is_found_in_map_roles_before_map_users() {
+        let roles = "- rolearn: arn:aws:iam::111122223333:role/a\n  groups: [viewers]\n";
+        let users = "- userarn: arn:aws:iam::111122223333:role/a\n  groups: [system:masters]\n";
+        assert!(
+            !view(roles, users, "", &[])
+                .get(&role_arn("a"))
+                .unwrap()
+                .admin
+        );
+        assert!(view("", users, "", &[]).get(&role_arn("a")).unwrap().admin);
+    }
+
+    #[test]
+    fn entries_eks_never_matches_still_count_under_their_text() {
+        let roles = "- rolearn: arn:aws:iam::111122223333:role/team/a\n  groups: [system:nodes]\n- rolearn: not-an-arn\n  groups: [system:masters]\n";
+        let v = view(roles, "", "", &[]);
+        assert!(v.get(&role_arn("a")).is_none());
+        let holdings = v.holdings();
+        assert!(holdings.iter().any(|(_, h)| h.node), "{holdings:?}");
+        assert!(v.get("not-an-arn").unwrap().admin);
+    }
+
+    #[test]
+    fn a_protected_principal_let_in_by_its_account_holds_that() {
+        let me = user_arn("me");
+        let v = view("", "", "- \"111122223333\"\n", std::slice::from_ref(&me));
+        let held = v.get(&me).unwrap();
+        assert_eq!(held.username.as_deref(), Some(me.as_str()));
+        assert!(!held.admin && !held.node);
+        assert!(view("", "", "", &[me.clone()]).get(&me).is_none());
+    }
+}

@@ -62,10 +62,13 @@ pub fn is_cluster_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// How the names of the roles IAM Identity Center creates start.
+pub const SSO_ROLE_NAME_PREFIX: &str = "AWSReservedSSO_";
+
 /// The permission set name in an IAM Identity Center role name
 /// (`AWSReservedSSO_<PermissionSet>_<hex suffix>`), or `None` for any other role.
 pub fn sso_permission_set_of_role(role_name: &str) -> Option<&str> {
-    let rest = role_name.strip_prefix("AWSReservedSSO_")?;
+    let rest = role_name.strip_prefix(SSO_ROLE_NAME_PREFIX)?;
     let (name, suffix) = rest.rsplit_once('_')?;
     let hex = !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_hexdigit());
     (hex && !name.is_empty()).then_some(name)

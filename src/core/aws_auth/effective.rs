@@ -154,6 +154,10 @@ mod tests {
         let held = v.get(&me).unwrap();
         assert_eq!(held.username.as_deref(), Some(me.as_str()));
         assert!(!held.admin && !held.node);
-        assert!(view("", "", "", &[me.clone()]).get(&me).is_none());
+        assert!(
+            view("", "", "", std::slice::from_ref(&me))
+                .get(&me)
+                .is_none()
+        );
     }
 }

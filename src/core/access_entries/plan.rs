@@ -186,7 +186,7 @@ pub(super) fn plan_entries(
     plan.changes.extend(updates);
     plan.changes.extend(deletes);
     if plan.has_changes() {
-        let refusals = check_guards(current, &plan.changes, request);
+        let refusals = run_guards(current, &plan.changes, request);
         plan.refusals.extend(refusals);
     }
 }
@@ -334,7 +334,7 @@ fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
 }
 
 /// What the guards see of the current entries: each principal's last entry.
-fn access_before(current: &[CurrentEntry]) -> AccessView {
+fn view_before(current: &[CurrentEntry]) -> AccessView {
     let mut view = AccessView::default();
     for entry in current {
         let key = principal_key(&entry.principal_arn);
@@ -352,7 +352,7 @@ fn access_before(current: &[CurrentEntry]) -> AccessView {
 }
 
 /// What the guards would see once `changes` are made.
-fn access_after(mut view: AccessView, changes: &[Change]) -> AccessView {
+fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView {
     for change in changes {
         let key = principal_key(&change.principal_arn);
         match &change.after {
@@ -372,13 +372,13 @@ fn access_after(mut view: AccessView, changes: &[Change]) -> AccessView {
 }
 
 /// The shared guards, worded for access entries.
-fn check_guards(
+fn run_guards(
     current: &[CurrentEntry],
     changes: &[Change],
     request: &AccessPlanRequest<'_>,
 ) -> Vec<Refusal> {
-    let before = access_before(current);
-    let after = access_after(before.clone(), changes);
+    let before = view_before(current);
+    let after = view_after(before.clone(), changes);
     let removed: Vec<String> = changes
         .iter()
         .filter(|c| c.kind == ChangeKind::Delete)

@@ -16,6 +16,8 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod events;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod handler;
 pub mod kubernetes;
 pub mod lambda;

@@ -1,38 +1,13 @@
-//! IAM principal ARNs as aws-auth needs them: parsing, validation and canonical form.
+//! IAM principal ARNs in the canonical form EKS compares callers with.
 //!
 //! EKS matches the caller's *canonical* ARN (STS `assumed-role/NAME/SESSION` becomes
 //! `role/NAME`, without the role's path), so a `rolearn` written with a path never matches
 //! anyone. User ARNs are matched with their path, because STS returns them that way.
 //! This module owns those rules; it does not look anything up.
 
-use std::fmt;
-
-/// The partitions whose IAM ARNs we accept.
-const PARTITIONS: &[&str] = &[
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-];
-
-/// What kind of principal an ARN names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PrincipalKind {
-    Role,
-    User,
-}
-
-impl fmt::Display for PrincipalKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PrincipalKind::Role => "role",
-            PrincipalKind::User => "user",
-        })
-    }
-}
+use super::arn::{ArnParts, split_arn};
+use super::partition::PARTITIONS;
+use super::{PrincipalKind, is_account_id, is_partition};
 
 /// A principal ARN in the canonical form EKS compares against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +19,15 @@ pub struct CanonicalArn {
     pub rewritten_from: Option<String>,
 }
 
-/// Why an ARN was rejected.
+/// Why an ARN has no canonical principal form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArnError {
     #[error("`{0}` is not an ARN (expected arn:PARTITION:iam::ACCOUNT:role/NAME or user/NAME)")]
     NotAnArn(String),
-    #[error("`{arn}` has unknown partition `{partition}` (expected one of {})", PARTITIONS.join(", "))]
+    #[error(
+        "`{arn}` has unknown partition `{partition}` (expected one of {})",
+        partition_names()
+    )]
     UnknownPartition { arn: String, partition: String },
     #[error("`{arn}` has account id `{account}`; account ids are exactly 12 digits")]
     BadAccount { arn: String, account: String },
@@ -63,45 +41,36 @@ pub enum ArnError {
     EmptyName(String),
 }
 
-/// Splits `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, validating partition and account.
-fn split(arn: &str) -> Result<[&str; 5], ArnError> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(ArnError::NotAnArn(arn.to_owned()));
-    };
-    if !PARTITIONS.contains(&partition) {
-        return Err(ArnError::UnknownPartition {
-            arn: arn.to_owned(),
-            partition: partition.to_owned(),
-        });
-    }
-    if !is_account_id(account) {
-        return Err(ArnError::BadAccount {
-            arn: arn.to_owned(),
-            account: account.to_owned(),
-        });
-    }
-    Ok([partition, service, region, account, resource])
+fn partition_names() -> String {
+    let names: Vec<&str> = PARTITIONS.iter().map(|p| p.name()).collect();
+    names.join(", ")
 }
 
-/// True for a 12-digit AWS account id.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+/// Splits an ARN, validating partition and account.
+fn split(arn: &str) -> Result<ArnParts<'_>, ArnError> {
+    let parts = split_arn(arn).ok_or_else(|| ArnError::NotAnArn(arn.to_owned()))?;
+    if !is_partition(parts.partition) {
+        return Err(ArnError::UnknownPartition {
+            arn: arn.to_owned(),
+            partition: parts.partition.to_owned(),
+        });
+    }
+    if !is_account_id(parts.account) {
+        return Err(ArnError::BadAccount {
+            arn: arn.to_owned(),
+            account: parts.account.to_owned(),
+        });
+    }
+    Ok(parts)
 }
 
 /// Canonicalizes a role ARN for aws-auth: the path is dropped (`role/a/b/NAME` → `role/NAME`,
 /// SSO roles included) and an STS assumed-role ARN becomes the role's ARN.
 pub fn canonical_role_arn(arn: &str) -> Result<CanonicalArn, ArnError> {
-    let [partition, service, region, account, resource] = split(arn)?;
-    let name = match (service, resource.split_once('/')) {
-        ("iam", Some(("role", path_and_name))) if region.is_empty() => {
+    let parts = split(arn)?;
+    let (partition, account) = (parts.partition, parts.account);
+    let name = match (parts.service, parts.resource.split_once('/')) {
+        ("iam", Some(("role", path_and_name))) if parts.region.is_empty() => {
             path_and_name.rsplit('/').next()
         }
         ("sts", Some(("assumed-role", name_and_session))) => name_and_session.split('/').next(),
@@ -128,7 +97,12 @@ pub fn canonical_role_arn(arn: &str) -> Result<CanonicalArn, ArnError> {
 
 /// Validates a user ARN for aws-auth. User ARNs keep their path: STS returns it.
 pub fn canonical_user_arn(arn: &str) -> Result<CanonicalArn, ArnError> {
-    let [_, service, region, _, resource] = split(arn)?;
+    let ArnParts {
+        service,
+        region,
+        resource,
+        ..
+    } = split(arn)?;
     match (service, resource.split_once('/')) {
         ("iam", Some(("user", path_and_name))) if region.is_empty() => {
             if path_and_name.rsplit('/').next().is_none_or(str::is_empty) {
@@ -160,7 +134,17 @@ pub fn canonical_principal_arn(arn: &str) -> Result<CanonicalArn, ArnError> {
 
 /// The account id inside an ARN, if it is one.
 pub fn account_of(arn: &str) -> Option<&str> {
-    split(arn).ok().map(|[_, _, _, account, _]| account)
+    split(arn).ok().map(|parts| parts.account)
+}
+
+/// Lowercase canonical ARN: how principals are matched (EKS compares roles without their
+/// path, and any ARN case-insensitively). An ARN that does not parse is its own key, in
+/// lower case, so such entries are compared textually.
+pub fn principal_key(arn: &str) -> String {
+    canonical_principal_arn(arn)
+        .map(|c| c.arn)
+        .unwrap_or_else(|_| arn.to_owned())
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -253,12 +237,5 @@ mod tests {
             canonical_role_arn("arn:aws:iam::111122223333:role/"),
             Err(ArnError::EmptyName(_))
         ));
-    }
-
-    #[test]
-    fn account_ids_are_twelve_digits() {
-        assert!(is_account_id("012345678901"));
-        assert!(!is_account_id("12345678901"));
-        assert!(!is_account_id("01234567890a"));
     }
 }

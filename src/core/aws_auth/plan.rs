@@ -12,13 +12,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use crate::core::aws_auth::effective::Effective;
 use crate::core::aws_auth::emit::rewrite;
 use crate::core::aws_auth::{
     AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, Ledger, MARK_KEY, MARK_VALUE, Mapping,
     OwnershipRules, SectionName,
 };
 use crate::core::desired::DesiredSet;
-use crate::core::guards::{self, Effective, Guard, GuardSettings, Proposed, Refusal};
+use crate::core::guards::{self, Guard, GuardSettings, Phrasing, Proposed, Refusal};
 
 /// Everything the planner needs.
 #[derive(Debug, Clone, Copy)]
@@ -204,7 +205,7 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
             plan.changes
                 .iter()
                 .filter(|c| c.section == name && c.kind == ChangeKind::Remove)
-                .map(|c| (name, c.key.clone())),
+                .map(|c| format!("{name} {}", c.key)),
         );
     }
 
@@ -219,11 +220,12 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
     }
     let data_size = new_data.iter().map(|(k, v)| k.len() + v.len()).sum();
     let proposed = Proposed {
-        before: &before,
-        after: &after,
+        phrasing: Phrasing::AwsAuth,
+        before: &before.access_view(request.protected),
+        after: &after.access_view(request.protected),
         managed_before,
         removed: &removed,
-        data_size,
+        data_size: Some(data_size),
     };
     plan.refusals
         .extend(guards::check(&proposed, &request.guards, request.protected));

@@ -6,13 +6,19 @@
 //! ever sees one clean entry per principal. Each mapping also keeps the ARN as configured
 //! (role path kept) and, when IAM was read for it, the principal's unique id: the
 //! access-entries backend needs both, aws-auth neither.
+//!
+//! Where a desired set comes from: [`from_iam`] (a full reconcile: configuration + IAM),
+//! [`user_event`] (one user's IAM event), [`DesiredSet::from_aws_auth_shape`] (`render`).
+
+pub mod from_iam;
+pub mod user_event;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::core::arn::{ArnError, canonical_role_arn, canonical_user_arn, is_account_id};
-use crate::core::aws_auth::SectionName;
+use crate::core::aws_auth::{ItemValue, SectionName};
+use crate::core::names::{ArnError, canonical_role_arn, canonical_user_arn, is_account_id};
 
 /// One desired role or user mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +69,13 @@ pub enum DesiredError {
     Syntax(String),
 }
 
+fn arn_error(place: &str) -> impl FnOnce(ArnError) -> DesiredError + '_ {
+    move |source| DesiredError::Arn {
+        place: place.to_owned(),
+        source,
+    }
+}
+
 impl DesiredSet {
     /// Adds a role mapping (`place` names it in messages, e.g. `mapRoles[2]`).
     pub fn add_role(
@@ -73,10 +86,7 @@ impl DesiredSet {
         groups: &[String],
         reason: &str,
     ) -> Result<(), DesiredError> {
-        let canonical = canonical_role_arn(arn).map_err(|source| DesiredError::Arn {
-            place: place.to_owned(),
-            source,
-        })?;
+        let canonical = canonical_role_arn(arn).map_err(arn_error(place))?;
         if let Some(original) = &canonical.rewritten_from {
             self.warnings.push(format!(
                 "{place}: role ARN {original} written as {} (EKS matches roles without their path or session)",
@@ -108,10 +118,7 @@ impl DesiredSet {
         groups: &[String],
         reason: &str,
     ) -> Result<(), DesiredError> {
-        let canonical = canonical_user_arn(arn).map_err(|source| DesiredError::Arn {
-            place: place.to_owned(),
-            source,
-        })?;
+        let canonical = canonical_user_arn(arn).map_err(arn_error(place))?;
         self.add(
             SectionName::MapUsers,
             place,
@@ -139,6 +146,28 @@ impl DesiredSet {
             .entry(account.to_owned())
             .or_insert_with(|| reason.to_owned());
         Ok(())
+    }
+
+    /// Adds an aws-auth entry as it stands: an account, or a role or user mapping by its
+    /// section (`place` and `reason` name it in messages and in the plan).
+    pub fn add_aws_auth_entry(
+        &mut self,
+        section: SectionName,
+        place: &str,
+        value: &ItemValue,
+        reason: &str,
+    ) -> Result<(), DesiredError> {
+        match value {
+            ItemValue::Account(id) => self.add_account(place, id, reason),
+            ItemValue::Mapping(m) => {
+                let username = m.username.clone().unwrap_or_default();
+                if section == SectionName::MapRoles {
+                    self.add_role(place, &m.arn, &username, &m.groups, reason)
+                } else {
+                    self.add_user(place, &m.arn, &username, &m.groups, reason)
+                }
+            }
+        }
     }
 
     fn add(

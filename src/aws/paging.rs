@@ -1,19 +1,21 @@
 //! Following a paginated read to its last page, with the checks the SDK's paginators lack.
 //!
 //! The requests are sent by the SDK's generated paginators (`into_paginator().send()`, one
-//! request per page, lazily: the next request goes out only when the next page is asked for).
+//! request per page, lazily: the stream's rendezvous channel, aws-smithy-async 1.3.1
+//! `src/future/rendezvous.rs`, holds the paginator at `tx.send(page)` until the next page is
+//! asked for, so no request goes out ahead of the reader).
 //! This module reads their pages, counts each one, and decides whether to ask for another.
 //!
 //! # What the generated paginators check, and what they do not
 //! Read in aws-sdk-iam 1.133.0 `src/operation/get_group/paginator.rs` (`GetGroupPaginator::send`;
 //! the same generated code serves ListGroupsForUser, ListRoles, and in aws-sdk-eks 1.160.0
 //! ListAccessEntries and ListAssociatedAccessPolicies):
-//! - They stop at the first error, after handing it over (`Err(_) => true`).
+//! - They stop at the first error, after handing it over (line 100: `Err(_) => true`).
 //! - They stop when the next token is missing or empty
-//!   (`new_token.map(|token| token.is_empty()).unwrap_or(true)`).
-//! - With `stop_on_duplicate_token` (default `true`) they *stop quietly*, without an error, when
-//!   the service returns the token it was just sent
-//!   (`!is_empty && new_token == input.marker.as_ref() && self.stop_on_duplicate_token`).
+//!   (line 92: `new_token.map(|token| token.is_empty()).unwrap_or(true)`).
+//! - With `stop_on_duplicate_token` (default `true`, line 15) they *stop quietly*, without an
+//!   error, when the service returns the token it was just sent (line 93:
+//!   `!is_empty && new_token == input.marker.as_ref() && self.stop_on_duplicate_token`).
 //! - They never look at IAM's `IsTruncated`: a page with `IsTruncated: true` and no `Marker`
 //!   ends the stream as if it were the last page, and one with `IsTruncated: false` and a
 //!   `Marker` would be followed.
@@ -118,40 +120,38 @@ fn check<P: Page, E>(
     Err(PagingError::Broken(why))
 }
 
-/// IAM pages say "more follow" with `IsTruncated` and carry the next `Marker`.
-macro_rules! iam_page {
-    ($($output:ty),+ $(,)?) => {$(
+/// `impl Page` for response types that read their next page the same way.
+macro_rules! pages {
+    (token $token:literal, more $more:literal, |$page:ident| $next:expr, $($output:ty),+ $(,)?) => {$(
         impl Page for $output {
-            const TOKEN: &'static str = "Marker";
-            const MORE: &'static str = "IsTruncated is true";
+            const TOKEN: &'static str = $token;
+            const MORE: &'static str = $more;
             fn next_page(&self) -> (bool, Option<&str>) {
-                (self.is_truncated(), self.marker())
+                let $page = self;
+                $next
             }
         }
     )+};
 }
 
-iam_page!(
+// IAM pages say "more follow" with `IsTruncated` and carry the next `Marker`.
+pages!(
+    token "Marker",
+    more "IsTruncated is true",
+    |page| (page.is_truncated(), page.marker()),
     aws_sdk_iam::operation::get_group::GetGroupOutput,
     aws_sdk_iam::operation::list_groups_for_user::ListGroupsForUserOutput,
     aws_sdk_iam::operation::list_roles::ListRolesOutput,
 );
 
-/// EKS pages say "more follow" by carrying a non-empty `nextToken`.
-macro_rules! eks_page {
-    ($($output:ty),+ $(,)?) => {$(
-        impl Page for $output {
-            const TOKEN: &'static str = "nextToken";
-            const MORE: &'static str = "a nextToken is set";
-            fn next_page(&self) -> (bool, Option<&str>) {
-                let token = self.next_token().filter(|t| !t.is_empty());
-                (token.is_some(), token)
-            }
-        }
-    )+};
-}
-
-eks_page!(
+// EKS pages say "more follow" by carrying a non-empty `nextToken`.
+pages!(
+    token "nextToken",
+    more "a nextToken is set",
+    |page| {
+        let token = page.next_token().filter(|t| !t.is_empty());
+        (token.is_some(), token)
+    },
     aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput,
     aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput,
 );

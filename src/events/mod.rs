@@ -53,11 +53,11 @@
 //! settings know it; otherwise the handler takes it from the user's existing managed entries.
 //!
 //! # Layout
-//! This file holds the public API (the types above and [`classify`]); the reading is split by
-//! payload: `invoke` (direct invokes), `envelope` (EventBridge envelopes and the CloudTrail
-//! record), `iam_call` (which rule an IAM event name follows), then one file per row group of
-//! the table: `users`, `groups`, `roles`, with `clusters` collecting the clusters a rule
-//! concerns.
+//! This file holds the public API (the types named above and [`classify`]); the reading is
+//! split by payload: `invoke` (direct invokes), `envelope` (EventBridge envelopes and the
+//! CloudTrail record), `iam_call` (which rule an IAM event name follows), then one file per
+//! row group of the table: `users`, `groups`, `roles`, with `clusters` collecting the clusters
+//! a rule concerns.
 
 mod clusters;
 mod envelope;

@@ -15,13 +15,26 @@
 //! (default 300: IAM changes + invocations + human writes) and `EKS_IAM_SYNC_SOAK_SECS` the
 //! time (default 240 s; no new round starts after it). Long mode, e.g.:
 //! `EKS_IAM_SYNC_SOAK_OPS=10000 EKS_IAM_SYNC_SOAK_SECS=3600 cargo test --test stack soak -- --nocapture`.
+//!
+//! Split by part: `rng` (the seeded generator), `moto` (IAM calls straight to moto), `human`
+//! (the human's unmanaged entries and careful writes) and `runs` (what a run may and may not
+//! do under faults). The test itself, its limits and its model of IAM are here.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod human;
+mod moto;
+mod rng;
+mod runs;
+
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{self, Run, Stack, TestCluster};
+use crate::support::{self, Run, TestCluster};
+use human::{Human, RawApi, Read, human_write};
+use moto::iam_ok;
+use rng::Rng;
+use runs::{Tally, check_run};
 
 const ACCOUNT: &str = "123456789012";
 /// IAM users the rounds draw from.
@@ -32,31 +45,6 @@ const MIN_MEMBERS: usize = 5;
 const MAX_MEMBERS: usize = 14;
 const MAX_REMOVALS: usize = 2;
 const HUMAN_GROUPS: &[&str] = &["viewers", "editors", "ops", "audit"];
-
-/// SplitMix64: small, seedable, the same on every platform and crate version.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, low: usize, high_inclusive: usize) -> usize {
-        low + self.below(high_inclusive - low + 1)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
 
 struct Limits {
     seed: u64,
@@ -82,260 +70,6 @@ fn limits() -> Limits {
         ops: number("EKS_IAM_SYNC_SOAK_OPS").unwrap_or(300) as usize,
         time: Duration::from_secs(number("EKS_IAM_SYNC_SOAK_SECS").unwrap_or(240)),
     }
-}
-
-/// An IAM query API call straight to moto (awscli starts Python for every call: too slow for
-/// thousands of changes). moto routes by the credential scope and does not check signatures.
-fn iam(stack: &Stack, action: &str, params: &[(&str, &str)]) -> (u16, String) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "-w", "\n%{http_code}", "-X", "POST"])
-        .arg(format!("{}/", stack.var("AWS_ENDPOINT_URL")))
-        .args([
-            "-H",
-            "authorization: AWS4-HMAC-SHA256 Credential=AKIASOAK/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-        ])
-        .args(["--data-urlencode", &format!("Action={action}")])
-        .args(["--data-urlencode", "Version=2010-05-08"]);
-    for (k, v) in params {
-        cmd.args(["--data-urlencode", &format!("{k}={v}")]);
-    }
-    let out = cmd.output().expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
-}
-
-fn iam_ok(stack: &Stack, action: &str, params: &[(&str, &str)]) {
-    let (code, body) = iam(stack, action, params);
-    assert_eq!(code, 200, "IAM {action} {params:?}: {body}");
-}
-
-/// One mapping as EKS reads it (eks-sim's view): (arn, username, groups).
-type Read = (String, String, Vec<String>);
-
-/// An unmanaged entry the human wrote: its exact text and what EKS must read from it.
-#[derive(Clone)]
-struct HumanEntry {
-    text: String,
-    read: Read,
-}
-
-/// The human's entries in mapUsers (shared with the tool's managed entries, which the tool
-/// writes after them) and mapRoles (the human's alone). Each write starts the section with a
-/// versioned comment, so a write can tell whether its own earlier attempt landed.
-#[derive(Clone, Default)]
-struct Human {
-    version: u64,
-    next_id: u64,
-    users: Vec<HumanEntry>,
-    roles: Vec<HumanEntry>,
-}
-
-impl Human {
-    fn block(&self, users: bool) -> String {
-        let (key, entries) = if users {
-            ("mapUsers", &self.users)
-        } else {
-            ("mapRoles", &self.roles)
-        };
-        if self.version == 0 {
-            return String::new();
-        }
-        let mut out = format!("# human v{} ({key})\n", self.version);
-        for e in entries {
-            out.push_str(&e.text);
-        }
-        out
-    }
-
-    fn entry(&mut self, rng: &mut Rng, users: bool) -> HumanEntry {
-        let id = self.next_id;
-        self.next_id += 1;
-        let (kind, key) = if users {
-            ("user", "userarn")
-        } else {
-            ("role", "rolearn")
-        };
-        let arn = format!("arn:aws:iam::{ACCOUNT}:{kind}/human-{id}");
-        let groups: Vec<String> = (0..rng.below(3))
-            .map(|_| HUMAN_GROUPS[rng.below(HUMAN_GROUPS.len())].to_owned())
-            .collect();
-        let style = rng.below(4);
-        let username = if !users && style == 1 {
-            format!("human-{id}:{{{{SessionName}}}}")
-        } else {
-            format!("human-{id}")
-        };
-        let text = match style {
-            0 => {
-                let mut t = format!("- {key}: {arn}\n  username: {username}\n");
-                if groups.is_empty() {
-                    t.push_str("  groups: []\n");
-                } else {
-                    t.push_str("  groups:\n");
-                    for g in &groups {
-                        t.push_str(&format!("    - {g}\n"));
-                    }
-                }
-                t
-            }
-            1 => {
-                let quoted: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
-                format!(
-                    "# owner: team-{id}\n- {key}: \"{arn}\"\n  username: '{username}'\n  groups: [{}]\n",
-                    quoted.join(", ")
-                )
-            }
-            2 => {
-                let mut t = format!(
-                    "- {}: {arn}   # by hand\n  note: kept as is\n",
-                    key.to_uppercase()
-                );
-                if !groups.is_empty() {
-                    t.push_str("  groups:\n");
-                    for g in &groups {
-                        t.push_str(&format!("  - {g}\n"));
-                    }
-                }
-                t.push_str(&format!("  username: {username}\n"));
-                t
-            }
-            _ => format!(
-                "\n- {key}: {arn}\n  username:   {username}\n  groups: [{}]   # trailing\n",
-                groups.join(", ")
-            ),
-        };
-        HumanEntry {
-            text,
-            read: (arn, username, groups),
-        }
-    }
-
-    /// One edit: add, change or remove an entry in one of the two sections.
-    fn edit(&mut self, rng: &mut Rng) {
-        self.version += 1;
-        let users = rng.chance(0.75);
-        let len = if users {
-            self.users.len()
-        } else {
-            self.roles.len()
-        };
-        let op = if len == 0 || (len < 6 && rng.chance(0.5)) {
-            0
-        } else {
-            1 + rng.below(2)
-        };
-        let entry = self.entry(rng, users);
-        let entries = if users {
-            &mut self.users
-        } else {
-            &mut self.roles
-        };
-        match op {
-            0 => {
-                let at = rng.below(entries.len() + 1);
-                entries.insert(at, entry);
-            }
-            1 => {
-                // The same principal, written anew (other style, groups, username).
-                let at = rng.below(entries.len());
-                let old_arn = entries[at].read.0.clone();
-                let new_arn = entry.read.0.clone();
-                let text = entry.text.replace(&new_arn, &old_arn);
-                entries[at] = HumanEntry {
-                    text,
-                    read: (old_arn, entry.read.1, entry.read.2),
-                };
-            }
-            _ => {
-                let at = rng.below(entries.len());
-                entries.remove(at);
-            }
-        }
-    }
-}
-
-type RawApi<'a> = &'a (dyn Fn(&str, Option<&str>) -> Option<(u16, String)> + Sync);
-
-/// Writes `to` over `from` as a careful human would: read, replace only their own part, write
-/// back with the resourceVersion read; retry on conflicts and failures. `Err`: the human's
-/// earlier text was not found where they left it.
-fn human_write(api: RawApi<'_>, from: &Human, to: &Human) -> Result<u32, String> {
-    let (old_users, new_users) = (from.block(true), to.block(true));
-    let (old_roles, new_roles) = (from.block(false), to.block(false));
-    for attempt in 1..=200 {
-        if attempt > 1 {
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        let Some((200, body)) = api("GET", None) else {
-            continue;
-        };
-        let mut object: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-        let text = |key: &str| object["data"][key].as_str().unwrap_or("").to_owned();
-        let (users, roles) = (text("mapUsers"), text("mapRoles"));
-        if users.starts_with(&new_users) && roles == new_roles {
-            return Ok(attempt); // an earlier attempt landed (its answer was lost)
-        }
-        let Some(managed) = users.strip_prefix(&old_users) else {
-            return Err(format!(
-                "the human's mapUsers entries were changed by someone else:\nexpected prefix:\n{old_users}\nfound:\n{users}"
-            ));
-        };
-        if roles != old_roles {
-            return Err(format!(
-                "the human's mapRoles was changed by someone else:\nexpected:\n{old_roles}\nfound:\n{roles}"
-            ));
-        }
-        object["data"]["mapUsers"] = format!("{new_users}{managed}").into();
-        object["data"]["mapRoles"] = new_roles.clone().into();
-        if let Some((200, _)) = api("PUT", Some(&object.to_string())) {
-            return Ok(attempt);
-        }
-    }
-    Err("the human could not write aws-auth in 200 attempts".to_owned())
-}
-
-/// What the runs of a soak saw.
-#[derive(Default, Debug)]
-struct Tally {
-    outcomes: BTreeMap<String, u64>,
-    exit_1: u64,
-    kube_puts: u64,
-    write_attempts: u64,
-}
-
-/// Checks one run of the tool made under faults; returns why it is unacceptable, if it is.
-fn check_run(run: &Run, tally: &mut Tally) -> Result<(), String> {
-    if run.stderr.contains("panicked") || run.stdout.contains("panicked") {
-        return Err(format!("a process panicked:\n{}", run.stderr));
-    }
-    if run.code != 0 && run.code != 1 {
-        return Err(format!("exit code {}:\n{}", run.code, run.stderr));
-    }
-    if run.code == 1 {
-        tally.exit_1 += 1;
-    }
-    let Ok(summary) = serde_json::from_str::<Value>(&run.stdout) else {
-        return if run.code == 1 && run.stderr.contains("error:") {
-            Ok(())
-        } else {
-            Err(format!("no JSON summary:\n{}\n{}", run.stdout, run.stderr))
-        };
-    };
-    for cluster in summary["clusters"].as_array().into_iter().flatten() {
-        let outcome = cluster["outcome"].as_str().unwrap_or("?").to_owned();
-        *tally.outcomes.entry(outcome.clone()).or_default() += 1;
-        tally.kube_puts += cluster["apiCalls"]["kube_put"].as_u64().unwrap_or(0);
-        tally.write_attempts += cluster["writeAttempts"].as_u64().unwrap_or(0);
-        if outcome == "refused" {
-            return Err(format!("a guard refused the write: {cluster}"));
-        }
-        let error = cluster["error"].as_str().unwrap_or("");
-        if error.contains("401") || error.contains("Unauthorized") || error.contains("403") {
-            return Err(format!("the tool lost its access: {cluster}"));
-        }
-    }
-    Ok(())
 }
 
 /// The IAM side the test keeps: which pool users exist and which are group members.

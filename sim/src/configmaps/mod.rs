@@ -4,13 +4,21 @@
 //! that keep the resourceVersion, and dry runs that validate without persisting.
 //!
 //! It knows nothing of HTTP or of who is calling; [`crate::kube_api`] does that.
+//!
+//! The store and its verbs are here; a PATCH body is applied by `patch` (RFC 7386 merge patch,
+//! RFC 6902 JSON patch) and a body is checked by `validation` (the API server's rules).
+
+mod patch;
+mod validation;
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::kube_status::{KubeError, MAX_CONFIGMAP_BYTES};
+use crate::kube_status::KubeError;
+use validation::{check_body, validate};
+
+pub use patch::{Patch, json_patch, merge_patch};
 
 /// The stored ConfigMaps of one cluster, by (namespace, name).
 #[derive(Debug, Default, Clone)]
@@ -19,268 +27,6 @@ pub struct ConfigMapStore {
     /// The last resourceVersion handed out (cluster-wide, like etcd's revision).
     revision: u64,
     uids: u64,
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
-fn is_config_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 253
-        && k != "."
-        && k != ".."
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// RFC 7386 JSON merge patch.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Map::new());
-            }
-            let t = target.as_object_mut().expect("just made an object");
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
-}
-
-/// A PATCH body, by content type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Patch {
-    /// `application/merge-patch+json` (and strategic merge, the same for ConfigMaps).
-    Merge(Value),
-    /// `application/json-patch+json` (RFC 6902).
-    Json(Value),
-}
-
-/// Resolves an RFC 6901 pointer to (parent, last token).
-fn pointer_parent<'a>(root: &'a mut Value, path: &str) -> Result<(&'a mut Value, String), String> {
-    let tokens: Vec<String> = path
-        .strip_prefix('/')
-        .ok_or_else(|| format!("path {path:?} does not start with /"))?
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let (last, parents) = tokens.split_last().expect("split yields one token");
-    let mut cur = root;
-    for t in parents {
-        cur = match cur {
-            Value::Object(m) => m.get_mut(t),
-            Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-            _ => None,
-        }
-        .ok_or_else(|| format!("path {path:?} does not exist"))?;
-    }
-    Ok((cur, last.clone()))
-}
-
-fn pointer_remove(root: &mut Value, path: &str) -> Result<Value, String> {
-    let (parent, last) = pointer_parent(root, path)?;
-    match parent {
-        Value::Object(m) => m.remove(&last),
-        Value::Array(a) => last
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i < a.len())
-            .map(|i| a.remove(i)),
-        _ => None,
-    }
-    .ok_or_else(|| format!("path {path:?} does not exist"))
-}
-
-fn pointer_add(root: &mut Value, path: &str, value: Value, replace: bool) -> Result<(), String> {
-    let (parent, last) = pointer_parent(root, path)?;
-    match parent {
-        Value::Object(m) => {
-            if replace && !m.contains_key(&last) {
-                return Err(format!("path {path:?} does not exist"));
-            }
-            m.insert(last, value);
-        }
-        Value::Array(a) => {
-            let i = if last == "-" {
-                a.len()
-            } else {
-                last.parse::<usize>()
-                    .map_err(|_| format!("bad index in {path:?}"))?
-            };
-            if replace {
-                *a.get_mut(i)
-                    .ok_or_else(|| format!("path {path:?} does not exist"))? = value;
-            } else if i <= a.len() {
-                a.insert(i, value);
-            } else {
-                return Err(format!("index out of range in {path:?}"));
-            }
-        }
-        _ => return Err(format!("path {path:?} has no container")),
-    }
-    Ok(())
-}
-
-/// RFC 6902 JSON patch: add, remove, replace, move, copy, test.
-pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops
-        .as_array()
-        .ok_or("a JSON patch must be a list of operations")?;
-    for op in ops {
-        let path = op["path"].as_str().ok_or("operation without path")?;
-        match op["op"].as_str() {
-            Some("add") => pointer_add(target, path, op["value"].clone(), false)?,
-            Some("replace") => pointer_add(target, path, op["value"].clone(), true)?,
-            Some("remove") => {
-                pointer_remove(target, path)?;
-            }
-            Some("test") => {
-                if target.pointer(path) != Some(&op["value"]) {
-                    return Err(format!("test of {path:?} failed"));
-                }
-            }
-            Some(kind @ ("move" | "copy")) => {
-                let from = op["from"].as_str().ok_or("move/copy without from")?;
-                let v = if kind == "move" {
-                    pointer_remove(target, from)?
-                } else {
-                    target
-                        .pointer(from)
-                        .cloned()
-                        .ok_or_else(|| format!("path {from:?} does not exist"))?
-                };
-                pointer_add(target, path, v, false)?;
-            }
-            other => return Err(format!("unsupported operation {other:?}")),
-        }
-    }
-    Ok(())
-}
-
-/// Checks a ConfigMap body as the API server's validation does.
-fn validate(obj: &Value) -> Result<(), KubeError> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    if name.is_empty() {
-        return Err(KubeError::invalid(
-            name,
-            "metadata.name",
-            "FieldValueRequired",
-            "Required value: name or generateName is required",
-        ));
-    }
-    if !is_dns_subdomain(name) {
-        return Err(KubeError::invalid(
-            name,
-            "metadata.name",
-            "FieldValueInvalid",
-            &format!(
-                "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-            ),
-        ));
-    }
-    let mut total = 0usize;
-    for (field, decode) in [("data", false), ("binaryData", true)] {
-        match &obj[field] {
-            Value::Null => {}
-            Value::Object(m) => {
-                for (k, v) in m {
-                    if !is_config_key(k) {
-                        return Err(KubeError::invalid(
-                            name,
-                            &format!("{field}[{k}]"),
-                            "FieldValueInvalid",
-                            &format!(
-                                "Invalid value: \"{k}\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
-                            ),
-                        ));
-                    }
-                    let Some(s) = v.as_str() else {
-                        return Err(KubeError::bad_request(format!(
-                            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal {v} into Go struct field ConfigMap.{field} of type string"
-                        )));
-                    };
-                    let len = if decode {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(s)
-                            .map_err(|e| {
-                                KubeError::bad_request(format!(
-                                    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: illegal base64 data in binaryData[{k}]: {e}"
-                                ))
-                            })?
-                            .len()
-                    } else {
-                        s.len()
-                    };
-                    total += k.len() + len;
-                }
-            }
-            other => {
-                return Err(KubeError::bad_request(format!(
-                    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: {field} must be an object, got {other}"
-                )));
-            }
-        }
-    }
-    if total > MAX_CONFIGMAP_BYTES {
-        return Err(KubeError::invalid(
-            name,
-            "[]",
-            "FieldValueTooLong",
-            &format!("Too long: must have at most {MAX_CONFIGMAP_BYTES} bytes"),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks kind/apiVersion if given and that the body's name and namespace fit the URL.
-fn check_body(obj: &Value, namespace: &str, url_name: Option<&str>) -> Result<(), KubeError> {
-    if !obj.is_object() {
-        return Err(KubeError::bad_request(
-            "the body of the request is not a JSON object",
-        ));
-    }
-    for (field, want) in [("kind", "ConfigMap"), ("apiVersion", "v1")] {
-        if let Some(got) = obj.get(field).and_then(Value::as_str)
-            && got != want
-        {
-            return Err(KubeError::bad_request(format!(
-                "the API version or kind in the request ({got}) does not match the ConfigMap v1 endpoint"
-            )));
-        }
-    }
-    if let Some(ns) = obj["metadata"]["namespace"].as_str()
-        && !ns.is_empty()
-        && ns != namespace
-    {
-        return Err(KubeError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        ));
-    }
-    if let Some(url_name) = url_name {
-        let body_name = obj["metadata"]["name"].as_str().unwrap_or_default();
-        if body_name != url_name {
-            return Err(KubeError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({url_name})"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The fields a change is judged by (a PUT that changes none of them is a no-op).
@@ -526,6 +272,7 @@ impl ConfigMapStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kube_status::MAX_CONFIGMAP_BYTES;
 
     fn cm(name: &str, data: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})

@@ -58,7 +58,7 @@ impl From<&aws_sdk_iam::types::User> for IamUser {
 }
 
 /// An IAM role. `arn` is IAM's, path included (`role/aws-reserved/sso.amazonaws.com/...`);
-/// aws-auth needs it canonicalised (`core::arn`).
+/// aws-auth needs it canonicalised (`core::names`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IamRole {
     pub name: String,

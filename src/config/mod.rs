@@ -66,19 +66,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::core::names::{
+    IamArn, IamArnError, PrincipalKind, is_account_id, is_iam_name, region_partition,
+    sso_permission_set_of_role,
+};
+use crate::core::settings::{
+    Backend, Cluster, GroupMapping, Guards, PrincipalMapping, Settings, SsoPermissionSetMapping,
+};
+
 mod mapper_env;
 mod validate;
 
-// The validated settings and the naming rules live in the pure core; they are re-exported
-// here so that `crate::config::Settings` and friends keep working.
-pub use crate::core::names::{
-    IamArn, IamArnError as ArnError, PrincipalKind, is_account_id, is_iam_name, is_partition,
-    region_partition, sso_permission_set_of_role,
-};
-pub use crate::core::settings::{
-    Backend, Cluster, DEFAULT_MAX_REMOVAL_FRACTION, GroupMapping, Guards, PrincipalMapping,
-    Settings, SsoPermissionSetMapping,
-};
 pub use mapper_env::from_iam_eks_user_mapper_env;
 pub use validate::validate;
 

@@ -438,7 +438,7 @@ impl Validator {
                         seen.check(self, &format!("{at}.arn"), &p.arn, key, what)
                             .then_some(arn)
                     }
-                    Err(ArnError::WrongKind { found, .. }) => {
+                    Err(IamArnError::WrongKind { found, .. }) => {
                         let other = if found == PrincipalKind::Role {
                             "roles"
                         } else {

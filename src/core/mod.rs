@@ -20,11 +20,3 @@ pub mod token;
 
 /// Old path of [`aws_auth::plan`], kept while the shell's imports move.
 pub use aws_auth::plan;
-/// Old path of [`names`]' ARN rules, kept while the shell's imports move.
-pub use names as arn;
-/// Old paths of [`desired::from_iam`] and [`desired::user_event`], kept while the shell's
-/// imports move.
-pub mod desired_state {
-    pub use super::desired::from_iam::{IamFacts, Member, desired_for_cluster};
-    pub use super::desired::user_event::{UserFacts, desired_for_user_event};
-}

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::Action;
-use crate::config::{PrincipalMapping, Settings};
+use crate::core::settings::{PrincipalMapping, Settings};
 
 /// Clusters collected from mappings, returned in configuration order.
 pub(super) struct Clusters<'s> {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::iam_call::classify_call;
 use super::{Action, CLOUDTRAIL_API_CALL, Decision, SCHEDULED_EVENT, Trigger};
-use crate::config::Settings;
+use crate::core::settings::Settings;
 
 pub(super) fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value

@@ -4,7 +4,7 @@
 use super::Action;
 use super::clusters::{Clusters, all_group_clusters, reconcile_or_acknowledge, same_name};
 use super::envelope::ApiCall;
-use crate::config::Settings;
+use crate::core::settings::Settings;
 
 pub(super) fn delete_group(call: &ApiCall<'_>, settings: &Settings) -> (Action, String) {
     let Some(group_name) = call.param("groupName") else {

@@ -7,7 +7,7 @@ use super::envelope::ApiCall;
 use super::groups::{delete_group, update_group};
 use super::roles::role_lifecycle;
 use super::users::{membership, update_user, user_lifecycle};
-use crate::config::Settings;
+use crate::core::settings::Settings;
 
 pub(super) fn classify_call(call: &ApiCall<'_>, settings: &Settings) -> (Action, String) {
     if let Some(code) = &call.error_code {

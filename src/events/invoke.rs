@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Action, ClassifyError, Decision, Trigger};
-use crate::config::Settings;
+use crate::core::settings::Settings;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -72,7 +72,7 @@ use std::fmt;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
-use crate::config::Settings;
+use crate::core::settings::Settings;
 use envelope::{classify_envelope, str_at};
 use invoke::classify_invoke;
 

@@ -5,7 +5,8 @@
 use super::Action;
 use super::clusters::{Clusters, principal_matches, reconcile_or_acknowledge, same_name};
 use super::envelope::ApiCall;
-use crate::config::{Settings, sso_permission_set_of_role};
+use crate::core::names::sso_permission_set_of_role;
+use crate::core::settings::Settings;
 
 pub(super) fn role_lifecycle(call: &ApiCall<'_>, settings: &Settings) -> (Action, String) {
     let verb = if call.event_name == "CreateRole" {

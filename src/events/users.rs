@@ -7,7 +7,7 @@ use super::clusters::{
 };
 use super::envelope::{ApiCall, str_at};
 use super::{Action, Expectation, IamRead, UserSync};
-use crate::config::Settings;
+use crate::core::settings::Settings;
 
 pub(super) fn membership(call: &ApiCall<'_>, settings: &Settings) -> (Action, String) {
     let added = call.event_name == "AddUserToGroup";

@@ -1,8 +1,8 @@
 //! The example documents (YAML, JSON, the README's), the builders, and the defaults they resolve.
 
-use eks_iam_sync::config::{
-    Backend, DEFAULT_MAX_REMOVAL_FRACTION, Format, PrincipalKind, RawConfig, from_text,
-};
+use eks_iam_sync::config::{Format, RawConfig, from_text};
+use eks_iam_sync::core::names::PrincipalKind;
+use eks_iam_sync::core::settings::{Backend, DEFAULT_MAX_REMOVAL_FRACTION};
 
 use crate::{read_fixture, repo_file};
 

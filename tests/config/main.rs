@@ -14,7 +14,8 @@ mod validation;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use eks_iam_sync::config::{ConfigError, Settings, from_text};
+use eks_iam_sync::config::{ConfigError, from_text};
+use eks_iam_sync::core::settings::Settings;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,7 @@
 //! The iam-eks-user-mapper (Qovery) environment mapped onto the same settings.
 
-use eks_iam_sync::config::{Backend, from_iam_eks_user_mapper_env, load};
+use eks_iam_sync::config::{from_iam_eks_user_mapper_env, load};
+use eks_iam_sync::core::settings::Backend;
 
 use crate::env;
 

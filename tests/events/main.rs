@@ -13,7 +13,8 @@ mod user_rules;
 
 use std::path::PathBuf;
 
-use eks_iam_sync::config::{Settings, from_text};
+use eks_iam_sync::config::from_text;
+use eks_iam_sync::core::settings::Settings;
 use eks_iam_sync::events::{Action, Decision, IamRead, UserSync, classify};
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use eks_iam_sync::config::Settings;
+use eks_iam_sync::core::settings::Settings;
 use eks_iam_sync::events::{Action, Decision, Trigger, classify};
 use serde_json::Value;
 

@@ -12,8 +12,9 @@ enum RegionMark {
     Unmarked,
     /// The country code itself (`cn-north-1`).
     Country(&'static str),
-    /// A word after the country code (`us-gov-west-1`, `us-isob-east-1`).
-    Qualifier(&'static str),
+    /// A word after a given country code (`us-gov-west-1`, `us-isob-east-1`); the same word
+    /// after another country marks nothing (`eu-gov-west-1` would be an `aws` region).
+    Qualifier(&'static str, &'static str),
     /// A word before the country code (`eusc-de-east-1`).
     Prefix(&'static str),
 }
@@ -61,17 +62,21 @@ pub const PARTITIONS: &[Partition] = &[
     ),
     partition(
         "aws-us-gov",
-        RegionMark::Qualifier("gov"),
+        RegionMark::Qualifier("us", "gov"),
         Some("amazonaws.com"),
     ),
-    partition("aws-iso", RegionMark::Qualifier("iso"), Some("c2s.ic.gov")),
+    partition(
+        "aws-iso",
+        RegionMark::Qualifier("us", "iso"),
+        Some("c2s.ic.gov"),
+    ),
     partition(
         "aws-iso-b",
-        RegionMark::Qualifier("isob"),
+        RegionMark::Qualifier("us", "isob"),
         Some("sc2s.sgov.gov"),
     ),
-    partition("aws-iso-e", RegionMark::Qualifier("isoe"), None),
-    partition("aws-iso-f", RegionMark::Qualifier("isof"), None),
+    partition("aws-iso-e", RegionMark::Qualifier("eu", "isoe"), None),
+    partition("aws-iso-f", RegionMark::Qualifier("us", "isof"), None),
     partition("aws-eusc", RegionMark::Prefix("eusc"), None),
 ];
 
@@ -94,11 +99,18 @@ pub fn partition_of_region(region: &str) -> Option<&'static Partition> {
     }
     let country = |s: &str| s.len() == 2;
     let find = |wanted: &dyn Fn(RegionMark) -> bool| PARTITIONS.iter().find(|p| wanted(p.region));
+    // A plain country region: its country's partition (`cn-…`), else the commercial one.
+    let by_country = |c: &str| {
+        find(&|m| matches!(m, RegionMark::Country(x) if x == c))
+            .or_else(|| find(&|m| m == RegionMark::Unmarked))
+    };
     match *words {
-        [c, _] if country(c) => find(&|m| matches!(m, RegionMark::Country(x) if x == c))
-            .or_else(|| find(&|m| m == RegionMark::Unmarked)),
-        [c, q, _] if country(c) => find(&|m| matches!(m, RegionMark::Qualifier(x) if x == q)),
         [p, c, _] if country(c) => find(&|m| matches!(m, RegionMark::Prefix(x) if x == p)),
+        [c, q, _] if country(c) => {
+            find(&|m| matches!(m, RegionMark::Qualifier(x, y) if x == c && y == q))
+                .or_else(|| by_country(c))
+        }
+        [c, _] if country(c) => by_country(c),
         _ => None,
     }
 }
@@ -120,6 +132,9 @@ mod tests {
         assert_eq!(region_partition("us-iso-east-1"), Some("aws-iso"));
         assert_eq!(region_partition("us-isob-east-1"), Some("aws-iso-b"));
         assert_eq!(region_partition("eusc-de-east-1"), Some("aws-eusc"));
+        // A qualifier marks a partition only after its own country.
+        assert_eq!(region_partition("cn-gov-west-1"), Some("aws-cn"));
+        assert_eq!(region_partition("eu-gov-west-1"), Some("aws"));
         for bad in [
             "eu-west",
             "EU-WEST-3",

@@ -17,6 +17,8 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod events;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod fleet;
 pub mod handler;
 pub mod kubernetes;

@@ -41,23 +41,18 @@ fn main() -> ExitCode {
 
 /// The Lambda runtime loop; exit 1 when it cannot start or stops with an error.
 fn serve_lambda() -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    block_on(async {
+        match lambda::serve().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
         }
-    };
-    match runtime.block_on(lambda::serve()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
-/// Runs one async CLI command to its exit code on the process's runtime.
+/// Runs one async mode to its exit code on the process's one runtime.
 fn block_on(command: impl Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(command),

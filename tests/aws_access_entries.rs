@@ -233,3 +233,26 @@ async fn throttling_fails_the_read_instead_of_reading_no_entries() {
     assert!(!err.is_per_entry());
     assert_eq!(throttled.num_calls(), 3, "the SDK's retries ran first");
 }
+
+/// The SDK's paginator ends quietly when EKS repeats a nextToken; the store must not take the
+/// pages read so far for every entry of the cluster.
+#[tokio::test]
+async fn a_repeated_next_token_is_an_error_not_a_short_list() {
+    let looping = mock!(Client::list_access_entries).then_output(|| {
+        ListAccessEntriesOutput::builder()
+            .access_entries(ALICE)
+            .next_token("again")
+            .build()
+    });
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&looping]);
+    let (store, calls) = store(client);
+    let err = store.list().await.unwrap_err();
+    assert!(
+        matches!(&err, AccessEntryError::BadPage { operation: "ListAccessEntries", cluster, why, .. }
+            if cluster == "prod" && why.contains("nextToken did not change (page 2)")),
+        "{err:?}"
+    );
+    assert!(!err.is_per_entry());
+    assert_eq!(looping.num_calls(), 2, "stops at the first repeated token");
+    assert_eq!(calls.snapshot(), (2, 0), "one read per page");
+}

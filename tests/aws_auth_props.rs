@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use eks_iam_sync::core::aws_auth::plan::{PlanRequest, plan};
 use eks_iam_sync::core::aws_auth::{
     AwsAuth, ConfigMapData, ItemValue, OwnershipRules, Section, SectionName,
 };
 use eks_iam_sync::core::desired::DesiredSet;
 use eks_iam_sync::core::guards::GuardSettings;
-use eks_iam_sync::core::plan::{PlanRequest, plan};
 use proptest::prelude::*;
 
 const NAMES: &[&str] = &["alice", "Bob", "carol", "dave", "erin", "frank", "no", "on"];
@@ -193,7 +193,7 @@ fn initial(s: &Scenario) -> ConfigMapData {
     }
 }
 
-fn run(current: &ConfigMapData, desired: &DesiredSet) -> eks_iam_sync::core::plan::Plan {
+fn run(current: &ConfigMapData, desired: &DesiredSet) -> eks_iam_sync::core::aws_auth::plan::Plan {
     plan(&PlanRequest {
         current: Some(current),
         desired,

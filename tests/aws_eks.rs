@@ -19,7 +19,8 @@ use aws_sdk_eks::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use base64::Engine as _;
 use eks_iam_sync::aws::eks::{AuthenticationMode, EksClusters, EksError};
-use eks_iam_sync::config::{Backend, Cluster, IamArn};
+use eks_iam_sync::core::names::IamArn;
+use eks_iam_sync::core::settings::{Backend, Cluster};
 
 /// A real (self-signed, P-256) CA certificate.
 const CA_PEM: &str = "-----BEGIN CERTIFICATE-----

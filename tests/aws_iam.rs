@@ -445,6 +445,26 @@ async fn a_truncated_page_without_a_new_marker_is_an_error() {
     );
 }
 
+/// IAM says where the list ends with IsTruncated; the SDK's paginator looks only at the Marker
+/// and would ask again. The last page is the last request, whatever Marker it carries.
+#[tokio::test]
+async fn a_page_that_is_not_truncated_is_the_last_even_with_a_marker() {
+    let last = mock!(Client::get_group).then_output(|| {
+        GetGroupOutput::builder()
+            .group(group("eks-admins"))
+            .users(user("alice"))
+            .is_truncated(false)
+            .marker("stale")
+            .build()
+            .unwrap()
+    });
+    let iam = IamDirectory::new(mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&last]));
+    let members = iam.group_members("eks-admins").await.unwrap().unwrap();
+    assert_eq!(names(&members), ["alice"]);
+    assert_eq!(last.num_calls(), 1);
+    assert_eq!(iam.calls(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // moto: the adapter on a client loaded by aws-config from the environment (AWS_ENDPOINT_URL).
 // The environment is set on a child process running `moto_child_reads_iam` (a test cannot

@@ -1,79 +1,11 @@
 //! The planner's rules, one test each: ownership, shadowing, guards, idempotence, layout.
 
-use std::collections::BTreeMap;
-
+use eks_iam_sync::core::aws_auth::plan::{ChangeKind, Plan, PlanRequest, plan};
 use eks_iam_sync::core::aws_auth::{
     AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, OwnershipRules, SectionName,
 };
-use eks_iam_sync::core::desired::DesiredSet;
 use eks_iam_sync::core::guards::{Guard, GuardSettings};
-use eks_iam_sync::core::plan::{ChangeKind, Plan, PlanRequest, plan};
-
-const ACCT: &str = "111122223333";
-
-fn role(name: &str) -> String {
-    format!("arn:aws:iam::{ACCT}:role/{name}")
-}
-
-fn user(name: &str) -> String {
-    format!("arn:aws:iam::{ACCT}:user/{name}")
-}
-
-/// A ConfigMap with the given section texts.
-fn current(roles: &str, users: &str, accounts: &str) -> ConfigMapData {
-    let mut data = BTreeMap::new();
-    for (key, text) in [
-        ("mapRoles", roles),
-        ("mapUsers", users),
-        ("mapAccounts", accounts),
-    ] {
-        if !text.is_empty() {
-            data.insert(key.to_owned(), text.to_owned());
-        }
-    }
-    ConfigMapData {
-        data,
-        annotations: BTreeMap::new(),
-    }
-}
-
-/// A managed role entry as we write it.
-fn managed_role(name: &str, groups: &[&str]) -> String {
-    let groups = groups
-        .iter()
-        .map(|g| format!("    - {g}\n"))
-        .collect::<String>();
-    format!(
-        "- rolearn: {}\n  username: {name}\n  groups:\n{groups}  managedBy: eks-iam-sync\n",
-        role(name)
-    )
-}
-
-struct Desired(DesiredSet);
-
-impl Desired {
-    fn new() -> Self {
-        Desired(DesiredSet::default())
-    }
-    fn role(mut self, name: &str, groups: &[&str]) -> Self {
-        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
-        self.0
-            .add_role("test", &role(name), name, &groups, "test says so")
-            .unwrap();
-        self
-    }
-    fn user(mut self, name: &str, groups: &[&str]) -> Self {
-        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
-        self.0
-            .add_user("test", &user(name), name, &groups, "test says so")
-            .unwrap();
-        self
-    }
-    fn account(mut self, id: &str) -> Self {
-        self.0.add_account("test", id, "test says so").unwrap();
-        self
-    }
-}
+use eks_iam_sync::fixtures::{ACCOUNT, Desired, aws_auth_data, managed_role, role_arn, user_arn};
 
 fn run(current: Option<&ConfigMapData>, desired: &Desired) -> Plan {
     run_with(current, desired, GuardSettings::default(), &[])
@@ -107,7 +39,7 @@ fn guards_of(plan: &Plan) -> Vec<Guard> {
 #[test]
 fn creates_the_configmap_when_there_is_none() {
     let desired = Desired::new()
-        .role("admin", &["system:masters"])
+        .named_role("admin", &["system:masters"])
         .account("012345678901");
     let plan = run(None, &desired);
     assert!(plan.creates);
@@ -130,12 +62,12 @@ fn nothing_desired_and_nothing_there_writes_nothing() {
 #[test]
 fn unmanaged_entries_keep_their_bytes_when_managed_ones_change() {
     let human = "# owned by the platform team\n- rolearn:   arn:aws:iam::111122223333:role/Human   # spaced\n  username: 'human'\n  groups: [ \"system:masters\" ]\n";
-    let cm = current(
+    let cm = aws_auth_data(
         &format!("{human}{}", managed_role("old", &["viewers"])),
         "",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new().role("new", &["editors"]));
+    let plan = run(Some(&cm), &Desired::new().named_role("new", &["editors"]));
     let roles = &written(&plan).data["mapRoles"];
     assert!(
         roles.starts_with(human),
@@ -150,20 +82,20 @@ fn unmanaged_entries_keep_their_bytes_when_managed_ones_change() {
     assert_eq!(
         kinds,
         [
-            (ChangeKind::Add, role("new")),
-            (ChangeKind::Remove, role("old"))
+            (ChangeKind::Add, role_arn("new")),
+            (ChangeKind::Remove, role_arn("old"))
         ]
     );
 }
 
 #[test]
 fn a_desired_entry_already_mapped_by_an_unmanaged_one_is_skipped_with_a_warning() {
-    let cm = current(
+    let cm = aws_auth_data(
         "- rolearn: arn:aws:iam::111122223333:role/ops\n  username: hand-made\n  groups: [system:masters]\n",
         "",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new().role("OPS", &["viewers"]));
+    let plan = run(Some(&cm), &Desired::new().named_role("OPS", &["viewers"]));
     assert!(plan.write.is_none(), "{}", plan.describe());
     assert_eq!(plan.skipped.len(), 1);
     let warning = plan
@@ -179,8 +111,8 @@ fn a_desired_entry_already_mapped_by_an_unmanaged_one_is_skipped_with_a_warning(
 
 #[test]
 fn changed_groups_are_a_change_with_the_difference_as_reason() {
-    let cm = current(&managed_role("dev", &["viewers"]), "", "");
-    let plan = run(Some(&cm), &Desired::new().role("dev", &["editors"]));
+    let cm = aws_auth_data(&managed_role("dev", &["viewers"]), "", "");
+    let plan = run(Some(&cm), &Desired::new().named_role("dev", &["editors"]));
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].kind, ChangeKind::Change);
     assert!(
@@ -195,8 +127,8 @@ fn changed_groups_are_a_change_with_the_difference_as_reason() {
 #[test]
 fn steady_state_is_a_no_op_including_the_ledger() {
     let desired = Desired::new()
-        .role("dev", &["viewers"])
-        .user("alice", &["editors"])
+        .named_role("dev", &["viewers"])
+        .named_user("alice", &["editors"])
         .account("444455556666");
     let first = run(None, &desired);
     let second = run(Some(written(&first)), &desired);
@@ -207,16 +139,19 @@ fn steady_state_is_a_no_op_including_the_ledger() {
 #[test]
 fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
     let desired = Desired::new()
-        .role("dev", &["viewers"])
-        .role("ci", &["deployers"]);
+        .named_role("dev", &["viewers"])
+        .named_role("ci", &["deployers"]);
     let first = written(&run(None, &desired)).clone();
     // eksctl-style rewrite: the same entries through a struct, unknown keys gone.
     let mut stripped = first.clone();
     stripped.data.insert(
         "mapRoles".into(),
-        format!("- rolearn: {}\n  username: ci\n  groups:\n  - deployers\n- rolearn: {}\n  username: dev\n  groups:\n  - viewers\n", role("ci"), role("dev")),
+        format!("- rolearn: {}\n  username: ci\n  groups:\n  - deployers\n- rolearn: {}\n  username: dev\n  groups:\n  - viewers\n", role_arn("ci"), role_arn("dev")),
     );
-    let plan = run(Some(&stripped), &Desired::new().role("dev", &["viewers"]));
+    let plan = run(
+        Some(&stripped),
+        &Desired::new().named_role("dev", &["viewers"]),
+    );
     let kinds: Vec<_> = plan
         .changes
         .iter()
@@ -225,8 +160,8 @@ fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
     assert_eq!(
         kinds,
         [
-            (ChangeKind::Change, role("dev")),
-            (ChangeKind::Remove, role("ci"))
+            (ChangeKind::Change, role_arn("dev")),
+            (ChangeKind::Remove, role_arn("ci"))
         ],
         "{}",
         plan.describe()
@@ -236,8 +171,8 @@ fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
 
 #[test]
 fn without_mark_or_ledger_nothing_is_ours() {
-    let cm = current(
-        &format!("- rolearn: {}\n  username: dev\n", role("dev")),
+    let cm = aws_auth_data(
+        &format!("- rolearn: {}\n  username: dev\n", role_arn("dev")),
         "",
         "",
     );
@@ -249,7 +184,9 @@ fn without_mark_or_ledger_nothing_is_ours() {
 fn the_ledger_records_what_we_own() {
     let plan = run(
         None,
-        &Desired::new().role("dev", &[]).account("444455556666"),
+        &Desired::new()
+            .named_role("dev", &[])
+            .account("444455556666"),
     );
     let ledger = &written(&plan).annotations[LEDGER_ANNOTATION];
     assert!(
@@ -260,8 +197,8 @@ fn the_ledger_records_what_we_own() {
 
 #[test]
 fn unparsable_current_content_is_refused_and_names_the_section() {
-    let cm = current("- rolearn: a\n  username: {{SessionName}}\n", "", "");
-    let plan = run(Some(&cm), &Desired::new().role("dev", &[]));
+    let cm = aws_auth_data("- rolearn: a\n  username: {{SessionName}}\n", "", "");
+    let plan = run(Some(&cm), &Desired::new().named_role("dev", &[]));
     assert_eq!(guards_of(&plan), [Guard::Unparsable]);
     assert!(plan.refusals[0].message.contains("data.mapRoles"));
     assert!(plan.write.is_none());
@@ -269,7 +206,7 @@ fn unparsable_current_content_is_refused_and_names_the_section() {
 
 #[test]
 fn removing_the_last_masters_mapping_is_refused() {
-    let cm = current(&managed_role("admin", &["system:masters"]), "", "");
+    let cm = aws_auth_data(&managed_role("admin", &["system:masters"]), "", "");
     let plan = run(Some(&cm), &Desired::new());
     assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
     assert!(plan.refusals[0].message.contains("role/admin"));
@@ -277,7 +214,7 @@ fn removing_the_last_masters_mapping_is_refused() {
 
 #[test]
 fn removing_a_node_role_is_refused() {
-    let cm = current(
+    let cm = aws_auth_data(
         &format!(
             "{}{}",
             managed_role("node", &["system:bootstrappers", "system:nodes"]),
@@ -288,7 +225,7 @@ fn removing_a_node_role_is_refused() {
     );
     let plan = run(
         Some(&cm),
-        &Desired::new().role("admin", &["system:masters"]),
+        &Desired::new().named_role("admin", &["system:masters"]),
     );
     assert_eq!(guards_of(&plan), [Guard::NodeRole]);
     assert!(plan.refusals[0].message.contains("role/node"));
@@ -296,7 +233,7 @@ fn removing_a_node_role_is_refused() {
 
 #[test]
 fn a_protected_principal_keeps_its_mapping() {
-    let cm = current(
+    let cm = aws_auth_data(
         &format!(
             "{}{}",
             managed_role("sync", &["system:masters"]),
@@ -305,10 +242,10 @@ fn a_protected_principal_keeps_its_mapping() {
         "",
         "",
     );
-    let me = format!("arn:aws:sts::{ACCT}:assumed-role/sync/lambda-session");
+    let me = format!("arn:aws:sts::{ACCOUNT}:assumed-role/sync/lambda-session");
     let plan = run_with(
         Some(&cm),
-        &Desired::new().role("admin", &["system:masters"]),
+        &Desired::new().named_role("admin", &["system:masters"]),
         GuardSettings::default(),
         &[me],
     );
@@ -316,10 +253,10 @@ fn a_protected_principal_keeps_its_mapping() {
     let plan = run_with(
         Some(&cm),
         &Desired::new()
-            .role("admin", &["system:masters"])
-            .role("sync", &["viewers"]),
+            .named_role("admin", &["system:masters"])
+            .named_role("sync", &["viewers"]),
         GuardSettings::default(),
-        &[role("sync")],
+        &[role_arn("sync")],
     );
     assert_eq!(
         guards_of(&plan),
@@ -334,10 +271,10 @@ fn mass_removal_is_refused_unless_allowed() {
         .iter()
         .map(|n| managed_role(n, &["viewers"]))
         .collect();
-    let cm = current(&roles, "", "");
+    let cm = aws_auth_data(&roles, "", "");
     let keep_two = Desired::new()
-        .role("a", &["viewers"])
-        .role("b", &["viewers"]);
+        .named_role("a", &["viewers"])
+        .named_role("b", &["viewers"]);
     let plan = run(Some(&cm), &keep_two);
     assert_eq!(guards_of(&plan), [Guard::MassRemoval]);
     assert!(
@@ -351,7 +288,7 @@ fn mass_removal_is_refused_unless_allowed() {
     };
     assert!(run_with(Some(&cm), &keep_two, allowed, &[]).write.is_some());
     // At the threshold (half) it is not "more than" the fraction.
-    let cm4 = current(
+    let cm4 = aws_auth_data(
         &roles
             .split("- rolearn")
             .skip(1)
@@ -375,7 +312,7 @@ fn the_override_does_not_lift_the_other_guards() {
         ..GuardSettings::default()
     };
     let plan = run_with(
-        Some(&current(&roles, "", "")),
+        Some(&aws_auth_data(&roles, "", "")),
         &Desired::new(),
         allowed,
         &[],
@@ -387,7 +324,7 @@ fn the_override_does_not_lift_the_other_guards() {
 fn data_over_one_mebibyte_is_refused() {
     let mut desired = Desired::new();
     for i in 0..9000 {
-        desired = desired.user(
+        desired = desired.named_user(
             &format!("user-with-a-rather-long-name-{i:05}"),
             &["group-one", "group-two", "group-three"],
         );
@@ -399,12 +336,15 @@ fn data_over_one_mebibyte_is_refused() {
 
 #[test]
 fn flow_and_crlf_sections_read_back_as_intended() {
-    let cm = current(
+    let cm = aws_auth_data(
         "[{\"rolearn\": \"arn:aws:iam::111122223333:role/json\", \"username\": \"j\"}]",
         "- userarn: arn:aws:iam::111122223333:user/x\r\n  username: x\r\n",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new().role("dev", &[]).user("bob", &[]));
+    let plan = run(
+        Some(&cm),
+        &Desired::new().named_role("dev", &[]).named_user("bob", &[]),
+    );
     let data = &written(&plan).data;
     assert!(data["mapRoles"].starts_with(
         "- {\"rolearn\": \"arn:aws:iam::111122223333:role/json\", \"username\": \"j\"}\n"
@@ -421,8 +361,18 @@ fn flow_and_crlf_sections_read_back_as_intended() {
 
 #[test]
 fn managed_entries_are_written_in_a_stable_order() {
-    let a = run(None, &Desired::new().role("zeta", &[]).role("alpha", &[]));
-    let b = run(None, &Desired::new().role("alpha", &[]).role("zeta", &[]));
+    let a = run(
+        None,
+        &Desired::new()
+            .named_role("zeta", &[])
+            .named_role("alpha", &[]),
+    );
+    let b = run(
+        None,
+        &Desired::new()
+            .named_role("alpha", &[])
+            .named_role("zeta", &[]),
+    );
     assert_eq!(written(&a), written(&b));
     let roles = &written(&a).data["mapRoles"];
     assert!(roles.find("alpha").unwrap() < roles.find("zeta").unwrap());
@@ -435,7 +385,7 @@ fn templates_and_yaml11_words_are_quoted_and_read_back() {
         .0
         .add_role(
             "t",
-            &role("node"),
+            &role_arn("node"),
             "system:node:{{EC2PrivateDNSName}}",
             &["system:nodes".into()],
             "t",
@@ -443,7 +393,13 @@ fn templates_and_yaml11_words_are_quoted_and_read_back() {
         .unwrap();
     desired
         .0
-        .add_user("t", &user("no"), "no", &["on".into(), "012".into()], "t")
+        .add_user(
+            "t",
+            &user_arn("no"),
+            "no",
+            &["on".into(), "012".into()],
+            "t",
+        )
         .unwrap();
     let plan = run(None, &desired);
     let data = &written(&plan).data;
@@ -462,18 +418,18 @@ fn templates_and_yaml11_words_are_quoted_and_read_back() {
 
 #[test]
 fn adopted_marks_make_entries_ours() {
-    let cm = current(
+    let cm = aws_auth_data(
         "",
         &format!(
             "- userarn: {}\n  username: old\n  groups:\n  - admins\n  syncedBy: iam-eks-user-mapper\n",
-            user("bob")
+            user_arn("bob")
         ),
         "",
     );
     let rules = OwnershipRules {
         adopted_marks: vec![("syncedBy".into(), "iam-eks-user-mapper".into())],
     };
-    let desired = Desired::new().user("bob", &["admins"]);
+    let desired = Desired::new().named_user("bob", &["admins"]);
     let plan = plan(&PlanRequest {
         current: Some(&cm),
         desired: &desired.0,
@@ -489,7 +445,7 @@ fn adopted_marks_make_entries_ours() {
 
 #[test]
 fn every_section_is_checked_for_the_managed_count() {
-    let cm = current(&managed_role("a", &[]), "", "");
+    let cm = aws_auth_data(&managed_role("a", &[]), "", "");
     let mut with_ledger = cm.clone();
     with_ledger.annotations.insert(
         LEDGER_ANNOTATION.into(),
@@ -499,7 +455,7 @@ fn every_section_is_checked_for_the_managed_count() {
         "mapAccounts".into(),
         "- \"444455556666\"\n- \"777788889999\"\n".into(),
     );
-    let plan = run(Some(&with_ledger), &Desired::new().role("a", &[]));
+    let plan = run(Some(&with_ledger), &Desired::new().named_role("a", &[]));
     let removed: Vec<_> = plan
         .changes
         .iter()
@@ -512,4 +468,55 @@ fn every_section_is_checked_for_the_managed_count() {
         "only the account we own goes"
     );
     assert!(written(&plan).data["mapAccounts"].contains("777788889999"));
+}
+
+#[test]
+fn the_plan_text_reads_as_a_diff_then_skips_warnings_and_refusals() {
+    let hand = "- rolearn: arn:aws:iam::111122223333:role/ops\n  username: hand-made\n  groups: [system:masters]\n";
+    let cm = aws_auth_data(
+        &format!(
+            "{hand}{}{}",
+            managed_role("dev", &["viewers"]),
+            managed_role("old", &["viewers"])
+        ),
+        "",
+        "",
+    );
+    let desired = Desired::new()
+        .named_role("dev", &["editors"])
+        .named_role("ops", &["viewers"])
+        .named_user("alice", &["system:masters"])
+        .account("444455556666");
+    insta::assert_snapshot!("aws_auth_plan", run(Some(&cm), &desired).describe());
+    let refused = run(
+        Some(&aws_auth_data(
+            &managed_role("admin", &["system:masters"]),
+            "",
+            "",
+        )),
+        &Desired::new(),
+    );
+    insta::assert_snapshot!("aws_auth_plan_refused", refused.describe());
+    insta::assert_snapshot!(
+        "aws_auth_plan_no_changes",
+        run(None, &Desired::new()).describe()
+    );
+}
+
+#[test]
+fn a_shadowed_duplicate_does_not_count_as_the_remaining_admin() {
+    // EKS reads the last duplicate: `ops` maps to viewers only, so `admin` is the last admin.
+    let hand = "- rolearn: arn:aws:iam::111122223333:role/ops\n  username: ops\n  groups: [system:masters]\n- rolearn: arn:aws:iam::111122223333:role/ops\n  username: ops\n  groups: [viewers]\n";
+    let cm = aws_auth_data(
+        &format!("{hand}{}", managed_role("admin", &["system:masters"])),
+        "",
+        "",
+    );
+    let plan = run(Some(&cm), &Desired::new());
+    assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
+    assert!(
+        plan.refusals[0]
+            .message
+            .ends_with("held by mapRoles arn:aws:iam::111122223333:role/admin")
+    );
 }

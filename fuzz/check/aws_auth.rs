@@ -16,13 +16,13 @@
 use std::collections::BTreeMap;
 
 use eks_iam_sync::core::aws_auth::manifest::Manifest;
+use eks_iam_sync::core::aws_auth::plan::{PlanRequest, plan};
 use eks_iam_sync::core::aws_auth::section::Layout;
 use eks_iam_sync::core::aws_auth::{
     AwsAuth, ConfigMapData, LEDGER_ANNOTATION, OwnershipRules, Section, SectionName,
 };
 use eks_iam_sync::core::desired::DesiredSet;
 use eks_iam_sync::core::guards::GuardSettings;
-use eks_iam_sync::core::plan::{PlanRequest, plan};
 
 const FIXED: &[&str] = &[
     "arn:aws:iam::111122223333:user/alice",

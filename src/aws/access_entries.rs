@@ -17,13 +17,28 @@
 //! - Changes run in the plan's order (grants before removals). Once any change failed, the
 //!   deletes and disassociations still to come are not run (reported as not attempted), so a
 //!   failed grant never leaves a removal that assumed it.
-//! - Every call is counted ([`AccessEntryCalls`]), reads and writes apart.
+//! - Every call is counted ([`AccessEntryCalls`]), reads and writes apart; a paginated read
+//!   counts one read per page.
+//!
+//! # Pagination
+//! ListAccessEntries and ListAssociatedAccessPolicies go through the SDK's paginators
+//! (`into_paginator()`), read by `aws::paging`. The paginators end quietly when the
+//! service repeats a `nextToken`; here that is [`AccessEntryError::BadPage`], as is a read of
+//! more than `aws::paging::MAX_PAGES` pages, so a partial list is never taken for the
+//! cluster's entries. (Before the paginators, a repeated token made the loop ask forever.)
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_sdk_eks::types::{AccessScope, AccessScopeType};
+use aws_sdk_eks::config::http::HttpResponse;
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
+use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
+use aws_sdk_eks::types::{AccessScope, AccessScopeType, AssociatedAccessPolicy};
+use futures::Stream;
+use futures::stream::poll_fn;
 
+use super::paging::{Page, PagingError, read_pages};
 use super::{Failure, classify};
 use crate::core::access_entries::{Change, CurrentEntry, Operation, Policy, Scope};
 
@@ -78,6 +93,13 @@ pub enum AccessEntryError {
         cluster: String,
         principal: String,
         message: String,
+    },
+    #[error("EKS {operation} for {principal} on cluster {cluster} returned a broken page: {why}")]
+    BadPage {
+        operation: &'static str,
+        cluster: String,
+        principal: String,
+        why: String,
     },
     #[error("EKS {operation} on cluster {cluster} returned no {field}")]
     Missing {
@@ -138,10 +160,10 @@ impl AccessEntryStore {
         &self,
         operation: &'static str,
         principal: &str,
-        err: &aws_sdk_eks::error::SdkError<E, aws_sdk_eks::config::http::HttpResponse>,
+        err: &SdkError<E, HttpResponse>,
     ) -> AccessEntryError
     where
-        E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let code = err.as_service_error().and_then(|e| e.code());
         let (cluster, principal) = (self.cluster.clone(), principal.to_owned());
@@ -186,32 +208,63 @@ impl AccessEntryStore {
         self.calls.writes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A write's result: its output dropped, its error typed.
+    fn outcome<O, E>(
+        &self,
+        operation: &'static str,
+        principal: &str,
+        sent: Result<O, SdkError<E, HttpResponse>>,
+    ) -> Result<(), AccessEntryError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        sent.map(drop)
+            .map_err(|err| self.error(operation, principal, &err))
+    }
+
+    /// Gives every page of one paginated read to `take`, counting each request as a read.
+    async fn read_all<P: Page, E>(
+        &self,
+        operation: &'static str,
+        principal: &str,
+        pages: impl Stream<Item = Result<P, SdkError<E, HttpResponse>>>,
+        take: impl FnMut(P),
+    ) -> Result<(), AccessEntryError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        read_pages(pages, || self.read(), take)
+            .await
+            .map_err(|failure| match failure {
+                PagingError::Request(err) => self.error(operation, principal, &err),
+                PagingError::Broken(why) => AccessEntryError::BadPage {
+                    operation,
+                    cluster: self.cluster.clone(),
+                    principal: principal.to_owned(),
+                    why,
+                },
+            })
+    }
+
     /// Every access entry of the cluster, described, with its associated policies.
     ///
     /// # Errors
     /// Any failed read (a failed read is never taken for "no entries").
     pub async fn list(&self) -> Result<Vec<CurrentEntry>, AccessEntryError> {
+        let mut pages = self
+            .client
+            .list_access_entries()
+            .cluster_name(&self.cluster)
+            .into_paginator()
+            .send();
         let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            self.read();
-            let page = self
-                .client
-                .list_access_entries()
-                .cluster_name(&self.cluster)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| self.error("ListAccessEntries", "(all entries)", &e))?;
-            arns.extend(page.access_entries().iter().cloned());
-            token = page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
+        self.read_all(
+            "ListAccessEntries",
+            "(all entries)",
+            poll_fn(move |cx| pages.poll_next(cx)),
+            |page: ListAccessEntriesOutput| arns.extend(page.access_entries().iter().cloned()),
+        )
+        .await?;
         let mut entries = Vec::with_capacity(arns.len());
         for arn in arns {
             entries.push(self.describe(&arn).await?);
@@ -236,39 +289,23 @@ impl AccessEntryStore {
                 cluster: self.cluster.clone(),
                 field: "accessEntry",
             })?;
+        let mut pages = self
+            .client
+            .list_associated_access_policies()
+            .cluster_name(&self.cluster)
+            .principal_arn(principal)
+            .into_paginator()
+            .send();
         let mut policies = Vec::new();
-        let mut token = None;
-        loop {
-            self.read();
-            let page = self
-                .client
-                .list_associated_access_policies()
-                .cluster_name(&self.cluster)
-                .principal_arn(principal)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| self.error("ListAssociatedAccessPolicies", principal, &e))?;
-            for p in page.associated_access_policies() {
-                let scope = match p.access_scope() {
-                    Some(s) if s.r#type() == Some(&AccessScopeType::Namespace) => {
-                        Scope::Namespaces(s.namespaces().to_vec())
-                    }
-                    _ => Scope::Cluster,
-                };
-                policies.push(Policy {
-                    policy_arn: p.policy_arn().unwrap_or_default().to_owned(),
-                    scope,
-                });
-            }
-            token = page
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
+        self.read_all(
+            "ListAssociatedAccessPolicies",
+            principal,
+            poll_fn(move |cx| pages.poll_next(cx)),
+            |page: ListAssociatedAccessPoliciesOutput| {
+                policies.extend(page.associated_access_policies().iter().map(policy_of));
+            },
+        )
+        .await?;
         Ok(CurrentEntry {
             principal_arn: entry.principal_arn().unwrap_or(principal).to_owned(),
             entry_type: entry.r#type().unwrap_or("STANDARD").to_owned(),
@@ -290,7 +327,7 @@ impl AccessEntryStore {
         let principal = operation.principal_arn();
         let name = operation.name();
         self.write();
-        let cluster = &self.cluster;
+        let (client, cluster) = (&self.client, &self.cluster);
         match operation {
             Operation::Create {
                 principal_arn,
@@ -298,43 +335,43 @@ impl AccessEntryStore {
                 username,
                 groups,
                 tags,
-            } => self
-                .client
-                .create_access_entry()
-                .cluster_name(cluster)
-                .principal_arn(principal_arn)
-                .r#type(entry_type)
-                .set_username(username.clone())
-                .set_kubernetes_groups((!groups.is_empty()).then(|| groups.clone()))
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| self.error(name, principal, &e)),
+            } => {
+                let sent = client
+                    .create_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(principal_arn)
+                    .r#type(entry_type)
+                    .set_username(username.clone())
+                    .set_kubernetes_groups((!groups.is_empty()).then(|| groups.clone()))
+                    .set_tags(Some(tags.clone().into_iter().collect()))
+                    .send()
+                    .await;
+                self.outcome(name, principal, sent)
+            }
             Operation::Update {
                 principal_arn,
                 username,
                 groups,
-            } => self
-                .client
-                .update_access_entry()
-                .cluster_name(cluster)
-                .principal_arn(principal_arn)
-                .set_username(username.clone())
-                .set_kubernetes_groups(Some(groups.clone()))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| self.error(name, principal, &e)),
-            Operation::Delete { principal_arn } => self
-                .client
-                .delete_access_entry()
-                .cluster_name(cluster)
-                .principal_arn(principal_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| self.error(name, principal, &e)),
+            } => {
+                let sent = client
+                    .update_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(principal_arn)
+                    .set_username(username.clone())
+                    .set_kubernetes_groups(Some(groups.clone()))
+                    .send()
+                    .await;
+                self.outcome(name, principal, sent)
+            }
+            Operation::Delete { principal_arn } => {
+                let sent = client
+                    .delete_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(principal_arn)
+                    .send()
+                    .await;
+                self.outcome(name, principal, sent)
+            }
             Operation::Associate {
                 principal_arn,
                 policy,
@@ -345,30 +382,29 @@ impl AccessEntryStore {
                         .r#type(AccessScopeType::Namespace)
                         .set_namespaces(Some(ns.clone())),
                 };
-                self.client
+                let sent = client
                     .associate_access_policy()
                     .cluster_name(cluster)
                     .principal_arn(principal_arn)
                     .policy_arn(&policy.policy_arn)
                     .access_scope(scope.build())
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| self.error(name, principal, &e))
+                    .await;
+                self.outcome(name, principal, sent)
             }
             Operation::Disassociate {
                 principal_arn,
                 policy_arn,
-            } => self
-                .client
-                .disassociate_access_policy()
-                .cluster_name(cluster)
-                .principal_arn(principal_arn)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| self.error(name, principal, &e)),
+            } => {
+                let sent = client
+                    .disassociate_access_policy()
+                    .cluster_name(cluster)
+                    .principal_arn(principal_arn)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await;
+                self.outcome(name, principal, sent)
+            }
         }
     }
 
@@ -411,5 +447,20 @@ impl AccessEntryStore {
             results.push(result);
         }
         Ok(results)
+    }
+}
+
+/// One associated policy as the planner compares it: a scope other than namespaces (or none)
+/// is the whole cluster.
+fn policy_of(associated: &AssociatedAccessPolicy) -> Policy {
+    let scope = match associated.access_scope() {
+        Some(s) if s.r#type() == Some(&AccessScopeType::Namespace) => {
+            Scope::Namespaces(s.namespaces().to_vec())
+        }
+        _ => Scope::Cluster,
+    };
+    Policy {
+        policy_arn: associated.policy_arn().unwrap_or_default().to_owned(),
+        scope,
     }
 }

@@ -31,7 +31,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio::sync::OnceCell;
 
 use super::{Failure, classify};
-use crate::config::Cluster;
+use crate::core::settings::Cluster;
 
 /// How a cluster authenticates Kubernetes callers (`accessConfig.authenticationMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,8 +2,11 @@
 //!
 //! [`IamDirectory`] wraps an `aws_sdk_iam::Client` and only reads; it never writes to IAM.
 //! Every paginated call is followed to its last page (IAM caps a page at 100 items by default
-//! and 1000 at most; iam-eks-user-mapper's single GetGroup silently lost everyone after that).
-//! A page that says "truncated" without a usable marker is an error, not a short list.
+//! and 1000 at most; iam-eks-user-mapper's single GetGroup silently lost everyone after that)
+//! through the SDK's paginators (`into_paginator()`), read by `aws::paging`. A page that
+//! says "truncated" without a usable marker is an error, not a short list: the paginators
+//! would end quietly on a missing marker (they never read `IsTruncated`) and on a repeated one,
+//! so those checks, and the page limit, stay here (see `aws::paging`).
 //!
 //! `Ok(None)` means IAM said the entity does not exist (`NoSuchEntity`); any other failure is
 //! an [`IamError`] naming the operation and the entity. The caller decides what a missing
@@ -19,14 +22,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aws_sdk_iam::Client;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::operation::get_group::{GetGroupError, GetGroupOutput};
+use aws_sdk_iam::operation::get_role::GetRoleError;
+use aws_sdk_iam::operation::get_user::GetUserError;
+use aws_sdk_iam::operation::list_groups_for_user::{
+    ListGroupsForUserError, ListGroupsForUserOutput,
+};
+use aws_sdk_iam::operation::list_roles::{ListRolesError, ListRolesOutput};
+use futures::Stream;
+use futures::stream::poll_fn;
 
+use super::paging::{Page, PagingError, read_pages};
 use super::{Failure, classify};
 
 /// The IAM path under which IAM Identity Center creates permission-set roles.
 pub const SSO_ROLE_PATH_PREFIX: &str = "/aws-reserved/sso.amazonaws.com/";
-
-/// More pages than this for one read means the service (or a stand-in) is looping.
-const MAX_PAGES: u32 = 10_000;
 
 /// An IAM user as the reconciler needs it. `arn` keeps the user's path (STS does too).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,7 +58,7 @@ impl From<&aws_sdk_iam::types::User> for IamUser {
 }
 
 /// An IAM role. `arn` is IAM's, path included (`role/aws-reserved/sso.amazonaws.com/...`);
-/// aws-auth needs it canonicalised (`core::arn`).
+/// aws-auth needs it canonicalised (`core::names`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IamRole {
     pub name: String,
@@ -186,194 +196,150 @@ impl IamDirectory {
     /// Any other failure, including one on a later page: a partial member list is never
     /// returned.
     pub async fn group_members(&self, group: &str) -> Result<Option<Vec<IamUser>>, IamError> {
-        const OP: &str = "GetGroup";
-        let entity = format!("group {group}");
+        let mut pages = self
+            .client
+            .get_group()
+            .group_name(group)
+            .into_paginator()
+            .send();
         let mut members = Vec::new();
-        let mut pages = Pages::new(OP, &entity);
-        loop {
-            self.count();
-            let page = match self
-                .client
-                .get_group()
-                .group_name(group)
-                .set_marker(pages.marker())
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(err) => {
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_no_such_entity_exception())
-                    {
-                        return Ok(None);
-                    }
-                    return Err(IamError::from_sdk(OP, &entity, &err));
-                }
-            };
-            members.extend(page.users().iter().map(IamUser::from));
-            if !pages.advance(page.is_truncated(), page.marker())? {
-                return Ok(Some(members));
-            }
-        }
+        let found = self
+            .read_all(
+                "GetGroup",
+                &format!("group {group}"),
+                poll_fn(move |cx| pages.poll_next(cx)),
+                GetGroupError::is_no_such_entity_exception,
+                |page: GetGroupOutput| members.extend(page.users().iter().map(IamUser::from)),
+            )
+            .await?;
+        Ok(found.then_some(members))
     }
 
     /// The names of the groups a user belongs to, every page (ListGroupsForUser).
     /// `Ok(None)` when the user does not exist.
     pub async fn groups_for_user(&self, user: &str) -> Result<Option<Vec<String>>, IamError> {
-        const OP: &str = "ListGroupsForUser";
-        let entity = format!("user {user}");
+        let mut pages = self
+            .client
+            .list_groups_for_user()
+            .user_name(user)
+            .into_paginator()
+            .send();
         let mut groups = Vec::new();
-        let mut pages = Pages::new(OP, &entity);
-        loop {
-            self.count();
-            let page = match self
-                .client
-                .list_groups_for_user()
-                .user_name(user)
-                .set_marker(pages.marker())
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(err) => {
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_no_such_entity_exception())
-                    {
-                        return Ok(None);
-                    }
-                    return Err(IamError::from_sdk(OP, &entity, &err));
-                }
-            };
-            groups.extend(page.groups().iter().map(|g| g.group_name().to_owned()));
-            if !pages.advance(page.is_truncated(), page.marker())? {
-                return Ok(Some(groups));
-            }
-        }
+        let found = self
+            .read_all(
+                "ListGroupsForUser",
+                &format!("user {user}"),
+                poll_fn(move |cx| pages.poll_next(cx)),
+                ListGroupsForUserError::is_no_such_entity_exception,
+                |page: ListGroupsForUserOutput| {
+                    groups.extend(page.groups().iter().map(|g| g.group_name().to_owned()));
+                },
+            )
+            .await?;
+        Ok(found.then_some(groups))
     }
 
     /// GetUser. `Ok(None)` when the user does not exist.
     pub async fn get_user(&self, user: &str) -> Result<Option<IamUser>, IamError> {
-        const OP: &str = "GetUser";
-        let entity = format!("user {user}");
         self.count();
-        match self.client.get_user().user_name(user).send().await {
-            Ok(output) => match output.user() {
-                Some(found) => Ok(Some(IamUser::from(found))),
-                None => Err(IamError::BadPage {
-                    operation: OP,
-                    entity,
-                    why: "the response has no User".to_owned(),
-                }),
-            },
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(IamError::from_sdk(OP, &entity, &err)),
-        }
+        let response = self.client.get_user().user_name(user).send().await;
+        one_entity(
+            "GetUser",
+            &format!("user {user}"),
+            response,
+            GetUserError::is_no_such_entity_exception,
+            |output| output.user().map(IamUser::from),
+            "User",
+        )
     }
 
     /// GetRole. `Ok(None)` when the role does not exist.
     pub async fn get_role(&self, role: &str) -> Result<Option<IamRole>, IamError> {
-        const OP: &str = "GetRole";
-        let entity = format!("role {role}");
         self.count();
-        match self.client.get_role().role_name(role).send().await {
-            Ok(output) => match output.role() {
-                Some(found) => Ok(Some(IamRole::from(found))),
-                None => Err(IamError::BadPage {
-                    operation: OP,
-                    entity,
-                    why: "the response has no Role".to_owned(),
-                }),
-            },
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(IamError::from_sdk(OP, &entity, &err)),
-        }
+        let response = self.client.get_role().role_name(role).send().await;
+        one_entity(
+            "GetRole",
+            &format!("role {role}"),
+            response,
+            GetRoleError::is_no_such_entity_exception,
+            |output| output.role().map(IamRole::from),
+            "Role",
+        )
     }
 
     /// Every SSO permission-set role: ListRoles with PathPrefix [`SSO_ROLE_PATH_PREFIX`],
     /// every page. No SSO roles at all is `Ok(vec![])`.
     pub async fn sso_roles(&self) -> Result<Vec<IamRole>, IamError> {
-        const OP: &str = "ListRoles";
-        let entity = format!("roles under {SSO_ROLE_PATH_PREFIX}");
+        let mut pages = self
+            .client
+            .list_roles()
+            .path_prefix(SSO_ROLE_PATH_PREFIX)
+            .into_paginator()
+            .send();
         let mut roles = Vec::new();
-        let mut pages = Pages::new(OP, &entity);
-        loop {
-            self.count();
-            let page = self
-                .client
-                .list_roles()
-                .path_prefix(SSO_ROLE_PATH_PREFIX)
-                .set_marker(pages.marker())
-                .send()
-                .await
-                .map_err(|err| IamError::from_sdk(OP, &entity, &err))?;
-            roles.extend(page.roles().iter().map(IamRole::from));
-            if !pages.advance(page.is_truncated(), page.marker())? {
-                return Ok(roles);
+        self.read_all(
+            "ListRoles",
+            &format!("roles under {SSO_ROLE_PATH_PREFIX}"),
+            poll_fn(move |cx| pages.poll_next(cx)),
+            |_: &ListRolesError| false,
+            |page: ListRolesOutput| roles.extend(page.roles().iter().map(IamRole::from)),
+        )
+        .await?;
+        Ok(roles)
+    }
+
+    /// Gives every page of one paginated read to `take`, counting each request.
+    /// `Ok(false)` when a page failed with an error `is_missing` accepts (NoSuchEntity).
+    async fn read_all<P, E>(
+        &self,
+        operation: &'static str,
+        entity: &str,
+        pages: impl Stream<Item = Result<P, SdkError<E, HttpResponse>>>,
+        is_missing: impl Fn(&E) -> bool,
+        take: impl FnMut(P),
+    ) -> Result<bool, IamError>
+    where
+        P: Page,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match read_pages(pages, || self.count(), take).await {
+            Ok(()) => Ok(true),
+            Err(PagingError::Request(err)) if err.as_service_error().is_some_and(&is_missing) => {
+                Ok(false)
             }
+            Err(PagingError::Request(err)) => Err(IamError::from_sdk(operation, entity, &err)),
+            Err(PagingError::Broken(why)) => Err(IamError::BadPage {
+                operation,
+                entity: entity.to_owned(),
+                why,
+            }),
         }
     }
 }
 
-/// IAM's Marker/IsTruncated pagination, checked: a truncated page must carry a new marker.
-struct Pages<'a> {
+/// The entity of a Get* response: `Ok(None)` when IAM said it does not exist (`is_missing`),
+/// [`IamError::BadPage`] when the response lacks `field`.
+fn one_entity<O, T, E>(
     operation: &'static str,
-    entity: &'a str,
-    marker: Option<String>,
-    pages: u32,
-}
-
-impl<'a> Pages<'a> {
-    fn new(operation: &'static str, entity: &'a str) -> Self {
-        Pages {
-            operation,
-            entity,
-            marker: None,
-            pages: 0,
-        }
-    }
-
-    fn marker(&self) -> Option<String> {
-        self.marker.clone()
-    }
-
-    /// Records a page; `Ok(true)` when another page must be read.
-    fn advance(&mut self, truncated: bool, marker: Option<&str>) -> Result<bool, IamError> {
-        self.pages += 1;
-        if !truncated {
-            return Ok(false);
-        }
-        let why = match marker {
-            None | Some("") => "IsTruncated is true but there is no Marker".to_owned(),
-            Some(next) if self.marker.as_deref() == Some(next) => {
-                format!(
-                    "IsTruncated is true but the Marker did not change (page {})",
-                    self.pages
-                )
-            }
-            Some(_) if self.pages >= MAX_PAGES => format!("more than {MAX_PAGES} pages"),
-            Some(next) => {
-                self.marker = Some(next.to_owned());
-                return Ok(true);
-            }
-        };
-        Err(IamError::BadPage {
-            operation: self.operation,
-            entity: self.entity.to_owned(),
-            why,
-        })
+    entity: &str,
+    response: Result<O, SdkError<E, HttpResponse>>,
+    is_missing: impl Fn(&E) -> bool,
+    pick: impl FnOnce(&O) -> Option<T>,
+    field: &str,
+) -> Result<Option<T>, IamError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match response {
+        Ok(output) => match pick(&output) {
+            Some(found) => Ok(Some(found)),
+            None => Err(IamError::BadPage {
+                operation,
+                entity: entity.to_owned(),
+                why: format!("the response has no {field}"),
+            }),
+        },
+        Err(err) if err.as_service_error().is_some_and(&is_missing) => Ok(None),
+        Err(err) => Err(IamError::from_sdk(operation, entity, &err)),
     }
 }

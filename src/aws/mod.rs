@@ -13,6 +13,11 @@
 //!   returned from here already went through them. `is_retryable()` on the errors tells the
 //!   caller whether trying again later (the next invocation) can help.
 //!
+//! Paginated reads (IAM GetGroup/ListGroupsForUser/ListRoles, EKS ListAccessEntries and
+//! ListAssociatedAccessPolicies) go through the SDK's paginators and one shared reader,
+//! `paging`, which keeps the checks the paginators lack (a truncated page without a marker, a
+//! repeated marker, a page limit): see its module doc for what the paginators do and don't do.
+//!
 //! Endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`, `AWS_ENDPOINT_URL_EKS`,
 //! `AWS_ENDPOINT_URL_STS`) come from the `SdkConfig` loaded by aws-config; the per-region and
 //! per-role clients of [`eks::EksClusters`] are derived from that config and keep them.
@@ -20,6 +25,7 @@
 pub mod access_entries;
 pub mod eks;
 pub mod iam;
+mod paging;
 
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

@@ -9,10 +9,10 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use crate::core::aws_auth::manifest::Manifest;
+use crate::core::aws_auth::plan::{PlanRequest, plan};
 use crate::core::aws_auth::{LEDGER_ANNOTATION, OwnershipRules};
 use crate::core::desired::DesiredSet;
 use crate::core::guards::GuardSettings;
-use crate::core::plan::{PlanRequest, plan};
 
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {

@@ -13,13 +13,13 @@
 //! - A thin loader ([`load`]) that picks the source from the environment map it is given; the
 //!   only I/O in this module is reading the file named by `EKS_IAM_SYNC_CONFIG`.
 //!
-//! It deliberately does not canonicalise ARNs for aws-auth (that is `core::arn`'s job; the small
-//! [`IamArn`] parser here only validates and splits, and can be merged into `core::arn`), look
-//! anything up in AWS, or read `std::env` itself (the caller passes the environment, so tests can).
+//! It deliberately does not own the naming rules (ARNs, partitions, regions, SSO role names:
+//! [`crate::core::names`]) nor the validated [`Settings`] types ([`crate::core::settings`], so
+//! the pure core never depends on this module), look anything up in AWS, or read `std::env`
+//! itself (the caller passes the environment, so tests can).
 //!
-//! Layout: this file holds the schema, the settings and the loader; `validate` the rules;
-//! `names` the IAM/AWS naming checks (ARNs, regions, SSO role names); `mapper_env` the
-//! iam-eks-user-mapper mapping. Everything public is re-exported here.
+//! Layout: this file holds the schema, the errors and the loader; `validate` the rules;
+//! `mapper_env` the iam-eks-user-mapper mapping. Everything public is re-exported here.
 //!
 //! # Where the configuration comes from ([`load`])
 //! 1. `EKS_IAM_SYNC_CONFIG` set and not blank: if its value, after leading blanks, starts with
@@ -66,16 +66,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::core::names::{
+    IamArn, IamArnError, PrincipalKind, is_account_id, is_iam_name, region_partition,
+    sso_permission_set_of_role,
+};
+use crate::core::settings::{
+    Backend, Cluster, GroupMapping, Guards, PrincipalMapping, Settings, SsoPermissionSetMapping,
+};
+
 mod mapper_env;
-mod names;
 mod validate;
 
 pub use mapper_env::from_iam_eks_user_mapper_env;
-use names::is_cluster_name;
-pub use names::{
-    ArnError, IamArn, PrincipalKind, is_account_id, is_iam_name, is_partition, region_partition,
-    sso_permission_set_of_role,
-};
 pub use validate::validate;
 
 /// The environment variable holding the configuration or the path to its file.
@@ -95,9 +97,6 @@ pub const IAM_EKS_USER_MAPPER_VARS: &[&str] = &[
     "KARPENTER_ROLE_ARN",
     "KARPENTER_ARN",
 ];
-
-/// The default for `guards.maxRemovalFraction`.
-pub const DEFAULT_MAX_REMOVAL_FRACTION: f64 = 0.5;
 
 /// Username iam-eks-user-mapper gives its SSO role mapping.
 pub const QOVERY_SSO_USERNAME: &str = "cluster-admin-sso";
@@ -411,103 +410,6 @@ impl<'de> Deserialize<'de> for RawAccountId {
             }
         }
         deserializer.deserialize_any(Visitor)
-    }
-}
-
-/// How a cluster's access is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backend {
-    /// Decided per cluster at run time from its authentication mode.
-    #[default]
-    Auto,
-    /// The `kube-system/aws-auth` ConfigMap.
-    AwsAuth,
-    /// EKS access entries.
-    AccessEntries,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validated settings (what the rest of the program uses)
-// ---------------------------------------------------------------------------------------------
-
-/// The validated configuration. Every cluster reference resolves, every ARN parses, every
-/// default is filled in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub clusters: Vec<Cluster>,
-    pub groups: Vec<GroupMapping>,
-    pub users: Vec<PrincipalMapping>,
-    pub roles: Vec<PrincipalMapping>,
-    pub sso_permission_sets: Vec<SsoPermissionSetMapping>,
-    /// 12-digit account ids for `mapAccounts`.
-    pub accounts: Vec<String>,
-    pub guards: Guards,
-}
-
-impl Settings {
-    /// The cluster with this exact name.
-    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| c.name == name)
-    }
-
-    /// Every cluster name, in configuration order.
-    pub fn cluster_names(&self) -> Vec<String> {
-        self.clusters.iter().map(|c| c.name.clone()).collect()
-    }
-}
-
-/// One EKS cluster to keep in step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cluster {
-    pub name: String,
-    pub region: String,
-    /// Role to assume for this cluster's EKS/Kubernetes calls (cross-account).
-    pub assume_role_arn: Option<IamArn>,
-    pub backend: Backend,
-}
-
-/// Members of `iam_group` get `username_prefix + user name` and `kubernetes_groups`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMapping {
-    pub iam_group: String,
-    pub kubernetes_groups: Vec<String>,
-    pub username_prefix: String,
-    /// The clusters this mapping applies to (every cluster when the config omits `clusters`).
-    pub clusters: Vec<String>,
-}
-
-/// A statically configured IAM user or role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrincipalMapping {
-    pub arn: IamArn,
-    pub username: String,
-    pub kubernetes_groups: Vec<String>,
-    pub clusters: Vec<String>,
-}
-
-/// The role(s) IAM Identity Center creates for permission set `name`
-/// (`AWSReservedSSO_<name>_<hex>`), found by name at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SsoPermissionSetMapping {
-    pub name: String,
-    pub username: String,
-    pub kubernetes_groups: Vec<String>,
-    pub clusters: Vec<String>,
-}
-
-/// Limits on what one run may do.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Guards {
-    /// Refuse a plan that removes more than this fraction of the managed entries, in (0, 1].
-    pub max_removal_fraction: f64,
-}
-
-impl Default for Guards {
-    fn default() -> Self {
-        Guards {
-            max_removal_fraction: DEFAULT_MAX_REMOVAL_FRACTION,
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::*;
+use crate::core::names::{SSO_ROLE_NAME_PREFIX, is_cluster_name};
 
 const USERNAME_TEMPLATES: &[&str] = &[
     "AccountID",
@@ -93,7 +94,7 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
                     None,
                     "required: the permission set name",
                 );
-            } else if p.name.starts_with("AWSReservedSSO_") {
+            } else if p.name.starts_with(SSO_ROLE_NAME_PREFIX) {
                 let hint = match sso_permission_set_of_role(&p.name) {
                     Some(name) => {
                         format!("this is a role name; use the permission set name \"{name}\"")
@@ -276,7 +277,7 @@ impl Validator {
                 let path = format!("{at}.assumeRoleArn");
                 match IamArn::parse_kind(text, PrincipalKind::Role) {
                     Ok(arn) => {
-                        if let Some(p) = partition.as_deref().filter(|p| *p != arn.partition()) {
+                        if let Some(p) = partition.filter(|p| *p != arn.partition()) {
                             self.push(
                                 path,
                                 Some(text),
@@ -437,7 +438,7 @@ impl Validator {
                         seen.check(self, &format!("{at}.arn"), &p.arn, key, what)
                             .then_some(arn)
                     }
-                    Err(ArnError::WrongKind { found, .. }) => {
+                    Err(IamArnError::WrongKind { found, .. }) => {
                         let other = if found == PrincipalKind::Role {
                             "roles"
                         } else {

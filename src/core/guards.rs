@@ -1,15 +1,20 @@
 //! The guards: conditions under which a write is refused whole, however right it looks.
 //!
-//! Each guard compares what EKS would read before and after the write. A refusal names the
-//! guard and the entries; only the mass-removal guard can be overridden
-//! (`--allow-mass-removal`), because the others protect against lockouts that no
-//! operator intends.
+//! One engine for both backends. Each planner describes what EKS would grant before and
+//! after its write as an [`AccessView`] (principal → cluster admin? node? how it is named),
+//! plus what the write removes; [`check`] runs `last-cluster-admin`, `node-role`,
+//! `protected-principal`, `mass-removal` and `size-limit` over that, and words each refusal
+//! for the backend ([`Phrasing`]). A guard fix is therefore made once, here.
+//!
+//! Refusals only a planner can see (`unparsable-content`, `unsafe-layout`,
+//! `ambiguous-entries`) stay in that planner, with the same [`Guard`] and [`Refusal`] types.
+//! Only the mass-removal guard can be overridden (`--allow-mass-removal`), because the others
+//! protect against lockouts that no operator intends.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::core::aws_auth::lookup::{Entries, lookup};
-use crate::core::aws_auth::{ItemValue, SectionName};
+use crate::core::names::principal_key;
 
 /// The Kubernetes limit on a ConfigMap's data (keys and values together).
 pub const CONFIGMAP_DATA_LIMIT: usize = 1024 * 1024;
@@ -35,6 +40,9 @@ impl Default for GuardSettings {
         }
     }
 }
+
+/// The policy `system:masters` becomes on an access entry.
+pub const CLUSTER_ADMIN_POLICY_NAME: &str = "AmazonEKSClusterAdminPolicy";
 
 /// Which guard refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,45 +86,86 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// aws-auth's effective entries, per section, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Effective(pub BTreeMap<SectionName, Vec<ItemValue>>);
+/// What one principal holds, as the guards see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    /// How messages name it (`mapRoles arn:…` for aws-auth, the principal key for access
+    /// entries).
+    pub label: String,
+    /// The username it is mapped to (aws-auth), for messages.
+    pub username: Option<String>,
+    /// Cluster admin: `system:masters` (aws-auth) or `AmazonEKSClusterAdminPolicy` at cluster
+    /// scope (access entries).
+    pub admin: bool,
+    /// A node: `system:nodes` (aws-auth) or a non-`STANDARD` entry type (access entries).
+    pub node: bool,
+}
 
-impl Entries for Effective {
-    fn entries(&self, section: SectionName) -> Vec<&ItemValue> {
-        self.0
-            .get(&section)
-            .map(|v| v.iter().collect())
-            .unwrap_or_default()
+/// Effective access per principal key ([`principal_key`]: the lowercase canonical ARN; an ARN
+/// that does not parse is its own key, so such entries are compared textually). Listed in the
+/// order principals were first seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessView {
+    by_key: BTreeMap<String, (usize, Holding)>,
+    next: usize,
+}
+
+impl AccessView {
+    /// Sets what `key` holds (a later entry for the same key replaces it, keeping its place).
+    pub fn set(&mut self, key: String, holding: Holding) {
+        match self.by_key.get_mut(&key) {
+            Some((_, held)) => *held = holding,
+            None => {
+                self.by_key.insert(key, (self.next, holding));
+                self.next += 1;
+            }
+        }
+    }
+
+    /// `key` holds nothing any more.
+    pub fn remove(&mut self, key: &str) {
+        self.by_key.remove(key);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Holding> {
+        self.by_key.get(key).map(|(_, h)| h)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    /// Every principal with what it holds, in the order first seen.
+    pub fn holdings(&self) -> Vec<(&str, &Holding)> {
+        let mut all: Vec<_> = self
+            .by_key
+            .iter()
+            .map(|(k, (seq, h))| (*seq, k.as_str(), h))
+            .collect();
+        all.sort_by_key(|(seq, _, _)| *seq);
+        all.into_iter().map(|(_, k, h)| (k, h)).collect()
     }
 }
 
-impl Effective {
-    fn mappings_with_group<'a>(
-        &'a self,
-        group: &'a str,
-    ) -> impl Iterator<Item = (SectionName, &'a str)> + 'a {
-        self.0.iter().flat_map(move |(section, values)| {
-            values.iter().filter_map(move |v| match v {
-                ItemValue::Mapping(m) if m.groups.iter().any(|g| g == group) => {
-                    Some((*section, m.arn.as_str()))
-                }
-                _ => None,
-            })
-        })
-    }
+/// Which backend a refusal is worded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phrasing {
+    AwsAuth,
+    AccessEntries,
 }
 
 /// What the guards need to know about a planned write.
 #[derive(Debug)]
 pub struct Proposed<'a> {
-    pub before: &'a Effective,
-    pub after: &'a Effective,
-    /// Managed entries before the write, and how many the write removes.
+    pub phrasing: Phrasing,
+    pub before: &'a AccessView,
+    pub after: &'a AccessView,
+    /// Managed entries before the write.
     pub managed_before: usize,
-    pub removed: &'a [(SectionName, String)],
-    /// Size of the data that would be written.
-    pub data_size: usize,
+    /// The managed entries the write removes, as messages name them.
+    pub removed: &'a [String],
+    /// Size of the data that would be written, for a store with a size limit (aws-auth).
+    pub data_size: Option<usize>,
 }
 
 /// Runs every guard; an empty result means the write may go ahead.
@@ -127,101 +176,116 @@ pub fn check(
 ) -> Vec<Refusal> {
     let mut refusals = Vec::new();
     let Proposed {
+        phrasing,
         before,
         after,
         managed_before,
         removed,
         data_size,
     } = *proposed;
+    let refuse = |refusals: &mut Vec<Refusal>, guard, message| {
+        refusals.push(Refusal { guard, message });
+    };
 
-    let admins_before: Vec<_> = before.mappings_with_group(MASTERS).collect();
-    if !admins_before.is_empty() && after.mappings_with_group(MASTERS).next().is_none() {
-        refusals.push(Refusal {
-            guard: Guard::LastClusterAdmin,
-            message: format!(
-                "the write would leave no {MASTERS} mapping; today it is held by {}",
-                list(admins_before.iter().map(|(s, a)| format!("{s} {a}")))
-            ),
-        });
+    let holdings = before.holdings();
+    let admins_before: Vec<&str> = holdings
+        .iter()
+        .filter(|(_, h)| h.admin)
+        .map(|(_, h)| h.label.as_str())
+        .collect();
+    let admin_after = after.by_key.values().any(|(_, h)| h.admin);
+    if !admins_before.is_empty() && !admin_after {
+        let held_by = list(admins_before.iter().map(|l| (*l).to_owned()));
+        refuse(
+            &mut refusals,
+            Guard::LastClusterAdmin,
+            match phrasing {
+                Phrasing::AwsAuth => format!(
+                    "the write would leave no {MASTERS} mapping; today it is held by {held_by}"
+                ),
+                Phrasing::AccessEntries => format!(
+                    "no access entry would keep {CLUSTER_ADMIN_POLICY_NAME} at cluster scope; today it is held by {held_by}"
+                ),
+            },
+        );
     }
 
-    let lost_nodes: Vec<String> = before
-        .mappings_with_group(NODES)
-        .filter(|(_, arn)| {
-            lookup_in(after, arn).is_none_or(|groups| !groups.iter().any(|g| g == NODES))
-        })
-        .map(|(s, a)| format!("{s} {a}"))
+    let lost_nodes: Vec<String> = holdings
+        .iter()
+        .filter(|(key, h)| h.node && after.get(key).is_none_or(|now| !now.node))
+        .map(|(_, h)| h.label.clone())
         .collect();
     if !lost_nodes.is_empty() {
-        refusals.push(Refusal {
-            guard: Guard::NodeRole,
-            message: format!(
-                "node role mappings would be removed or lose {NODES} (their nodes would leave the cluster): {}",
-                list(lost_nodes.iter().cloned())
-            ),
-        });
+        let nodes = list(lost_nodes.into_iter());
+        refuse(
+            &mut refusals,
+            Guard::NodeRole,
+            match phrasing {
+                Phrasing::AwsAuth => format!(
+                    "node role mappings would be removed or lose {NODES} (their nodes would leave the cluster): {nodes}"
+                ),
+                Phrasing::AccessEntries => format!(
+                    "node entries would be removed or lose their node type (their nodes would leave the cluster): {nodes}"
+                ),
+            },
+        );
     }
 
     for principal in protected {
-        let Some(had) = lookup(before, principal) else {
+        let key = principal_key(principal);
+        let Some(had) = before.get(&key) else {
             continue;
         };
-        match lookup(after, principal) {
-            None => refusals.push(Refusal {
-                guard: Guard::ProtectedPrincipal,
-                message: format!(
-                    "{principal} would lose its mapping (it is mapped as `{}` today)",
-                    had.username
-                ),
-            }),
-            Some(now)
-                if had.groups.iter().any(|g| g == MASTERS)
-                    && !now.groups.iter().any(|g| g == MASTERS) =>
-            {
-                refusals.push(Refusal {
-                    guard: Guard::ProtectedPrincipal,
-                    message: format!("{principal} would lose {MASTERS}"),
-                });
+        let message = match (after.get(&key), phrasing) {
+            (None, Phrasing::AwsAuth) => format!(
+                "{principal} would lose its mapping (it is mapped as `{}` today)",
+                had.username.as_deref().unwrap_or_default()
+            ),
+            (None, Phrasing::AccessEntries) => {
+                format!("{principal} would lose its access entry")
             }
-            Some(_) => {}
-        }
+            (Some(now), Phrasing::AwsAuth) if had.admin && !now.admin => {
+                format!("{principal} would lose {MASTERS}")
+            }
+            (Some(now), Phrasing::AccessEntries) if had.admin && !now.admin => {
+                format!("{principal} would lose {CLUSTER_ADMIN_POLICY_NAME}")
+            }
+            (Some(_), _) => continue,
+        };
+        refuse(&mut refusals, Guard::ProtectedPrincipal, message);
     }
 
     if !settings.allow_mass_removal && managed_before >= 4 {
         let fraction = removed.len() as f64 / managed_before as f64;
         if fraction > settings.max_removal_fraction {
-            refusals.push(Refusal {
-                guard: Guard::MassRemoval,
-                message: format!(
-                    "{} of {managed_before} managed entries ({:.0}%) would be removed, more than maxRemovalFraction {} allows: {} (override with --allow-mass-removal if this is intended)",
+            let (entries, verb) = match phrasing {
+                Phrasing::AwsAuth => ("entries", "removed"),
+                Phrasing::AccessEntries => ("access entries", "deleted"),
+            };
+            refuse(
+                &mut refusals,
+                Guard::MassRemoval,
+                format!(
+                    "{} of {managed_before} managed {entries} ({:.0}%) would be {verb}, more than maxRemovalFraction {} allows: {} (override with --allow-mass-removal if this is intended)",
                     removed.len(),
                     fraction * 100.0,
                     settings.max_removal_fraction,
-                    list(removed.iter().map(|(s, k)| format!("{s} {k}")))
+                    list(removed.iter().cloned())
                 ),
-            });
+            );
         }
     }
 
-    if data_size > CONFIGMAP_DATA_LIMIT {
-        refusals.push(Refusal {
-            guard: Guard::SizeLimit,
-            message: format!(
+    if let Some(data_size) = data_size.filter(|size| *size > CONFIGMAP_DATA_LIMIT) {
+        refuse(
+            &mut refusals,
+            Guard::SizeLimit,
+            format!(
                 "the ConfigMap data would be {data_size} bytes, over Kubernetes' limit of {CONFIGMAP_DATA_LIMIT} bytes (1 MiB); move principals to EKS access entries or to fewer, group-based mappings"
             ),
-        });
+        );
     }
     refusals
-}
-
-fn lookup_in(effective: &Effective, arn: &str) -> Option<Vec<String>> {
-    lookup(effective, arn).map(|a| a.groups).or_else(|| {
-        // Entries whose ARN does not parse cannot be looked up; compare them textually.
-        effective.0.values().flatten().rev().find_map(|v| match v {
-            ItemValue::Mapping(m) if m.arn.eq_ignore_ascii_case(arn) => Some(m.groups.clone()),
-            _ => None,
-        })
-    })
 }
 
 /// At most ten items, then a count of the rest.
@@ -236,5 +300,74 @@ fn list(items: impl Iterator<Item = String>) -> String {
     match items.len() {
         n if n > 10 => format!("{shown} and {} more", n - 10),
         _ => shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(label: &str, admin: bool, node: bool) -> Holding {
+        Holding {
+            label: label.to_owned(),
+            username: Some(label.to_owned()),
+            admin,
+            node,
+        }
+    }
+
+    fn view(entries: &[(&str, bool, bool)]) -> AccessView {
+        let mut view = AccessView::default();
+        for (key, admin, node) in entries {
+            view.set((*key).to_owned(), holding(key, *admin, *node));
+        }
+        view
+    }
+
+    fn run(phrasing: Phrasing, before: &AccessView, after: &AccessView) -> Vec<Refusal> {
+        let proposed = Proposed {
+            phrasing,
+            before,
+            after,
+            managed_before: 0,
+            removed: &[],
+            data_size: None,
+        };
+        check(&proposed, &GuardSettings::default(), &[])
+    }
+
+    #[test]
+    fn one_engine_words_each_backend_its_own_way() {
+        let before = view(&[("a", true, false), ("n", false, true)]);
+        let after = view(&[("a", false, false)]);
+        for (phrasing, admin, node) in [
+            (
+                Phrasing::AwsAuth,
+                "the write would leave no system:masters mapping",
+                "node role mappings would be removed or lose system:nodes",
+            ),
+            (
+                Phrasing::AccessEntries,
+                "no access entry would keep AmazonEKSClusterAdminPolicy at cluster scope",
+                "node entries would be removed or lose their node type",
+            ),
+        ] {
+            let refusals = run(phrasing, &before, &after);
+            let guards: Vec<Guard> = refusals.iter().map(|r| r.guard).collect();
+            assert_eq!(guards, [Guard::LastClusterAdmin, Guard::NodeRole]);
+            assert!(refusals[0].message.starts_with(admin), "{refusals:?}");
+            assert!(refusals[1].message.starts_with(node), "{refusals:?}");
+        }
+    }
+
+    #[test]
+    fn a_view_keeps_the_place_a_principal_was_first_seen() {
+        let mut v = view(&[("b", false, false), ("a", false, false)]);
+        v.set("b".to_owned(), holding("b2", true, false));
+        let keys: Vec<&str> = v.holdings().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["b", "a"]);
+        assert!(v.get("b").unwrap().admin);
+        v.remove("b");
+        assert!(!v.contains("b"));
     }
 }

@@ -2,12 +2,21 @@
 //!
 //! Nothing in this module performs I/O, reads the clock or the environment; adapters do
 //! that and hand the results in. That is what lets the rules be tested exhaustively.
+//!
+//! - [`names`]: ARN, partition, region, account and IAM naming rules (one home).
+//! - [`settings`]: the validated configuration (produced by `crate::config`).
+//! - [`desired`]: who should have access (from IAM, from one user's event, from a file).
+//! - [`aws_auth`] and [`access_entries`]: the two backends, each a model and a planner.
+//! - [`guards`]: the one guard engine both planners ask before a write.
+//! - [`token`]: the EKS bearer token.
 
 pub mod access_entries;
-pub mod arn;
 pub mod aws_auth;
 pub mod desired;
-pub mod desired_state;
 pub mod guards;
-pub mod plan;
+pub mod names;
+pub mod settings;
 pub mod token;
+
+/// Old path of [`aws_auth::plan`], kept while the shell's imports move.
+pub use aws_auth::plan;

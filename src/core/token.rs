@@ -23,6 +23,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::core::names::{Partition, is_cluster_name, partition_of_region};
+
 /// Every EKS token starts with this prefix, followed by the unpadded base64url URL.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 /// The header naming the cluster; it is signed, so a token only works for its cluster.
@@ -72,105 +74,43 @@ pub enum TokenError {
     NotAToken,
 }
 
-/// An AWS partition eks-iam-sync can mint tokens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Partition {
-    Aws,
-    AwsCn,
-    AwsUsGov,
-    AwsIso,
-    AwsIsoB,
-}
-
-impl Partition {
-    /// The partition a region belongs to, from the region's name alone.
-    ///
-    /// # Errors
-    /// [`TokenError::InvalidRegion`] for a string that is not shaped like a region,
-    /// [`TokenError::UnsupportedPartition`] for the aws-iso-e/-f and EU sovereign cloud
-    /// partitions, whose STS host names this crate does not vouch for.
-    pub fn of_region(region: &str) -> Result<Partition, TokenError> {
-        let invalid = || TokenError::InvalidRegion {
+/// The partition a region belongs to, from the region's name alone (the table is
+/// [`crate::core::names::PARTITIONS`]).
+///
+/// # Errors
+/// [`TokenError::InvalidRegion`] for a string that is not shaped like a region,
+/// [`TokenError::UnsupportedPartition`] for the aws-iso-e/-f and EU sovereign cloud
+/// partitions, whose STS host names this crate does not vouch for.
+pub fn partition_of(region: &str) -> Result<&'static Partition, TokenError> {
+    let partition = partition_of_region(region).ok_or_else(|| TokenError::InvalidRegion {
+        region: region.to_owned(),
+    })?;
+    match partition.dns_suffix() {
+        Some(_) => Ok(partition),
+        None => Err(TokenError::UnsupportedPartition {
             region: region.to_owned(),
-        };
-        let unsupported = |partition| TokenError::UnsupportedPartition {
-            region: region.to_owned(),
-            partition,
-        };
-        let segments: Vec<&str> = region.split('-').collect();
-        let well_formed = segments.len() >= 3
-            && segments.iter().all(|s| {
-                !s.is_empty()
-                    && s.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            })
-            && segments[segments.len() - 1]
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-            && segments[..segments.len() - 1]
-                .iter()
-                .all(|s| s.bytes().all(|b| b.is_ascii_lowercase()));
-        if !well_formed {
-            return Err(invalid());
-        }
-        match segments[..] {
-            ["eusc", ..] => Err(unsupported("aws-eusc")),
-            ["cn", ..] => Ok(Partition::AwsCn),
-            ["us", "gov", ..] => Ok(Partition::AwsUsGov),
-            ["us", "iso", ..] => Ok(Partition::AwsIso),
-            ["us", "isob", ..] => Ok(Partition::AwsIsoB),
-            [_, "isoe", ..] => Err(unsupported("aws-iso-e")),
-            [_, "isof", ..] => Err(unsupported("aws-iso-f")),
-            [first, ..] if first.len() == 2 => Ok(Partition::Aws),
-            _ => Err(invalid()),
-        }
-    }
-
-    /// The partition's name as it appears in ARNs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Partition::Aws => "aws",
-            Partition::AwsCn => "aws-cn",
-            Partition::AwsUsGov => "aws-us-gov",
-            Partition::AwsIso => "aws-iso",
-            Partition::AwsIsoB => "aws-iso-b",
-        }
-    }
-
-    /// The DNS suffix of the partition's regional endpoints.
-    pub fn dns_suffix(self) -> &'static str {
-        match self {
-            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
-            Partition::AwsCn => "amazonaws.com.cn",
-            Partition::AwsIso => "c2s.ic.gov",
-            Partition::AwsIsoB => "sc2s.sgov.gov",
-        }
+            partition: partition.name(),
+        }),
     }
 }
 
 /// The regional STS host a token for `region` must name, e.g. `sts.eu-west-1.amazonaws.com`.
 ///
 /// # Errors
-/// As [`Partition::of_region`].
+/// As [`partition_of`].
 pub fn sts_host(region: &str) -> Result<String, TokenError> {
-    let partition = Partition::of_region(region)?;
-    Ok(format!("sts.{region}.{}", partition.dns_suffix()))
+    let partition = partition_of(region)?;
+    let suffix = partition.dns_suffix().unwrap_or_default();
+    Ok(format!("sts.{region}.{suffix}"))
 }
 
-/// Checks a cluster name (or an Outposts local cluster id) against EKS's naming rule.
+/// Checks a cluster name (or an Outposts local cluster id) against EKS's naming rule
+/// ([`is_cluster_name`]).
 ///
 /// # Errors
 /// [`TokenError::InvalidClusterName`] when it breaks the rule.
 pub fn validate_cluster_name(cluster: &str) -> Result<(), TokenError> {
-    let ok = (1..=100).contains(&cluster.len())
-        && cluster
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && cluster
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if is_cluster_name(cluster) {
         Ok(())
     } else {
         Err(TokenError::InvalidClusterName {
@@ -331,7 +271,7 @@ mod tests {
         for region in ["eu-isoe-west-1", "us-isof-south-1", "eusc-de-east-1"] {
             assert!(
                 matches!(
-                    Partition::of_region(region),
+                    partition_of(region),
                     Err(TokenError::UnsupportedPartition { .. })
                 ),
                 "{region}"
@@ -347,10 +287,7 @@ mod tests {
             "us--1",
         ] {
             assert!(
-                matches!(
-                    Partition::of_region(region),
-                    Err(TokenError::InvalidRegion { .. })
-                ),
+                matches!(partition_of(region), Err(TokenError::InvalidRegion { .. })),
                 "{region:?}"
             );
         }

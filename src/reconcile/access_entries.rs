@@ -15,8 +15,8 @@ use crate::aws::access_entries::{
 };
 use crate::aws::eks::ClusterInfo;
 use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
-use crate::core::arn::account_of;
 use crate::core::desired::DesiredSet;
+use crate::core::names::account_of;
 
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};

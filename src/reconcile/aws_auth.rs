@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::aws_auth::AwsAuth;
+use crate::core::aws_auth::plan::{PlanRequest, plan};
 use crate::core::desired::DesiredSet;
-use crate::core::plan::{PlanRequest, plan};
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 
 use super::gather::GatherError;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
-use crate::config::Cluster;
-use crate::core::arn::{ArnError, canonical_principal_arn};
+use crate::core::names::{ArnError, canonical_principal_arn};
+use crate::core::settings::Cluster;
 use crate::token_source::{TokenSource, TokenSourceError};
 
 use super::Reconciler;

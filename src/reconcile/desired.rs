@@ -10,12 +10,11 @@
 use tokio::sync::OnceCell;
 
 use crate::aws::iam::IamError;
-use crate::config::Cluster;
 use crate::core::aws_auth::AwsAuth;
 use crate::core::desired::DesiredSet;
-use crate::core::desired_state::{
-    IamFacts, UserFacts, desired_for_cluster, desired_for_user_event,
-};
+use crate::core::desired::from_iam::{IamFacts, desired_for_cluster};
+use crate::core::desired::user_event::{UserFacts, desired_for_user_event};
+use crate::core::settings::Cluster;
 use crate::events::UserSync;
 
 use super::Reconciler;

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::aws::iam::IamError;
-use crate::config::{Cluster, Settings};
-use crate::core::arn::canonical_principal_arn;
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
-use crate::core::desired_state::{IamFacts, Member, UserFacts};
+use crate::core::desired::from_iam::{IamFacts, Member};
+use crate::core::desired::user_event::UserFacts;
+use crate::core::names::canonical_principal_arn;
+use crate::core::settings::{Cluster, Settings};
 use crate::events::{Expectation, UserSync};
 
 use super::{CONSISTENCY_WAIT, Reconciler, jitter};

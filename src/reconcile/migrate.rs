@@ -20,9 +20,9 @@ use crate::aws::access_entries::{
 };
 use crate::aws::eks::{AuthenticationMode, EksError};
 use crate::core::access_entries::{self as entries, AccessPlanRequest};
-use crate::core::arn::account_of;
 use crate::core::aws_auth::emit::EmitError;
 use crate::core::aws_auth::{AwsAuth, ReadError};
+use crate::core::names::account_of;
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 use crate::token_source::TokenSourceError;
 

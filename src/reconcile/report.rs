@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::core::access_entries::{self as entries, AccessPlan};
 use crate::core::aws_auth::ItemValue;
-use crate::core::plan::{ChangeKind, Plan};
+use crate::core::aws_auth::plan::{ChangeKind, Plan};
 
 /// The report section of access-entry changes.
 pub(super) const ACCESS_ENTRIES_SECTION: &str = "accessEntries";

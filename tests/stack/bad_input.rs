@@ -1,7 +1,7 @@
 //! Bad input end to end: a malformed invocation payload, an event file that is not JSON, an
 //! invalid configuration and an aws-auth EKS would drop each give one clear error and write
 //! nothing, observed through the simulator's request counters. (The classification, config
-//! and render rules themselves are unit-tested in tests/events.rs, tests/config.rs and
+//! and render rules themselves are unit-tested in tests/events/, tests/config/ and
 //! tests/render_cli.rs.)
 
 use serde_json::json;

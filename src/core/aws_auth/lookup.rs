@@ -6,7 +6,7 @@
 //! and no groups.
 
 use super::section::{ItemValue, SectionName};
-use crate::core::arn::{PrincipalKind, account_of, canonical_principal_arn};
+use crate::core::names::{PrincipalKind, account_of, canonical_principal_arn};
 
 /// The identity EKS would give a principal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,14 +3,18 @@
 //! - [`section`] reads `mapRoles` / `mapUsers` / `mapAccounts` with EKS's rules and keeps each
 //!   entry's bytes; [`emit`] writes a section back, unmanaged entries verbatim.
 //! - [`ownership`] decides which entries are ours (an entry mark plus a ledger annotation).
-//! - [`lookup`] answers "what would EKS map this principal to?", for the guards.
+//! - [`lookup`] answers "what would EKS map this principal to?"; [`effective`] gives the
+//!   guards that answer for every principal at once.
 //! - [`manifest`] reads and writes whole ConfigMap manifests (YAML or JSON).
+//! - [`plan`] compares aws-auth with the desired set and plans the write.
 
+pub mod effective;
 pub mod emit;
 pub mod lookup;
 pub mod manifest;
 mod node;
 pub mod ownership;
+pub mod plan;
 pub mod section;
 
 use std::collections::BTreeMap;

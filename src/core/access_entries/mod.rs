@@ -1,0 +1,61 @@
+//! The access-entries backend, pure: the desired set translated by EKS's rules, and the
+//! planner that compares it with a cluster's current access entries.
+//!
+//! It owns the translation ([`translate`]), the plan ([`plan()`], [`AccessPlan`]), and the aws-auth → access-entries migration plan ([`plan_migration`]). It does
+//! not call EKS: [`crate::aws::access_entries`] reads entries into [`CurrentEntry`] values
+//! and carries out [`Operation`]s.
+//!
+//! # Translation (EKS's rules)
+//! - `system:masters` → `AmazonEKSClusterAdminPolicy` at cluster scope (as eksctl's migrator
+//!   does); the group itself is not sent.
+//! - A mapping whose groups include `system:nodes` → an `EC2_LINUX` entry with no username,
+//!   groups or policies. Only a role of the cluster's account can be one.
+//! - Any other `system:` group, or a username starting with a reserved prefix (`system:`,
+//!   `eks:`, `aws:`, `amazon:`, `iam:`), cannot be expressed on a `STANDARD` entry: the entry
+//!   is reported as skipped, with the reason, and never sent.
+//! - Role ARNs are sent as configured (path kept); entries are matched by canonical ARN.
+//! - `mapAccounts` has no equivalent: each account is reported as skipped.
+//!
+//! # Ownership and policies
+//! An entry is ours when it carries the tag [`MANAGED_TAG`]`=true` (set when we create it);
+//! any other entry is never updated, deleted, or given policies. On a managed entry we own
+//! the policies our translation can produce ([`OWNED_POLICIES`]: today only
+//! `AmazonEKSClusterAdminPolicy`): they are associated, rescoped or disassociated to match
+//! the configuration. Every other policy associated with a managed entry (by hand) is left
+//! alone, whatever the configuration says.
+//!
+//! # Guarantees
+//! - Type and principal are immutable: a type change, or a new IAM unique id (the principal
+//!   was deleted and recreated: EKS keeps the old id, so the old entry no longer works), is a
+//!   delete + create of that entry.
+//! - The guards of [`crate::core::guards`] (the same engine as aws-auth's), refusing the whole
+//!   plan: `protected-principal` (our identity keeps its entry and its cluster-admin policy),
+//!   `last-cluster-admin` (some entry keeps `AmazonEKSClusterAdminPolicy` at cluster scope),
+//!   `node-role` (no node entry goes without a replacement), `mass-removal` (same fraction and
+//!   override); and this planner's own `ambiguous-entries` (two current entries for one
+//!   principal, one ours: refuse rather than guess which one EKS uses).
+//! - No change → no operation; any refusal → no operation.
+//!
+//! # Layout
+//! [`model`] the values, [`translate`](mod@translate) EKS's rules, [`plan`](mod@plan) the
+//! planner, [`migrate`] the aws-auth → access-entries move, `tests` by topic. Everything
+//! public is re-exported here.
+
+pub mod migrate;
+pub mod model;
+pub mod plan;
+pub mod translate;
+
+#[cfg(test)]
+mod tests;
+
+pub use migrate::{MigrationPlan, aws_auth_without, managed_aws_auth, plan_migration, verified};
+pub use model::{
+    CLUSTER_ADMIN_POLICY_NAME, Change, ChangeKind, CurrentEntry, DesiredEntry, EC2_LINUX,
+    EntryView, MANAGED_TAG, MANAGED_VALUE, OWNED_POLICIES, Operation, PRINCIPAL_ID_TAG, Policy,
+    RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn, policy_name,
+};
+pub use plan::{AccessPlan, AccessPlanRequest, plan};
+pub use translate::{Translation, translate};
+
+pub use crate::core::names::principal_key;

@@ -1,0 +1,396 @@
+//! The access-entries planner: the translated desired set compared with a cluster's current
+//! entries → the changes (with their EKS calls, creates before deletes), skips, warnings and
+//! refusals. The guards are [`crate::core::guards`]'; this module only tells them what each
+//! principal holds before and after, and refuses ambiguous entries itself.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::model::{
+    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, OWNED_POLICIES, Operation,
+    PRINCIPAL_ID_TAG, STANDARD, Skip, is_cluster_admin, policy_name,
+};
+use super::translate::translate;
+use crate::core::desired::DesiredSet;
+use crate::core::guards::{
+    self, AccessView, Guard, GuardSettings, Holding, Phrasing, Proposed, Refusal,
+};
+use crate::core::names::principal_key;
+
+/// The planner's answer for one cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessPlan {
+    /// Creates first, then updates and recreates, then deletes: access is granted before
+    /// any is taken away.
+    pub changes: Vec<Change>,
+    pub skipped: Vec<Skip>,
+    pub warnings: Vec<String>,
+    pub refusals: Vec<Refusal>,
+}
+
+impl AccessPlan {
+    pub fn is_refused(&self) -> bool {
+        !self.refusals.is_empty()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// The operations to run, in order; empty when refused.
+    pub fn operations(&self) -> Vec<&Operation> {
+        if self.is_refused() {
+            return Vec::new();
+        }
+        self.changes.iter().flat_map(|c| &c.operations).collect()
+    }
+
+    /// The human-readable plan (`+` create, `~` update or recreate, `-` delete), then skips,
+    /// warnings and refusals, as the aws-auth plan prints.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for change in &self.changes {
+            let (sign, shown) = match change.kind {
+                ChangeKind::Create => ('+', change.after.as_ref()),
+                ChangeKind::Delete => ('-', change.before.as_ref()),
+                ChangeKind::Update | ChangeKind::Recreate => ('~', change.after.as_ref()),
+            };
+            let _ = writeln!(
+                out,
+                "{sign} access entry {}  {}  ({})",
+                change.principal_arn,
+                shown.map(EntryView::summary).unwrap_or_default(),
+                change.reason
+            );
+        }
+        if !self.has_changes() && !self.is_refused() {
+            out.push_str(
+                "No changes: the access entries already hold the desired managed entries.\n",
+            );
+        }
+        for skip in &self.skipped {
+            let _ = writeln!(out, "skipped access entry {}: {}", skip.key, skip.reason);
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        for refusal in &self.refusals {
+            let _ = writeln!(out, "{refusal}");
+        }
+        out
+    }
+}
+
+/// Everything the planner needs.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessPlanRequest<'a> {
+    pub current: &'a [CurrentEntry],
+    pub desired: &'a DesiredSet,
+    /// The cluster's account (node entries need a role of it).
+    pub cluster_account: Option<&'a str>,
+    pub guards: GuardSettings,
+    /// Principals that must never lose access (the tool's own identity).
+    pub protected: &'a [String],
+}
+
+/// Plans one run. Pure.
+pub fn plan(request: &AccessPlanRequest<'_>) -> AccessPlan {
+    let translation = translate(request.desired, request.cluster_account);
+    let mut plan = AccessPlan {
+        skipped: translation.skipped.clone(),
+        warnings: request.desired.warnings().to_vec(),
+        ..AccessPlan::default()
+    };
+    plan_entries(
+        request.current,
+        &translation.entries,
+        true,
+        request,
+        &mut plan,
+    );
+    plan
+}
+
+/// The shared planner: `remove_unlisted` is false for migration (additive only).
+pub(super) fn plan_entries(
+    current: &[CurrentEntry],
+    desired: &BTreeMap<String, DesiredEntry>,
+    remove_unlisted: bool,
+    request: &AccessPlanRequest<'_>,
+    plan: &mut AccessPlan,
+) {
+    let mut by_key: BTreeMap<String, Vec<&CurrentEntry>> = BTreeMap::new();
+    for entry in current {
+        by_key
+            .entry(principal_key(&entry.principal_arn))
+            .or_default()
+            .push(entry);
+    }
+    let (mut creates, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, entries) in &by_key {
+        if entries.len() > 1 && entries.iter().any(|e| e.is_managed()) {
+            let arns: Vec<&str> = entries.iter().map(|e| e.principal_arn.as_str()).collect();
+            plan.refusals.push(Refusal {
+                guard: Guard::Ambiguous,
+                message: format!(
+                    "{} access entries name the same principal {key} ({}), one of them managed; remove the extra one by hand",
+                    entries.len(),
+                    arns.join(", ")
+                ),
+            });
+        }
+    }
+    for (key, want) in desired {
+        let found = by_key.get(key).and_then(|e| e.last().copied());
+        match found {
+            None => creates.push(create_change(want, want.reason.clone(), ChangeKind::Create)),
+            Some(entry) if !entry.is_managed() => {
+                plan.skipped.push(Skip {
+                    key: want.principal_arn.clone(),
+                    reason: format!(
+                        "an unmanaged access entry ({}) already exists for this principal; it is left as it is",
+                        entry.principal_arn
+                    ),
+                });
+                plan.warnings.push(format!(
+                    "desired access entry {} ({}) collides with unmanaged entry {}; left as it is",
+                    want.principal_arn, want.reason, entry.principal_arn
+                ));
+            }
+            Some(entry) => {
+                if let Some(change) = compare(entry, want) {
+                    updates.push(change);
+                }
+            }
+        }
+    }
+    if remove_unlisted {
+        for (key, entries) in &by_key {
+            for entry in entries.iter().filter(|e| e.is_managed()) {
+                if !desired.contains_key(key) {
+                    deletes.push(Change {
+                        kind: ChangeKind::Delete,
+                        principal_arn: entry.principal_arn.clone(),
+                        before: Some(EntryView::of_current(entry)),
+                        after: None,
+                        reason: "managed by eks-iam-sync and no longer desired".to_owned(),
+                        operations: vec![Operation::Delete {
+                            principal_arn: entry.principal_arn.clone(),
+                        }],
+                    });
+                }
+            }
+        }
+    }
+    plan.changes.extend(creates);
+    plan.changes.extend(updates);
+    plan.changes.extend(deletes);
+    if plan.has_changes() {
+        let refusals = run_guards(current, &plan.changes, request);
+        plan.refusals.extend(refusals);
+    }
+}
+
+fn create_change(want: &DesiredEntry, reason: String, kind: ChangeKind) -> Change {
+    let mut operations = vec![Operation::Create {
+        principal_arn: want.principal_arn.clone(),
+        entry_type: want.entry_type.clone(),
+        username: want.username.clone(),
+        groups: want.groups.clone(),
+        tags: want.tags(),
+    }];
+    operations.extend(want.policies.iter().map(|p| Operation::Associate {
+        principal_arn: want.principal_arn.clone(),
+        policy: p.clone(),
+    }));
+    Change {
+        kind,
+        principal_arn: want.principal_arn.clone(),
+        before: None,
+        after: Some(EntryView::of_desired(want)),
+        reason,
+        operations,
+    }
+}
+
+/// How a managed entry must change to match `want` (`None`: it already does).
+fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
+    let recreate_why = if entry.entry_type != want.entry_type {
+        Some(format!(
+            "type {} → {} (the type is immutable: the entry is deleted and created again)",
+            entry.entry_type, want.entry_type
+        ))
+    } else {
+        match (entry.tags.get(PRINCIPAL_ID_TAG), &want.principal_id) {
+            (Some(had), Some(now)) if had != now => Some(format!(
+                "the principal was deleted and recreated (IAM unique id {had} → {now}); EKS keeps the old id, so the entry is deleted and created again"
+            )),
+            _ => None,
+        }
+    };
+    if let Some(why) = recreate_why {
+        let mut change = create_change(
+            want,
+            format!("{why} ({})", want.reason),
+            ChangeKind::Recreate,
+        );
+        change.before = Some(EntryView::of_current(entry));
+        change.operations.insert(
+            0,
+            Operation::Delete {
+                principal_arn: entry.principal_arn.clone(),
+            },
+        );
+        return Some(change);
+    }
+    let mut differences = Vec::new();
+    let mut operations = Vec::new();
+    if want.entry_type == STANDARD {
+        let username_differs = want.username.is_some() && entry.username != want.username;
+        let (mut have, mut need) = (entry.groups.clone(), want.groups.clone());
+        have.sort();
+        need.sort();
+        if username_differs {
+            differences.push(format!(
+                "username {} → {}",
+                entry.username.as_deref().unwrap_or("(none)"),
+                want.username.as_deref().unwrap_or("(none)")
+            ));
+        }
+        if have != need {
+            differences.push(format!(
+                "groups [{}] → [{}]",
+                entry.groups.join(", "),
+                want.groups.join(", ")
+            ));
+        }
+        if username_differs || have != need {
+            operations.push(Operation::Update {
+                principal_arn: entry.principal_arn.clone(),
+                username: want.username.clone(),
+                groups: want.groups.clone(),
+            });
+        }
+    }
+    for policy in &want.policies {
+        let name = policy_name(&policy.policy_arn);
+        match entry
+            .policies
+            .iter()
+            .find(|p| policy_name(&p.policy_arn) == name)
+        {
+            Some(p) if p.scope == policy.scope => {}
+            Some(p) => {
+                differences.push(format!("{name} scope {} → {}", p.scope, policy.scope));
+                operations.push(Operation::Associate {
+                    principal_arn: entry.principal_arn.clone(),
+                    policy: policy.clone(),
+                });
+            }
+            None => {
+                differences.push(format!("{name} associated"));
+                operations.push(Operation::Associate {
+                    principal_arn: entry.principal_arn.clone(),
+                    policy: policy.clone(),
+                });
+            }
+        }
+    }
+    for p in &entry.policies {
+        let name = policy_name(&p.policy_arn);
+        let ours = OWNED_POLICIES.contains(&name);
+        let wanted = want
+            .policies
+            .iter()
+            .any(|w| policy_name(&w.policy_arn) == name);
+        if ours && !wanted {
+            differences.push(format!("{name} disassociated"));
+            operations.push(Operation::Disassociate {
+                principal_arn: entry.principal_arn.clone(),
+                policy_arn: p.policy_arn.clone(),
+            });
+        }
+    }
+    if operations.is_empty() {
+        return None;
+    }
+    let mut after = EntryView::of_desired(want);
+    // Policies associated by hand stay, and are shown.
+    after.policies.extend(
+        entry
+            .policies
+            .iter()
+            .filter(|p| !OWNED_POLICIES.contains(&policy_name(&p.policy_arn)))
+            .cloned(),
+    );
+    Some(Change {
+        kind: ChangeKind::Update,
+        principal_arn: entry.principal_arn.clone(),
+        before: Some(EntryView::of_current(entry)),
+        after: Some(after),
+        reason: format!("{} ({})", differences.join("; "), want.reason),
+        operations,
+    })
+}
+
+/// What the guards see of the current entries: each principal's last entry.
+fn view_before(current: &[CurrentEntry]) -> AccessView {
+    let mut view = AccessView::default();
+    for entry in current {
+        let key = principal_key(&entry.principal_arn);
+        view.set(
+            key.clone(),
+            Holding {
+                label: key,
+                username: entry.username.clone(),
+                admin: entry.is_admin(),
+                node: entry.entry_type != STANDARD,
+            },
+        );
+    }
+    view
+}
+
+/// What the guards would see once `changes` are made.
+fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView {
+    for change in changes {
+        let key = principal_key(&change.principal_arn);
+        match &change.after {
+            None => view.remove(&key),
+            Some(after) => view.set(
+                key.clone(),
+                Holding {
+                    label: key,
+                    username: after.username.clone(),
+                    admin: after.policies.iter().any(is_cluster_admin),
+                    node: after.entry_type != STANDARD,
+                },
+            ),
+        }
+    }
+    view
+}
+
+/// The shared guards, worded for access entries.
+fn run_guards(
+    current: &[CurrentEntry],
+    changes: &[Change],
+    request: &AccessPlanRequest<'_>,
+) -> Vec<Refusal> {
+    let before = view_before(current);
+    let after = view_after(before.clone(), changes);
+    let removed: Vec<String> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Delete)
+        .map(|c| c.principal_arn.clone())
+        .collect();
+    let proposed = Proposed {
+        phrasing: Phrasing::AccessEntries,
+        before: &before,
+        after: &after,
+        managed_before: current.iter().filter(|e| e.is_managed()).count(),
+        removed: &removed,
+        data_size: None,
+    };
+    guards::check(&proposed, &request.guards, request.protected)
+}

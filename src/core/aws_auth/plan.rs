@@ -1,0 +1,415 @@
+//! The planner: current aws-auth + desired managed set → a plan (changes with reasons,
+//! skipped entries, warnings, guard refusals) and the ConfigMap to write, if any.
+//!
+//! # Guarantees
+//! - An unmanaged entry is never changed, moved or removed: its bytes are copied.
+//! - A desired entry whose ARN an unmanaged entry already maps is skipped, with a warning
+//!   naming both; a managed entry for that ARN is left exactly as it is.
+//! - Managed entries are regenerated in a stable order (by ARN) only in sections that change.
+//! - The result is re-read before it is offered, and must mean exactly what was intended.
+//! - No change → no write ([`Plan::write`] is `None`); any refusal → no write.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use crate::core::aws_auth::effective::Effective;
+use crate::core::aws_auth::emit::rewrite;
+use crate::core::aws_auth::{
+    AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, Ledger, MARK_KEY, MARK_VALUE, Mapping,
+    OwnershipRules, SectionName,
+};
+use crate::core::desired::DesiredSet;
+use crate::core::guards::{self, Guard, GuardSettings, Phrasing, Proposed, Refusal};
+
+/// Everything the planner needs.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRequest<'a> {
+    /// The ConfigMap as read (`None`: it does not exist yet).
+    pub current: Option<&'a ConfigMapData>,
+    pub desired: &'a DesiredSet,
+    pub guards: GuardSettings,
+    /// Principals that must never lose access (the tool's own identity).
+    pub protected: &'a [String],
+    pub ownership: &'a OwnershipRules,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Add,
+    Change,
+    Remove,
+}
+
+/// One planned change to a managed entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub section: SectionName,
+    /// ARN or account id.
+    pub key: String,
+    pub before: Option<ItemValue>,
+    pub after: Option<ItemValue>,
+    pub reason: String,
+}
+
+/// A desired entry that was not written, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub section: SectionName,
+    pub key: String,
+    pub reason: String,
+}
+
+/// The planner's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub skipped: Vec<Skip>,
+    pub warnings: Vec<String>,
+    pub refusals: Vec<Refusal>,
+    /// The ownership ledger annotation needs rewriting (even when no entry changes).
+    pub ledger_changed: bool,
+    /// True when the ConfigMap does not exist yet and would be created.
+    pub creates: bool,
+    /// The ConfigMap content to write: `Some` only when something changes and no guard refused.
+    pub write: Option<ConfigMapData>,
+}
+
+impl Plan {
+    pub fn is_refused(&self) -> bool {
+        !self.refusals.is_empty()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || self.ledger_changed
+    }
+
+    /// The human-readable plan (`+` add, `-` remove, `~` change), then skips, warnings, refusals.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for change in &self.changes {
+            let (sign, shown) = match change.kind {
+                ChangeKind::Add => ('+', change.after.as_ref()),
+                ChangeKind::Remove => ('-', change.before.as_ref()),
+                ChangeKind::Change => ('~', change.after.as_ref()),
+            };
+            let _ = writeln!(
+                out,
+                "{sign} {} {}{}  ({})",
+                change.section,
+                change.key,
+                summary(shown),
+                change.reason
+            );
+        }
+        if self.ledger_changed && self.changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "~ annotation {LEDGER_ANNOTATION} (the ownership ledger is brought up to date)"
+            );
+        }
+        if !self.has_changes() && !self.is_refused() {
+            out.push_str("No changes: aws-auth already holds the desired managed entries.\n");
+        }
+        for skip in &self.skipped {
+            let _ = writeln!(
+                out,
+                "skipped {} {}: {}",
+                skip.section, skip.key, skip.reason
+            );
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        for refusal in &self.refusals {
+            let _ = writeln!(out, "{refusal}");
+        }
+        out
+    }
+}
+
+fn summary(value: Option<&ItemValue>) -> String {
+    match value {
+        Some(ItemValue::Mapping(m)) => {
+            format!(
+                "  username={} groups=[{}]",
+                m.username.as_deref().unwrap_or(""),
+                m.groups.join(", ")
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// Plans one run. Pure: the same request always gives the same plan.
+pub fn plan(request: &PlanRequest<'_>) -> Plan {
+    let empty = ConfigMapData::default();
+    let current = request.current.unwrap_or(&empty);
+    let mut plan = Plan {
+        creates: request.current.is_none(),
+        ..Plan::default()
+    };
+    let aws_auth = match AwsAuth::read(current) {
+        Ok(aws_auth) => aws_auth,
+        Err(error) => {
+            plan.refusals.push(Refusal {
+                guard: Guard::Unparsable,
+                message: format!("{error}; EKS drops such a section whole, and we never write over content we cannot parse — fix it by hand first"),
+            });
+            return plan;
+        }
+    };
+    plan.warnings.extend(aws_auth.warnings.iter().cloned());
+    plan.warnings
+        .extend(request.desired.warnings().iter().cloned());
+
+    let mut ledger = Ledger::default();
+    let mut before = Effective::default();
+    let mut after = Effective::default();
+    let mut new_data = current.data.clone();
+    let mut managed_before = 0;
+    let mut removed = Vec::new();
+    for name in SectionName::ALL {
+        let section = aws_auth.section(name);
+        let managed = request
+            .ownership
+            .managed_flags(section, aws_auth.ledger.as_ref());
+        managed_before += managed.iter().filter(|m| **m).count();
+        let outcome = plan_section(request, &aws_auth, name, &managed, &mut plan, &mut ledger);
+        before.0.insert(name, section.values().cloned().collect());
+        if outcome.changed {
+            match rewrite(section, &outcome.keep, &outcome.generated) {
+                Ok(text) => {
+                    if !text.is_empty() || new_data.contains_key(name.key()) {
+                        new_data.insert(name.key().to_owned(), text);
+                    }
+                }
+                Err(error) => plan.refusals.push(Refusal {
+                    guard: Guard::UnsafeLayout,
+                    message: error.to_string(),
+                }),
+            }
+            let kept = section
+                .items
+                .iter()
+                .zip(&outcome.keep)
+                .filter(|(_, k)| **k)
+                .map(|(i, _)| i.value.clone());
+            after
+                .0
+                .insert(name, kept.chain(outcome.generated).collect());
+        } else {
+            after.0.insert(name, section.values().cloned().collect());
+        }
+        removed.extend(
+            plan.changes
+                .iter()
+                .filter(|c| c.section == name && c.kind == ChangeKind::Remove)
+                .map(|c| format!("{name} {}", c.key)),
+        );
+    }
+
+    let new_ledger = (!ledger.is_empty()).then(|| ledger.to_annotation());
+    plan.ledger_changed = new_ledger.as_deref()
+        != current
+            .annotations
+            .get(LEDGER_ANNOTATION)
+            .map(String::as_str);
+    if !plan.has_changes() {
+        return plan;
+    }
+    let data_size = new_data.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let proposed = Proposed {
+        phrasing: Phrasing::AwsAuth,
+        before: &before.access_view(request.protected),
+        after: &after.access_view(request.protected),
+        managed_before,
+        removed: &removed,
+        data_size: Some(data_size),
+    };
+    plan.refusals
+        .extend(guards::check(&proposed, &request.guards, request.protected));
+    if plan.refusals.is_empty() {
+        let mut annotations = current.annotations.clone();
+        match new_ledger {
+            Some(value) => annotations.insert(LEDGER_ANNOTATION.to_owned(), value),
+            None => annotations.remove(LEDGER_ANNOTATION),
+        };
+        plan.write = Some(ConfigMapData {
+            data: new_data,
+            annotations,
+        });
+    }
+    plan
+}
+
+struct SectionOutcome {
+    changed: bool,
+    keep: Vec<bool>,
+    generated: Vec<ItemValue>,
+}
+
+fn plan_section(
+    request: &PlanRequest<'_>,
+    aws_auth: &AwsAuth,
+    name: SectionName,
+    managed: &[bool],
+    plan: &mut Plan,
+    ledger: &mut Ledger,
+) -> SectionOutcome {
+    let section = aws_auth.section(name);
+    let mut unmanaged_by_key: BTreeMap<String, usize> = BTreeMap::new();
+    let mut managed_by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, (value, &is_managed)) in section.values().zip(managed).enumerate() {
+        let key = value.key().to_ascii_lowercase();
+        if is_managed {
+            managed_by_key.entry(key).or_default().push(index);
+        } else {
+            unmanaged_by_key.insert(key, index);
+        }
+    }
+    let mut keep: Vec<bool> = managed.iter().map(|m| !m).collect();
+    let mut handled = BTreeSet::new();
+    let mut generated = Vec::new();
+    let changes_before = plan.changes.len();
+
+    for (key, intended, reason) in desired_items(request.desired, name) {
+        let lower = key.to_ascii_lowercase();
+        let current = managed_by_key.get(&lower);
+        if let Some(&index) = unmanaged_by_key.get(&lower) {
+            let holder = describe_item(name, index, &section.items[index].value);
+            plan.skipped.push(Skip {
+                section: name,
+                key: key.clone(),
+                reason: format!("already mapped by an unmanaged entry ({holder}); writing it would shadow or be shadowed"),
+            });
+            plan.warnings.push(format!(
+                "desired {name} {key} ({reason}) collides with unmanaged {holder}; left as it is"
+            ));
+            for &i in current.into_iter().flatten() {
+                keep[i] = true;
+                handled.insert(i);
+                ledger.insert(name, &key);
+            }
+            continue;
+        }
+        ledger.insert(name, &key);
+        match current {
+            None => plan.changes.push(Change {
+                kind: ChangeKind::Add,
+                section: name,
+                key: key.clone(),
+                before: None,
+                after: Some(intended.clone()),
+                reason,
+            }),
+            Some(indices) => {
+                handled.extend(indices.iter().copied());
+                let last = &section.items[*indices.last().unwrap_or(&0)].value;
+                let differences = differences(last, &intended, indices.len());
+                if !differences.is_empty() {
+                    plan.changes.push(Change {
+                        kind: ChangeKind::Change,
+                        section: name,
+                        key: key.clone(),
+                        before: Some(last.clone()),
+                        after: Some(intended.clone()),
+                        reason: format!("{} ({reason})", differences.join("; ")),
+                    });
+                }
+            }
+        }
+        generated.push(intended);
+    }
+
+    for (index, (value, &is_managed)) in section.values().zip(managed).enumerate() {
+        if is_managed && !handled.contains(&index) {
+            plan.changes.push(Change {
+                kind: ChangeKind::Remove,
+                section: name,
+                key: value.key().to_owned(),
+                before: Some(value.clone()),
+                after: None,
+                reason: "managed by eks-iam-sync and no longer desired".to_owned(),
+            });
+        }
+    }
+    SectionOutcome {
+        changed: plan.changes.len() > changes_before,
+        keep,
+        generated,
+    }
+}
+
+/// The desired entries of a section as they are to be written, with their keys and reasons.
+fn desired_items(desired: &DesiredSet, name: SectionName) -> Vec<(String, ItemValue, String)> {
+    if name == SectionName::MapAccounts {
+        return desired
+            .accounts()
+            .map(|(id, why)| (id.clone(), ItemValue::Account(id.clone()), why.clone()))
+            .collect();
+    }
+    desired
+        .mappings(name)
+        .into_iter()
+        .map(|d| {
+            let mapping = Mapping {
+                arn: d.arn.clone(),
+                username: Some(d.username.clone()),
+                groups: d.groups.clone(),
+                extra: vec![(MARK_KEY.to_owned(), MARK_VALUE.to_owned())],
+            };
+            (d.arn.clone(), ItemValue::Mapping(mapping), d.reason.clone())
+        })
+        .collect()
+}
+
+/// How a current managed entry differs from what we would write (empty: it doesn't).
+fn differences(current: &ItemValue, intended: &ItemValue, copies: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (ItemValue::Mapping(now), ItemValue::Mapping(want)) = (current, intended) {
+        if now.arn != want.arn {
+            out.push(format!("ARN {} written as {}", now.arn, want.arn));
+        }
+        if now.username != want.username {
+            out.push(format!(
+                "username {} → {}",
+                now.username.as_deref().unwrap_or("(none)"),
+                want.username.as_deref().unwrap_or("(none)")
+            ));
+        }
+        if now.groups != want.groups {
+            out.push(format!(
+                "groups [{}] → [{}]",
+                now.groups.join(", "),
+                want.groups.join(", ")
+            ));
+        }
+        let ours = |m: &Mapping| {
+            m.extra
+                .iter()
+                .any(|(k, v)| k == MARK_KEY && v == MARK_VALUE)
+        };
+        if !ours(now) {
+            // Owned through the ledger (another tool stripped the mark) or through an adopted mark.
+            out.push(format!(
+                "ownership mark `{MARK_KEY}: {MARK_VALUE}` written (the entry was ours without it)"
+            ));
+        }
+    }
+    if copies > 1 {
+        out.push(format!("{copies} managed copies merged into one"));
+    }
+    out
+}
+
+fn describe_item(name: SectionName, index: usize, value: &ItemValue) -> String {
+    match value {
+        ItemValue::Mapping(m) => format!(
+            "{name}[{index}] {} username={}",
+            m.arn,
+            m.username.as_deref().unwrap_or("(none)")
+        ),
+        ItemValue::Account(a) => format!("{name}[{index}] {a}"),
+    }
+}

@@ -1,0 +1,121 @@
+//! The desired set for a user-level IAM event (a user created, deleted, added to or removed
+//! from a group): aws-auth's current managed entries as they are, with only that user's entry
+//! worked out again from the configuration.
+//!
+//! Pure: the adapter reads the one user into [`UserFacts`]. The rules for a user's entry are
+//! those of [`super::from_iam`] (group order decides the username, a static user wins); a full
+//! reconcile is that module's business.
+
+use crate::core::aws_auth::{AwsAuth, ItemValue, OwnershipRules, SectionName};
+use crate::core::desired::DesiredSet;
+use crate::core::names::account_of;
+use crate::core::settings::Settings;
+
+/// What a user-level event read: the user's ARN (when known) and groups (`None`: the user is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFacts {
+    pub user_name: String,
+    pub account_id: Option<String>,
+    pub arn: Option<String>,
+    pub groups: Option<Vec<String>>,
+}
+
+/// The desired set for a user-level event: aws-auth's current managed entries as they are,
+/// with only this user's entry recomputed. Returns `None` when the user needs an entry but
+/// its ARN is not known (the caller then reads it, or falls back to a full reconcile).
+pub fn desired_for_user_event(
+    settings: &Settings,
+    cluster: &str,
+    current: &AwsAuth,
+    ownership: &OwnershipRules,
+    user: &UserFacts,
+) -> Option<(DesiredSet, Vec<String>)> {
+    let mut set = DesiredSet::default();
+    let mut warnings = Vec::new();
+    let is_this_user = |arn: &str| {
+        user.arn.as_deref().map_or_else(
+            || {
+                let name_matches = arn
+                    .rsplit(['/', ':'])
+                    .next()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&user.user_name));
+                let account_matches = user
+                    .account_id
+                    .as_deref()
+                    .is_none_or(|a| account_of(arn) == Some(a));
+                arn.contains(":user/") && name_matches && account_matches
+            },
+            |known| known.eq_ignore_ascii_case(arn),
+        )
+    };
+    let mut known_arn = user.arn.clone();
+    for name in SectionName::ALL {
+        let section = current.section(name);
+        let flags = ownership.managed_flags(section, current.ledger.as_ref());
+        for (value, managed) in section.values().zip(flags) {
+            if !managed {
+                continue;
+            }
+            let reason = "unchanged (the event concerns another principal)";
+            let result = match value {
+                ItemValue::Mapping(m) if name == SectionName::MapUsers && is_this_user(&m.arn) => {
+                    known_arn.get_or_insert_with(|| m.arn.clone());
+                    Ok(())
+                }
+                other => set.add_aws_auth_entry(name, "current", other, reason),
+            };
+            if let Err(e) = result {
+                warnings.push(e.to_string());
+            }
+        }
+    }
+
+    let applies = |clusters: &[String]| clusters.iter().any(|c| c == cluster);
+    let Some(groups) = &user.groups else {
+        return Some((set, warnings)); // The user is gone: their entries go.
+    };
+    let static_user = settings.users.iter().find(|u| {
+        applies(&u.clusters)
+            && known_arn
+                .as_deref()
+                .is_some_and(|a| u.arn.as_str().eq_ignore_ascii_case(a))
+    });
+    let mut username = None;
+    let mut k8s_groups: Vec<String> = Vec::new();
+    let mut via = Vec::new();
+    for group in settings.groups.iter().filter(|g| applies(&g.clusters)) {
+        if groups
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(&group.iam_group))
+        {
+            username.get_or_insert_with(|| format!("{}{}", group.username_prefix, user.user_name));
+            for g in &group.kubernetes_groups {
+                if !k8s_groups.contains(g) {
+                    k8s_groups.push(g.clone());
+                }
+            }
+            via.push(group.iam_group.clone());
+        }
+    }
+    let entry = match static_user {
+        Some(u) => Some((
+            u.username.clone(),
+            u.kubernetes_groups.clone(),
+            "configured in users".to_owned(),
+        )),
+        None => username.map(|name| {
+            (
+                name,
+                k8s_groups,
+                format!("member of IAM group {}", via.join(", ")),
+            )
+        }),
+    };
+    if let Some((username, groups, reason)) = entry {
+        let arn = known_arn?;
+        if let Err(e) = set.add_user(&reason, &arn, &username, &groups, &reason) {
+            warnings.push(e.to_string());
+        }
+    }
+    Some((set, warnings))
+}

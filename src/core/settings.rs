@@ -1,0 +1,104 @@
+//! The validated configuration: what the rest of the program (and the pure core) uses.
+//!
+//! These types are produced only by `crate::config` (raw schema → validation → here), which
+//! guarantees what the field docs say; this module holds no rule of its own and reads nothing.
+
+use serde::Deserialize;
+
+use crate::core::names::IamArn;
+
+/// The default for `guards.maxRemovalFraction`.
+pub const DEFAULT_MAX_REMOVAL_FRACTION: f64 = 0.5;
+
+/// How a cluster's access is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// Decided per cluster at run time from its authentication mode.
+    #[default]
+    Auto,
+    /// The `kube-system/aws-auth` ConfigMap.
+    AwsAuth,
+    /// EKS access entries.
+    AccessEntries,
+}
+
+/// The validated configuration. Every cluster reference resolves, every ARN parses, every
+/// default is filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub clusters: Vec<Cluster>,
+    pub groups: Vec<GroupMapping>,
+    pub users: Vec<PrincipalMapping>,
+    pub roles: Vec<PrincipalMapping>,
+    pub sso_permission_sets: Vec<SsoPermissionSetMapping>,
+    /// 12-digit account ids for `mapAccounts`.
+    pub accounts: Vec<String>,
+    pub guards: Guards,
+}
+
+impl Settings {
+    /// The cluster with this exact name.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// Every cluster name, in configuration order.
+    pub fn cluster_names(&self) -> Vec<String> {
+        self.clusters.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+/// One EKS cluster to keep in step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    pub region: String,
+    /// Role to assume for this cluster's EKS/Kubernetes calls (cross-account).
+    pub assume_role_arn: Option<IamArn>,
+    pub backend: Backend,
+}
+
+/// Members of `iam_group` get `username_prefix + user name` and `kubernetes_groups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMapping {
+    pub iam_group: String,
+    pub kubernetes_groups: Vec<String>,
+    pub username_prefix: String,
+    /// The clusters this mapping applies to (every cluster when the config omits `clusters`).
+    pub clusters: Vec<String>,
+}
+
+/// A statically configured IAM user or role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalMapping {
+    pub arn: IamArn,
+    pub username: String,
+    pub kubernetes_groups: Vec<String>,
+    pub clusters: Vec<String>,
+}
+
+/// The role(s) IAM Identity Center creates for permission set `name`
+/// (`AWSReservedSSO_<name>_<hex>`), found by name at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoPermissionSetMapping {
+    pub name: String,
+    pub username: String,
+    pub kubernetes_groups: Vec<String>,
+    pub clusters: Vec<String>,
+}
+
+/// Limits on what one run may do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guards {
+    /// Refuse a plan that removes more than this fraction of the managed entries, in (0, 1].
+    pub max_removal_fraction: f64,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            max_removal_fraction: DEFAULT_MAX_REMOVAL_FRACTION,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The access-entries backend end to end against eks-sim's access-entry API (EKS's
+//! validation and error shapes) and moto's IAM: managed entries created, updated and deleted,
+//! unmanaged ones untouched, EKS validation errors reported per entry, guards, dry run, steady
+//! state from the simulator's counters, `backend: auto` per authentication mode, `migrate`,
+//! and an entry recreated after its principal was deleted and recreated.
+//!
+//! Every cluster here is upgraded from CONFIG_MAP, so its creator (the stack's identity, the
+//! identity eks-iam-sync runs as) holds the bootstrap cluster-admin entry, unmanaged.
+//!
+//! Split by topic: `writes` (what a run creates, updates, deletes, refuses or only plans),
+//! `modes` (`backend: auto`, the wrong mode, `migrate`) and `principals` (a recreated
+//! principal, the tool's own identity, a user event). The helpers are here.
+
+mod modes;
+mod principals;
+mod writes;
+
+use serde_json::Value;
+
+use crate::support::TestCluster;
+
+const ACCOUNT: &str = "123456789012";
+/// A trust policy for test roles.
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// Principal ARNs of the cluster's access entries.
+fn entries(t: &TestCluster) -> Vec<String> {
+    let listed = t
+        .on()
+        .aws(&["eks", "list-access-entries", "--cluster-name", &t.name]);
+    listed["accessEntries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn describe(t: &TestCluster, principal: &str) -> Value {
+    t.on().aws(&[
+        "eks",
+        "describe-access-entry",
+        "--cluster-name",
+        &t.name,
+        "--principal-arn",
+        principal,
+    ])["accessEntry"]
+        .clone()
+}
+
+/// Names of the policies associated with an entry, with their scope type.
+fn policies(t: &TestCluster, principal: &str) -> Vec<String> {
+    let listed = t.on().aws(&[
+        "eks",
+        "list-associated-access-policies",
+        "--cluster-name",
+        &t.name,
+        "--principal-arn",
+        principal,
+    ]);
+    listed["associatedAccessPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["policyArn"].as_str().unwrap().rsplit('/').next().unwrap(),
+                p["accessScope"]["type"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Admins (system:masters) and developers (`developers`) from two IAM groups.
+fn groups_config(t: &TestCluster, dev_groups: &str) -> String {
+    format!(
+        "groups:\n  - iamGroup: {}\n    kubernetesGroups: [system:masters]\n  - iamGroup: {}\n    kubernetesGroups: {dev_groups}\n",
+        t.iam("admins"),
+        t.iam("devs")
+    )
+}
+
+fn keys(report: &Value, list: &str) -> Vec<String> {
+    report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect()
+}

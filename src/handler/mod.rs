@@ -134,7 +134,8 @@ async fn route(
     payload: &Value,
 ) -> Result<Value, HandlerError> {
     if is_sqs_event(payload) {
-        return Ok(batch::handle_batch(reconciler, payload).await);
+        // Boxed: the batch and dispatch futures are deep, and the runtime's is deeper still.
+        return Ok(Box::pin(batch::handle_batch(reconciler, payload)).await);
     }
     let decision = classify(payload, reconciler.settings())?;
     tracing::info!(trigger = ?decision.trigger, reason = %decision.reason, "invocation classified");
@@ -142,7 +143,7 @@ async fn route(
         .and_then(|queue| Some((queue, messages_for(&decision, payload)?)))
         .filter(|(_, messages)| !messages.is_empty());
     if let Some((queue, messages)) = fan_out {
-        return dispatch::dispatch(queue, &decision, &messages).await;
+        return Box::pin(dispatch::dispatch(queue, &decision, &messages)).await;
     }
     let summary = match &decision.action {
         Action::Acknowledge => {

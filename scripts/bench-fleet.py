@@ -27,6 +27,8 @@ import urllib.request
 import boto3
 
 BATCH = 10
+# CPU seconds (user + system) of every invocation, in order; a run reads the ones it added.
+CPU_TIMES = []
 ACCOUNT = "123456789012"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ["EKS_IAM_SYNC_BIN"]
@@ -67,6 +69,7 @@ def timed_invoke(env, event_path, extra):
     err = proc.stderr.read()
     _, status, rusage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU_TIMES.append(rusage.ru_utime + rusage.ru_stime)
     return time.monotonic() - started, rusage.ru_maxrss / 1024, proc.returncode, out, err
 
 
@@ -138,7 +141,7 @@ class Fleet:
         eks, kube = cluster_calls(self.env)
         failed = sum(1 for c in summary["clusters"] if c["outcome"] == "failed")
         return {"mode": "in place", "workers": 1, "wall": secs, "longest": secs, "rss": rss,
-                "failed": failed, "errors": [], "median": secs,
+                "failed": failed, "errors": [], "median": secs, "cpu": CPU_TIMES[-1],
                 "invocations": 1, "sqs_calls": 0, "iam": summary["iamCalls"], "eks": eks,
                 "kube": kube, "changed": changed}
 
@@ -155,6 +158,7 @@ class Fleet:
         dispatched = json.loads(out)
         assert len(dispatched["sent"]) == self.n, dispatched
         lock = threading.Lock()
+        first_worker = len(CPU_TIMES)
         stats = {"invocations": 0, "longest": 0.0, "rss": 0.0, "iam": 0, "failed": 0, "errors": [], "durations": [],
                  "dispatch": secs, "dispatch_rss": rss}
 
@@ -206,13 +210,14 @@ class Fleet:
         for t in threads:
             t.join()
         wall = time.monotonic() - started
+        cpu = max(CPU_TIMES[first_worker:], default=0.0)
         eks, kube = cluster_calls(self.env)
         return {"mode": "fanned out", "workers": workers, "wall": wall,
                 "longest": stats["longest"], "rss": stats["rss"],
                 "invocations": stats["invocations"], "sqs_calls": dispatched["sqsCalls"],
                 "iam": stats["iam"], "eks": eks, "kube": kube, "changed": None,
                 "failed": stats["failed"], "errors": stats["errors"],
-                "median": sorted(stats["durations"])[len(stats["durations"]) // 2],
+                "median": sorted(stats["durations"])[len(stats["durations"]) // 2], "cpu": cpu,
                 "dispatch": stats["dispatch"], "dispatch_rss": stats["dispatch_rss"]}
 
 
@@ -237,12 +242,12 @@ def main():
     finally:
         subprocess.run([os.path.join(ROOT, "scripts/local-stack.sh"), "stop"],
                        env={**os.environ, "EKS_IAM_SYNC_STACK_DIR": state}, capture_output=True)
-    print("| N | mode | W | wall s | invocations | median / longest invocation s | peak RSS MB | "
+    print("| N | mode | W | wall s | invocations | median / longest invocation s | longest invocation CPU s | peak RSS MB | "
           "SQS send calls | IAM/cluster | EKS/cluster | kube/cluster | failed records (retried) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, r in rows:
         print(f"| {n} | {r['mode']} | {r['workers']} | {r['wall']:.2f} | {r['invocations']} | "
-              f"{r['median']:.2f} / {r['longest']:.2f} | {r['rss']:.1f} | {r['sqs_calls']} | {r['iam'] / n:.2f} | "
+              f"{r['median']:.2f} / {r['longest']:.2f} | {r['cpu']:.3f} | {r['rss']:.1f} | {r['sqs_calls']} | {r['iam'] / n:.2f} | "
               f"{r['eks'] / n:.2f} | {r['kube'] / n:.2f} | {r['failed']} |")
     for n, r in rows:
         for line in r["errors"][:5]:

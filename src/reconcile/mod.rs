@@ -44,7 +44,9 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::aws::access_entries::AccessEntryError;
-use crate::aws::eks::{AuthenticationMode, ClusterInfo, EksClusters, EksError};
+use crate::aws::eks::{
+    AuthenticationMode, ClusterInfo, EksClusters, EksError, assumed_role_credentials,
+};
 use crate::aws::iam::IamDirectory;
 use crate::core::aws_auth::OwnershipRules;
 use crate::core::guards::GuardSettings;
@@ -147,7 +149,16 @@ impl Reconciler {
         base: aws_config::SdkConfig,
         ownership: OwnershipRules,
     ) -> Reconciler {
-        Reconciler::with_clients(settings, Clients::from_sdk_config(&base), ownership)
+        let mut clients = Clients::from_sdk_config(&base);
+        if let Some(role) = &settings.iam_assume_role_arn {
+            // The synced IAM account (issue 14): users and groups read through its role.
+            let credentials = assumed_role_credentials(role.as_str(), base.clone());
+            let config = aws_sdk_iam::config::Builder::from(&base)
+                .credentials_provider(credentials)
+                .build();
+            clients.iam = aws_sdk_iam::Client::from_conf(config);
+        }
+        Reconciler::with_clients(settings, clients, ownership)
     }
 
     /// A reconciler talking through `clients` (tests pass mocked ones).

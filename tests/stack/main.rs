@@ -4,6 +4,7 @@
 //! environment, exactly as an operator or the Lambda runtime would run it.
 
 mod access_entries;
+mod accounts;
 mod bad_input;
 mod fleet;
 mod soak;

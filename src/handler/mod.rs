@@ -9,7 +9,8 @@
 //! # Map
 //! - here: [`Handler`] (built once per instance) and the routing of one payload;
 //! - `dispatch`: fleet mode's fan-out of an event onto the work queue;
-//! - `batch`: an SQS batch from the work queue, each record in place, partial batch response.
+//! - `batch`: an SQS batch from the work queue, each record in place, partial batch response;
+//! - `accounts`: IAM events narrowed to the account they come from (many accounts).
 //!
 //! # Routing
 //! | Payload | In place (no queue) | Fleet mode ([`crate::fleet::QUEUE_URL_ENV`]) |
@@ -19,6 +20,7 @@
 //! | event that cannot matter | acknowledge | acknowledge, nothing sent |
 //! | direct invoke | reconcile | reconcile (in place) |
 
+mod accounts;
 mod batch;
 mod dispatch;
 
@@ -138,6 +140,7 @@ async fn route(
         return Ok(Box::pin(batch::handle_batch(reconciler, payload)).await);
     }
     let decision = classify(payload, reconciler.settings())?;
+    let decision = accounts::route_by_account(decision, payload, reconciler.settings());
     tracing::info!(trigger = ?decision.trigger, reason = %decision.reason, "invocation classified");
     let fan_out = queue
         .and_then(|queue| Some((queue, messages_for(&decision, payload)?)))

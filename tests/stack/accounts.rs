@@ -1,6 +1,7 @@
 //! Many accounts (issue 14): `iam: {assumeRoleArn}` names the account whose IAM users and
 //! groups are synced; the function reads them through that role (moto's cross-account
-//! AssumeRole), while the clusters stay reached with its own credentials.
+//! AssumeRole), while the clusters stay reached with its own credentials; and user and group
+//! events matter only when they come from that account.
 
 use std::process::Command;
 
@@ -72,4 +73,36 @@ fn users_and_groups_are_read_in_the_account_iam_assume_role_arn_names() {
     assert_eq!(run.cluster()["added"][0]["key"], json!(expected));
     let users = section(&t.aws_auth(), "mapUsers").to_owned();
     assert!(users.contains(&expected), "{users}");
+
+    // Routed by account: a group event from another account (here, the function's own)
+    // cannot concern the synced account's group of the same name.
+    let bob = t.iam("bob");
+    aws_in_synced_account(&role, &["iam", "create-user", "--user-name", &bob]);
+    aws_in_synced_account(
+        &role,
+        &[
+            "iam",
+            "add-user-to-group",
+            "--group-name",
+            &group,
+            "--user-name",
+            &bob,
+        ],
+    );
+    let params = json!({"groupName": group, "userName": bob});
+    let elsewhere = t.invoke(&t.event("add_user_to_group", params.clone()));
+    assert_eq!(elsewhere.code, 0, "{}", elsewhere.stderr);
+    assert_eq!(
+        elsewhere.json()["acknowledged"],
+        true,
+        "{}",
+        elsewhere.stdout
+    );
+    let mut event = t.event("add_user_to_group", params);
+    event["account"] = SYNCED_ACCOUNT.into();
+    event["detail"]["recipientAccountId"] = SYNCED_ACCOUNT.into();
+    let synced = t.invoke(&event);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    let bob_arn = format!("arn:aws:iam::{SYNCED_ACCOUNT}:user/{bob}");
+    assert_eq!(synced.cluster()["added"][0]["key"], json!(bob_arn));
 }

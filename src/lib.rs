@@ -7,6 +7,7 @@
 //!   and Kubernetes and carry out a plan.
 //! - [`reconcile`] runs gather → plan → write per cluster; [`app`] builds it from the
 //!   environment.
+//! - [`fleet`] fans clusters out on an SQS FIFO queue (fleet mode).
 //! - [`handler`] (with [`lambda`]) serves Lambda events; [`cli`] is the operator's front door
 //!   (`plan`, `apply`, `migrate`, `invoke`, `render`, `token`).
 
@@ -18,6 +19,7 @@ pub mod core;
 pub mod events;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod fleet;
 pub mod handler;
 pub mod kubernetes;
 pub mod lambda;

@@ -1,7 +1,8 @@
 # Terraform module for eks-iam-sync: the same system as template.yaml (function, IAM events
 # rule, schedule, retries and dead-letter queue with alarms, least-privilege IAM, the
 # function's own EKS access entries), plus the us-east-1 forwarder of IAM events when the
-# function runs in another region. tests/deploy_templates.rs checks the event pattern.
+# function runs in another region, and fleet mode (fleet.tf). tests/deploy_templates.rs checks
+# the event pattern.
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -206,7 +207,7 @@ resource "aws_lambda_function" "this" {
   architectures                  = ["arm64"]
   memory_size                    = var.memory_size
   timeout                        = var.timeout
-  reserved_concurrent_executions = 1
+  reserved_concurrent_executions = local.reserved_concurrency
 
   logging_config {
     log_format = "JSON"
@@ -214,10 +215,11 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = {
-      EKS_IAM_SYNC_CONFIG = var.config
-      RUST_LOG            = var.log_level
-    }
+    variables = merge({
+      EKS_IAM_SYNC_CONFIG              = var.config
+      EKS_IAM_SYNC_CLUSTER_CONCURRENCY = tostring(var.cluster_concurrency)
+      RUST_LOG                         = var.log_level
+    }, local.fleet_environment)
   }
 
   dead_letter_config {

@@ -34,3 +34,13 @@ output "forward_rule_arn" {
   description = "The us-east-1 rule forwarding IAM events to the function's region (null when the function runs in us-east-1)."
   value       = local.forward_iam_events ? aws_cloudwatch_event_rule.forward[0].arn : null
 }
+
+output "work_queue_url" {
+  description = "Fleet mode: the FIFO queue clusters are fanned out on (null when fleet is off)."
+  value       = var.fleet ? aws_sqs_queue.work[0].url : null
+}
+
+output "work_dead_letter_queue_url" {
+  description = "Fleet mode: clusters that failed every retry (null when fleet is off)."
+  value       = var.fleet ? aws_sqs_queue.work_dead_letter[0].url : null
+}

@@ -157,3 +157,53 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "fleet" {
+  description = "Fleet mode (README \"Fleet mode\"): fan clusters out on an SQS FIFO queue, one message per cluster, drained by the function with partial batch responses."
+  type        = bool
+  default     = false
+}
+
+variable "fleet_batch_size" {
+  description = "Fleet mode: records per worker invocation (a FIFO event source takes at most 10)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.fleet_batch_size >= 1 && var.fleet_batch_size <= 10
+    error_message = "fleet_batch_size must be between 1 and 10."
+  }
+}
+
+variable "fleet_maximum_concurrency" {
+  description = "Fleet mode: worker invocations the event source mapping runs at once; the function reserves this plus 2 for the dispatcher."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.fleet_maximum_concurrency >= 2 && var.fleet_maximum_concurrency <= 1000
+    error_message = "fleet_maximum_concurrency must be between 2 and 1000."
+  }
+}
+
+variable "fleet_max_receive_count" {
+  description = "Fleet mode: tries of one cluster's message before it is dead-lettered."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.fleet_max_receive_count >= 1 && var.fleet_max_receive_count <= 1000
+    error_message = "fleet_max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "cluster_concurrency" {
+  description = "Clusters (in fleet mode: records of a batch) reconciled at the same time by one invocation (EKS_IAM_SYNC_CLUSTER_CONCURRENCY)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.cluster_concurrency >= 1 && var.cluster_concurrency <= 64
+    error_message = "cluster_concurrency must be between 1 and 64."
+  }
+}

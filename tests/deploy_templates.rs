@@ -4,35 +4,17 @@
 //! Terraform module must list exactly [`IAM_EVENT_NAMES`] in their EventBridge patterns, with
 //! the CloudTrail envelope (`source`, `detail-type`, `eventSource`) and failed calls filtered
 //! out, so the templates and the handler cannot drift apart. Also checked: the schedule's
-//! default and the function settings issue 7 fixes (runtime, architecture, concurrency).
+//! default and the function settings issue 7 fixes (runtime, architecture, concurrency), and
+//! fleet mode's switch (issue 14, in `deploy_fleet.rs`).
 //! scripts/check-deploy.sh validates the same files with cfn-lint, SAM, checkov and terraform fmt.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use eks_iam_sync::events::{CLOUDTRAIL_API_CALL, IAM_EVENT_NAMES};
 use serde_json::{Value, json};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// A CloudFormation template as JSON. Short-form intrinsics (`!Ref X`, `!Sub ...`, `!If [...]`)
-/// are custom YAML tags: serde-saphyr drops the tag and keeps the node, so `!Ref X` reads as
-/// the string "X". That is enough here: the patterns are plain data.
-fn cloudformation(path: &str) -> Value {
-    serde_saphyr::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: not YAML: {e}"))
-}
-
-fn at<'a>(value: &'a Value, path: &str, pointer: &str) -> &'a Value {
-    value
-        .pointer(pointer)
-        .unwrap_or_else(|| panic!("{path}: nothing at {pointer}"))
-}
+mod deploy_support;
+use deploy_support::{at, cloudformation, hcl_block, read, squash};
 
 fn expected_names() -> BTreeSet<String> {
     IAM_EVENT_NAMES.iter().map(|n| n.to_string()).collect()
@@ -153,7 +135,11 @@ fn sam_function_settings() {
     let p = &function["Properties"];
     assert_eq!(p["Runtime"], "provided.al2023");
     assert_eq!(p["Architectures"], json!(["arm64"]));
-    assert_eq!(p["ReservedConcurrentExecutions"], 1);
+    // 1 in place; in fleet mode (issue 14) the FleetReservedConcurrency parameter.
+    assert_eq!(
+        p["ReservedConcurrentExecutions"],
+        json!(["Fleet", "FleetReservedConcurrency", 1])
+    );
     assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
     let memory = p["MemorySize"]
         .as_str()
@@ -215,56 +201,6 @@ fn samconfig_example_matches_the_template() {
 
 // --- Terraform: a small, targeted reading of the HCL (no HCL parser among our dependencies;
 // scripts/check-deploy.sh parses every .tf file with python-hcl2). ---
-
-/// The text between the bracket at `open` and its match, skipping string literals.
-fn balanced(text: &str, open: usize, what: &str) -> String {
-    let bytes = text.as_bytes();
-    let (opener, closer) = match bytes[open] {
-        b'{' => (b'{', b'}'),
-        b'[' => (b'[', b']'),
-        other => panic!("{what}: expected a bracket, found {:?}", other as char),
-    };
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-        } else if b == opener {
-            depth += 1;
-        } else if b == closer {
-            depth -= 1;
-            if depth == 0 {
-                return text[open + 1..i].to_owned();
-            }
-        }
-    }
-    panic!("{what}: unbalanced {}", opener as char)
-}
-
-/// The body of the first `header ... {` or `header ... [` found after `header`.
-fn hcl_block(text: &str, header: &str, what: &str) -> String {
-    let start = text
-        .find(header)
-        .unwrap_or_else(|| panic!("{what}: `{header}` not found"));
-    let open = text[start..]
-        .find(['{', '['])
-        .map(|i| start + i)
-        .unwrap_or_else(|| panic!("{what}: no block after `{header}`"));
-    balanced(text, open, what)
-}
-
-/// Whitespace collapsed, so assertions do not depend on `terraform fmt`'s alignment.
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 fn string_literals(text: &str) -> Vec<String> {
     text.split('"')
@@ -371,7 +307,8 @@ fn terraform_function_settings() {
     for needle in [
         r#"runtime = "provided.al2023""#,
         r#"architectures = ["arm64"]"#,
-        "reserved_concurrent_executions = 1",
+        // 1 in place; in fleet mode (issue 14) local.reserved_concurrency (fleet.tf).
+        "reserved_concurrent_executions = local.reserved_concurrency",
         r#"log_format = "JSON""#,
         "EKS_IAM_SYNC_CONFIG = var.config",
     ] {

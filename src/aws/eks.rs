@@ -298,6 +298,16 @@ fn build_route(inner: &Inner, region: &str, role: &Option<String>) -> Route {
     }
 }
 
+/// Credentials of `role_arn`, assumed (lazily, refreshed as they expire) with the credentials
+/// of `via` through its STS endpoint; also what the IAM client uses for `iam.assumeRoleArn`.
+pub fn assumed_role_credentials(role_arn: &str, via: SdkConfig) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(AssumedRole {
+        role_arn: role_arn.to_owned(),
+        via,
+        provider: OnceCell::new(),
+    })
+}
+
 /// Credentials of `role_arn`, assumed with the credentials of `via` through its STS endpoint.
 /// aws-config's provider is built on first use (its constructor is async).
 #[derive(Debug)]

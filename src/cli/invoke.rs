@@ -8,7 +8,8 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use crate::handler::{HandlerError, handle};
+use crate::app;
+use crate::handler::{Handler, HandlerError};
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
@@ -38,11 +39,14 @@ pub async fn run(args: &InvokeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let reconciler = match super::reconciler(args.config.as_deref()).await {
-        Ok(reconciler) => reconciler,
-        Err(code) => return code,
+    let handler = match Handler::from_env(&app::environment(args.config.as_deref())).await {
+        Ok(handler) => handler,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
     };
-    match handle(&reconciler, &payload).await {
+    match handler.handle(&payload).await {
         Ok(response) => {
             println!(
                 "{}",

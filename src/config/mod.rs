@@ -231,6 +231,9 @@ pub struct RawConfig {
     pub accounts: Vec<RawAccountId>,
     #[serde(default)]
     pub guards: Option<RawGuards>,
+    /// `iam`: whose IAM users and groups are synced (issue 14).
+    #[serde(default)]
+    pub iam: Option<RawIam>,
 }
 
 /// Builders for tests and callers that assemble a configuration in code:
@@ -367,6 +370,15 @@ pub struct RawSsoPermissionSet {
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
     pub clusters: Option<Vec<String>>,
+}
+
+/// `iam` as written: `{assumeRoleArn: ...}`, the role to read IAM users and groups through
+/// (the account whose IAM is synced); omitted, the function's own credentials.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawIam {
+    #[serde(default)]
+    pub assume_role_arn: Option<String>,
 }
 
 /// `guards` as written.

@@ -162,6 +162,18 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
         }
     };
 
+    let iam_assume_role_arn = raw
+        .iam
+        .as_ref()
+        .and_then(|iam| iam.assume_role_arn.as_deref())
+        .and_then(|text| match IamArn::parse_kind(text, PrincipalKind::Role) {
+            Ok(arn) => Some(arn),
+            Err(e) => {
+                v.push("iam.assumeRoleArn", Some(text), e.to_string());
+                None
+            }
+        });
+
     if v.problems.is_empty() {
         Ok(Settings {
             clusters,
@@ -171,6 +183,7 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
             sso_permission_sets,
             accounts,
             guards,
+            iam_assume_role_arn,
         })
     } else {
         Err(v.problems)

@@ -35,6 +35,9 @@ pub struct Settings {
     /// 12-digit account ids for `mapAccounts`.
     pub accounts: Vec<String>,
     pub guards: Guards,
+    /// `iam.assumeRoleArn`: IAM users and groups are read through this role (the synced
+    /// account); `None`, with the function's own credentials.
+    pub iam_assume_role_arn: Option<IamArn>,
 }
 
 impl Settings {

@@ -18,7 +18,8 @@
 //!
 //! # Expected flow (one run)
 //! IAM read for the run (full: every group the targets need; user event: that user's groups)
-//! → per cluster, at most [`CLUSTER_CONCURRENCY`] at a time: DescribeCluster (cached while
+//! → per cluster, at most the cluster concurrency at a time (default [`CLUSTER_CONCURRENCY`],
+//! see [`Reconciler::with_cluster_concurrency`]): DescribeCluster (cached while
 //! warm) → the backend's read → plan → write.
 //!
 //! # Guarantees
@@ -43,7 +44,9 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::aws::access_entries::AccessEntryError;
-use crate::aws::eks::{AuthenticationMode, ClusterInfo, EksClusters, EksError};
+use crate::aws::eks::{
+    AuthenticationMode, ClusterInfo, EksClusters, EksError, assumed_role_credentials,
+};
 use crate::aws::iam::IamDirectory;
 use crate::core::aws_auth::OwnershipRules;
 use crate::core::guards::GuardSettings;
@@ -59,7 +62,8 @@ pub use report::{ApiCalls, ClusterReport, EntryReport, Outcome, RunSummary};
 
 use desired::{Desired, RunRead};
 
-/// Clusters reconciled at the same time.
+/// Clusters reconciled at the same time, unless set otherwise
+/// ([`Reconciler::with_cluster_concurrency`]).
 pub const CLUSTER_CONCURRENCY: usize = 4;
 /// Attempts at writing aws-auth when others keep writing it (409 Conflict).
 pub const WRITE_ATTEMPTS: u32 = 5;
@@ -136,6 +140,7 @@ pub struct Reconciler {
     identity: OnceCell<String>,
     ownership: OwnershipRules,
     allow_mass_removal: bool,
+    cluster_concurrency: usize,
 }
 
 impl Reconciler {
@@ -144,7 +149,16 @@ impl Reconciler {
         base: aws_config::SdkConfig,
         ownership: OwnershipRules,
     ) -> Reconciler {
-        Reconciler::with_clients(settings, Clients::from_sdk_config(&base), ownership)
+        let mut clients = Clients::from_sdk_config(&base);
+        if let Some(role) = &settings.iam_assume_role_arn {
+            // The synced IAM account (issue 14): users and groups read through its role.
+            let credentials = assumed_role_credentials(role.as_str(), base.clone());
+            let config = aws_sdk_iam::config::Builder::from(&base)
+                .credentials_provider(credentials)
+                .build();
+            clients.iam = aws_sdk_iam::Client::from_conf(config);
+        }
+        Reconciler::with_clients(settings, clients, ownership)
     }
 
     /// A reconciler talking through `clients` (tests pass mocked ones).
@@ -162,7 +176,19 @@ impl Reconciler {
             identity: OnceCell::new(),
             ownership,
             allow_mass_removal: false,
+            cluster_concurrency: CLUSTER_CONCURRENCY,
         }
+    }
+
+    /// Reconciles at most `clusters` clusters at the same time (at least one).
+    pub fn with_cluster_concurrency(mut self, clusters: usize) -> Reconciler {
+        self.cluster_concurrency = clusters.max(1);
+        self
+    }
+
+    /// Clusters reconciled at the same time.
+    pub fn cluster_concurrency(&self) -> usize {
+        self.cluster_concurrency
     }
 
     /// Lifts the mass-removal guard for this reconciler (the CLI's `--allow-mass-removal`).
@@ -200,7 +226,7 @@ impl Reconciler {
     }
 
     /// The one driver of both kinds of run: every target cluster, at most
-    /// [`CLUSTER_CONCURRENCY`] at a time, reports in configuration order.
+    /// [`Reconciler::cluster_concurrency`] at a time, reports in configuration order.
     async fn fan_out(
         &self,
         targets: &[Cluster],
@@ -218,7 +244,7 @@ impl Reconciler {
                     None => report,
                 }
             })
-            .buffered(CLUSTER_CONCURRENCY)
+            .buffered(self.cluster_concurrency)
             .collect()
             .await
     }

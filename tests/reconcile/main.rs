@@ -8,4 +8,5 @@ mod access_entries;
 mod aws_auth;
 mod events;
 mod failures;
+mod fleet;
 mod support;

@@ -25,7 +25,8 @@ use aws_sdk_iam::error::BoxError;
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use eks_iam_sync::aws::eks::EksClusters;
-use eks_iam_sync::handler::{HandlerError, handle};
+use eks_iam_sync::fleet::WorkQueue;
+use eks_iam_sync::handler::{Handler, HandlerError};
 use eks_iam_sync::reconcile::{Clients, Reconciler};
 use eks_sim::cluster::AuthMode;
 use eks_sim::credentials::TestCredential;
@@ -37,6 +38,9 @@ use serde_json::{Value, json};
 pub const ACCOUNT: &str = "111122223333";
 pub const REGION: &str = "us-east-1";
 pub const CLUSTER: &str = "prod";
+/// The work queue of fleet-mode scenarios.
+pub const QUEUE_URL: &str =
+    "https://sqs.us-east-1.amazonaws.com/111122223333/eks-iam-sync-work.fifo";
 /// Our own identity: the cluster's creator (so an admin on it), protected by the guards.
 pub const SELF_ARN: &str = "arn:aws:iam::111122223333:user/eks-iam-sync";
 const SELF_AK: &str = "AKIAEKSIAMSYNC000001";
@@ -140,8 +144,9 @@ fn counted(counts: &[(&str, u64)]) -> BTreeMap<String, u64> {
 /// One cluster, its simulator and a reconciler wired to mocks; see the module doc.
 pub struct Scenario {
     pub sim: RunningSim,
-    reconciler: Reconciler,
+    handler: Handler,
     iam_rules: Vec<Rule>,
+    sqs_rules: Vec<Rule>,
     iam_log: CallLog,
     sts_log: CallLog,
 }
@@ -160,6 +165,8 @@ pub struct Setup {
     mappings: Value,
     iam: Vec<Rule>,
     faults: Vec<&'static str>,
+    /// Fleet mode: the work queue's SendMessageBatch answers (`None`: in place).
+    sqs: Option<Vec<Rule>>,
 }
 
 impl Setup {
@@ -172,6 +179,7 @@ impl Setup {
             mappings,
             iam: Vec::new(),
             faults: Vec::new(),
+            sqs: None,
         }
     }
 
@@ -190,6 +198,12 @@ impl Setup {
     /// An eks-sim fault rule in its flag form (`kube:update:409:count=1`).
     pub fn fault(mut self, spec: &'static str) -> Setup {
         self.faults.push(spec);
+        self
+    }
+
+    /// Fleet mode, with the work queue answering SendMessageBatch from `rules` in order.
+    pub fn fleet(mut self, rules: Vec<Rule>) -> Setup {
+        self.sqs = Some(rules);
         self
     }
 
@@ -267,10 +281,15 @@ impl Setup {
             clients,
             eks_iam_sync::app::ownership_for(&env),
         );
+        let queue = self.sqs.as_ref().map(|rules| {
+            let client = mock_client!(aws_sdk_sqs, RuleMode::Sequential, rules);
+            WorkQueue::new(client, QUEUE_URL)
+        });
         Scenario {
             sim,
-            reconciler,
+            handler: Handler::new(reconciler, queue),
             iam_rules: self.iam,
+            sqs_rules: self.sqs.unwrap_or_default(),
             iam_log,
             sts_log,
         }
@@ -280,7 +299,7 @@ impl Setup {
 impl Scenario {
     /// One Lambda invocation with `payload`, in process.
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
-        handle(&self.reconciler, payload).await
+        self.handler.handle(payload).await
     }
 
     /// Asserts the calls made since the last verify are exactly `expected`, then starts
@@ -301,7 +320,7 @@ impl Scenario {
         assert_eq!(kube, expected.kube, "Kubernetes {what}");
     }
 
-    /// Every IAM rule answered exactly once (none left unused).
+    /// Every IAM rule (and SQS rule, in fleet mode) answered exactly once (none left unused).
     #[track_caller]
     pub fn finish(self) {
         let unused: Vec<usize> = (0..self.iam_rules.len())
@@ -310,6 +329,13 @@ impl Scenario {
         assert!(
             unused.is_empty(),
             "IAM rules not answered exactly once (by index): {unused:?}"
+        );
+        let unused: Vec<usize> = (0..self.sqs_rules.len())
+            .filter(|i| self.sqs_rules[*i].num_calls() != 1)
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "SQS rules not answered exactly once (by index): {unused:?}"
         );
     }
 

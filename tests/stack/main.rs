@@ -4,7 +4,9 @@
 //! environment, exactly as an operator or the Lambda runtime would run it.
 
 mod access_entries;
+mod accounts;
 mod bad_input;
+mod fleet;
 mod soak;
 mod support;
 

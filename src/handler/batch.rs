@@ -1,0 +1,243 @@
+//! An SQS batch from the work queue: each record is one unit of work, run in place, and the
+//! response names exactly the records that failed (`{"batchItemFailures": [{"itemIdentifier":
+//! "<messageId>"}]}`, Lambda's partial batch response), so only they are retried and, after
+//! the queue's `maxReceiveCount`, dead-lettered.
+//!
+//! # Expected flow
+//! 1. Every record's body is read: a `syncUser` body, else any payload the classifier accepts
+//!    (a dispatched full reconcile is `{"action":"reconcile","clusters":["prod"]}`).
+//! 2. The full reconciles of the batch run as ONE reconcile of their clusters, so they share
+//!    one IAM read, exactly as the in-place path does; each record's verdict is its clusters'.
+//! 3. Then the other records (user events, dry runs), grouped by `MessageGroupId` (the
+//!    cluster): one group's records one after the other, in order; groups side by side, at
+//!    most the reconciler's cluster concurrency at a time.
+//!
+//! # Guarantees
+//! - A record never fans out again: nothing here sends a message.
+//! - A record fails (is named) when its body is malformed or names an unknown cluster, or when
+//!   one of its clusters failed. A guard refusal is a result, not a failure: retrying cannot
+//!   change it.
+//! - Reconciles are level-triggered, so running a group's full reconcile before its user
+//!   events, or a later record succeeding after an earlier one failed, loses nothing: a
+//!   retried record re-reads the truth.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::report;
+use crate::events::{Action, ClassifyError, UserSync, classify};
+use crate::fleet::SyncUserBody;
+use crate::fleet::message::SYNC_USER_ACTION;
+use crate::reconcile::{Reconciler, RunSummary};
+
+/// `eventSource` of an SQS record.
+pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
+
+/// Why one record failed; logged with its message id.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("the record has no body")]
+    NoBody,
+    #[error("the body is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the body is not a syncUser message: {0}")]
+    SyncUserBody(#[source] serde_json::Error),
+    #[error("the body names no cluster, or clusters that are not configured: {0:?}")]
+    Clusters(Vec<String>),
+    #[error("the body is not a payload this function accepts: {0}")]
+    Payload(#[from] ClassifyError),
+    #[error("{} of {total} clusters failed: {}", errors.len(), errors.join("; "))]
+    ClustersFailed { errors: Vec<String>, total: usize },
+}
+
+/// What one record asks for.
+#[derive(Debug)]
+enum Work {
+    /// Nothing (an event that cannot matter).
+    Acknowledge(String),
+    /// A full reconcile of these clusters (merged with the batch's other full reconciles).
+    Reconcile(Vec<String>),
+    /// A dry run of these clusters (run on its own: it must not write).
+    DryRun(Vec<String>, String),
+    /// One user's entries.
+    SyncUser(UserSync, String),
+}
+
+/// Whether `payload` is an SQS event (its first record comes from `aws:sqs`).
+pub fn is_sqs_event(payload: &Value) -> bool {
+    payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|records| records.first())
+        .and_then(|record| record.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some(SQS_EVENT_SOURCE)
+}
+
+/// Runs every record of an SQS event and returns the partial batch response.
+pub(super) async fn handle_batch(reconciler: &Reconciler, payload: &Value) -> Value {
+    let records: Vec<SqsMessage> = payload["Records"]
+        .as_array()
+        .map(|records| {
+            records
+                .iter()
+                .map(|r| serde_json::from_value(r.clone()).unwrap_or_else(|_| unreadable(r)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut verdicts: HashMap<String, Result<(), RecordError>> = HashMap::new();
+    let mut full: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<(&str, Work)>)> = Vec::new();
+    for record in &records {
+        let id = record.message_id.as_deref().unwrap_or_default();
+        match read_work(reconciler, record) {
+            Err(error) => {
+                verdicts.insert(id.to_owned(), Err(error));
+            }
+            Ok(Work::Acknowledge(reason)) => {
+                tracing::info!(message_id = id, reason = %reason, "acknowledged");
+                verdicts.insert(id.to_owned(), Ok(()));
+            }
+            Ok(Work::Reconcile(clusters)) => full.push((id, clusters)),
+            Ok(work) => {
+                let group = record
+                    .attributes
+                    .get("MessageGroupId")
+                    .map_or(id, String::as_str);
+                match groups.iter_mut().find(|(g, _)| g == group) {
+                    Some((_, works)) => works.push((id, work)),
+                    None => groups.push((group.to_owned(), vec![(id, work)])),
+                }
+            }
+        }
+    }
+    verdicts.extend(run_full(reconciler, &full).await);
+    let grouped: Vec<Vec<(String, Result<(), RecordError>)>> = futures::stream::iter(groups)
+        .map(|(_, works)| run_group(reconciler, works))
+        .buffer_unordered(reconciler.cluster_concurrency())
+        .collect()
+        .await;
+    verdicts.extend(grouped.into_iter().flatten());
+    let mut response = SqsBatchResponse::default();
+    for record in &records {
+        let id = record.message_id.clone().unwrap_or_default();
+        match verdicts.get(&id) {
+            Some(Ok(())) => tracing::info!(message_id = %id, "record done"),
+            Some(Err(error)) => {
+                tracing::error!(message_id = %id, error = %error, "record failed; SQS retries it");
+                response.add_failure(id);
+            }
+            None => response.add_failure(id),
+        }
+    }
+    serde_json::to_value(&response).unwrap_or_default()
+}
+
+/// A record that does not even parse as an SQS message: keep its id so it can be named.
+fn unreadable(record: &Value) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = record
+        .get("messageId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    message
+}
+
+/// What a record's body asks for.
+fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, RecordError> {
+    let id = record.message_id.as_deref().unwrap_or("(no messageId)");
+    let body = record.body.as_deref().ok_or(RecordError::NoBody)?;
+    let work: Value = serde_json::from_str(body).map_err(RecordError::NotJson)?;
+    if work.get("action").and_then(Value::as_str) == Some(SYNC_USER_ACTION) {
+        let body: SyncUserBody = serde_json::from_value(work).map_err(RecordError::SyncUserBody)?;
+        let configured = reconciler.settings().cluster_names();
+        if body.clusters.is_empty() || body.clusters.iter().any(|c| !configured.contains(c)) {
+            return Err(RecordError::Clusters(body.clusters));
+        }
+        let reason = format!("SQS message {id}: {}", body.reason);
+        return Ok(Work::SyncUser(body.into_user_sync(), reason));
+    }
+    let decision = classify(&work, reconciler.settings())?;
+    let reason = format!("SQS message {id}: {}", decision.reason);
+    Ok(match decision.action {
+        Action::Acknowledge => Work::Acknowledge(reason),
+        Action::Reconcile {
+            clusters,
+            dry_run: false,
+        } => Work::Reconcile(clusters),
+        Action::Reconcile { clusters, .. } => Work::DryRun(clusters, reason),
+        Action::SyncUser(sync) => Work::SyncUser(sync, reason),
+    })
+}
+
+/// The batch's full reconciles as one run; each record's verdict.
+async fn run_full(
+    reconciler: &Reconciler,
+    records: &[(&str, Vec<String>)],
+) -> Vec<(String, Result<(), RecordError>)> {
+    if records.is_empty() {
+        return Vec::new();
+    }
+    let wanted: BTreeSet<&String> = records.iter().flat_map(|(_, c)| c).collect();
+    // In configuration order, as every run.
+    let clusters: Vec<String> = reconciler
+        .settings()
+        .cluster_names()
+        .into_iter()
+        .filter(|c| wanted.contains(c))
+        .collect();
+    let reason = format!(
+        "SQS batch: full reconcile of {} ({} records)",
+        clusters.join(", "),
+        records.len()
+    );
+    let summary = reconciler.reconcile(&clusters, false, &reason).await;
+    report(&summary);
+    records
+        .iter()
+        .map(|(id, clusters)| ((*id).to_owned(), verdict(&summary, clusters)))
+        .collect()
+}
+
+/// One group's other records, in order; each record's verdict.
+async fn run_group(
+    reconciler: &Reconciler,
+    works: Vec<(&str, Work)>,
+) -> Vec<(String, Result<(), RecordError>)> {
+    let mut verdicts = Vec::new();
+    for (id, work) in works {
+        let (summary, clusters) = match &work {
+            Work::SyncUser(sync, reason) => (
+                reconciler.user_event(sync, false, reason).await,
+                &sync.clusters,
+            ),
+            Work::DryRun(clusters, reason) => {
+                (reconciler.reconcile(clusters, true, reason).await, clusters)
+            }
+            Work::Acknowledge(_) | Work::Reconcile(_) => continue,
+        };
+        report(&summary);
+        verdicts.push((id.to_owned(), verdict(&summary, clusters)));
+    }
+    verdicts
+}
+
+/// A record's verdict: failed when one of its clusters failed in `summary`.
+fn verdict(summary: &RunSummary, clusters: &[String]) -> Result<(), RecordError> {
+    let errors: Vec<String> = summary
+        .clusters
+        .iter()
+        .filter(|c| clusters.contains(&c.cluster))
+        .filter_map(|c| Some(format!("{}: {}", c.cluster, c.error.as_ref()?)))
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(RecordError::ClustersFailed {
+        errors,
+        total: clusters.len(),
+    })
+}

@@ -1,0 +1,204 @@
+//! The Lambda handler: an invocation payload in, a JSON response out.
+//!
+//! The payload is classified (pure, [`crate::events`]) into what to do: acknowledge at once
+//! with no cluster call, reconcile one user's entries, or reconcile whole clusters. The
+//! invocation fails — so EventBridge retries and, in the end, dead-letters it — only when
+//! some cluster failed; a guard refusal is reported, not retried, since retrying cannot
+//! change the verdict.
+//!
+//! # Map
+//! - here: [`Handler`] (built once per instance) and the routing of one payload;
+//! - `dispatch`: fleet mode's fan-out of an event onto the work queue;
+//! - `batch`: an SQS batch from the work queue, each record in place, partial batch response;
+//! - `accounts`: IAM events narrowed to the account they come from (many accounts).
+//!
+//! # Routing
+//! | Payload | In place (no queue) | Fleet mode ([`crate::fleet::QUEUE_URL_ENV`]) |
+//! |---|---|---|
+//! | SQS event (`Records[]`, `eventSource` `aws:sqs`) | each record in place | the same: a record never fans out |
+//! | scheduled event, IAM event that matters | reconcile | one message per cluster |
+//! | event that cannot matter | acknowledge | acknowledge, nothing sent |
+//! | direct invoke | reconcile | reconcile (in place) |
+
+mod accounts;
+mod batch;
+mod dispatch;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::app;
+use crate::config::ConfigError;
+use crate::events::{Action, ClassifyError, classify};
+use crate::fleet::{FleetSettings, FleetSettingsError, WorkQueue, messages_for};
+use crate::reconcile::{Reconciler, RunSummary};
+use crate::telemetry::{metric_counts, metric_line};
+
+pub use batch::is_sqs_event;
+
+/// Why the handler could not be built: nothing is served.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Fleet(#[from] FleetSettingsError),
+}
+
+/// What serves invocations: the reconciler, and the work queue in fleet mode.
+#[derive(Debug)]
+pub struct Handler {
+    reconciler: Reconciler,
+    queue: Option<WorkQueue>,
+}
+
+impl Handler {
+    /// A handler reconciling through `reconciler`, fanning out on `queue` when given.
+    pub fn new(reconciler: Reconciler, queue: Option<WorkQueue>) -> Handler {
+        Handler { reconciler, queue }
+    }
+
+    /// The handler `env` describes: the reconciler of [`app::reconciler_from_env`] with the
+    /// cluster concurrency of [`FleetSettings`], and the work queue when fleet mode is on.
+    /// Every setting is validated before any AWS call.
+    pub async fn from_env(env: &HashMap<String, String>) -> Result<Handler, StartError> {
+        let fleet = FleetSettings::from_env(env)?;
+        let reconciler = app::reconciler_from_env(env)
+            .await?
+            .with_cluster_concurrency(fleet.cluster_concurrency);
+        let queue = match fleet.queue_url {
+            Some(_) => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                fleet.queue(&sdk)
+            }
+            None => None,
+        };
+        Ok(Handler::new(reconciler, queue))
+    }
+
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
+    }
+
+    /// Handles one invocation (see the module's routing table).
+    pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
+        route(&self.reconciler, self.queue.as_ref(), payload).await
+    }
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("{0}")]
+    Payload(#[from] ClassifyError),
+    #[error("{failed} of {total} clusters failed: {summary}")]
+    ClustersFailed {
+        failed: usize,
+        total: usize,
+        summary: Value,
+    },
+    /// Fleet mode: some messages could not be queued (the event is retried; the messages
+    /// that were queued deduplicate).
+    #[error("{unsent} of {total} messages could not be queued: {response}")]
+    DispatchFailed {
+        unsent: usize,
+        total: usize,
+        response: Value,
+    },
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(error: HandlerError) -> lambda_runtime::Diagnostic {
+        let error_type = match &error {
+            HandlerError::Payload(_) => "InvalidPayload",
+            HandlerError::ClustersFailed { .. } => "ClustersFailed",
+            HandlerError::DispatchFailed { .. } => "DispatchFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Handles one invocation in place (no work queue): SQS batches and every event are
+/// reconciled by this invocation.
+pub async fn handle(reconciler: &Reconciler, payload: &Value) -> Result<Value, HandlerError> {
+    route(reconciler, None, payload).await
+}
+
+/// Routes one payload: an SQS batch to its records, an event to the queue when there is one
+/// and the event fans out, anything else in place.
+async fn route(
+    reconciler: &Reconciler,
+    queue: Option<&WorkQueue>,
+    payload: &Value,
+) -> Result<Value, HandlerError> {
+    if is_sqs_event(payload) {
+        // Boxed: the batch and dispatch futures are deep, and the runtime's is deeper still.
+        return Ok(Box::pin(batch::handle_batch(reconciler, payload)).await);
+    }
+    let decision = classify(payload, reconciler.settings())?;
+    let decision = accounts::route_by_account(decision, payload, reconciler.settings());
+    tracing::info!(trigger = ?decision.trigger, reason = %decision.reason, "invocation classified");
+    let fan_out = queue
+        .and_then(|queue| Some((queue, messages_for(&decision, payload)?)))
+        .filter(|(_, messages)| !messages.is_empty());
+    if let Some((queue, messages)) = fan_out {
+        return Box::pin(dispatch::dispatch(queue, &decision, &messages)).await;
+    }
+    let summary = match &decision.action {
+        Action::Acknowledge => {
+            return Ok(json!({"acknowledged": true, "reason": decision.reason, "clusters": []}));
+        }
+        Action::Reconcile { clusters, dry_run } => {
+            reconciler
+                .reconcile(clusters, *dry_run, &decision.reason)
+                .await
+        }
+        Action::SyncUser(sync) => reconciler.user_event(sync, false, &decision.reason).await,
+    };
+    in_place_response(&summary)
+}
+
+/// The in-place response: the run's summary, or [`HandlerError::ClustersFailed`] carrying it.
+fn in_place_response(summary: &RunSummary) -> Result<Value, HandlerError> {
+    report(summary);
+    let failed = summary
+        .clusters
+        .iter()
+        .filter(|c| c.error.is_some())
+        .count();
+    let value = serde_json::to_value(summary).unwrap_or_else(|e| json!({"error": e.to_string()}));
+    if summary.failed() {
+        return Err(HandlerError::ClustersFailed {
+            failed,
+            total: summary.clusters.len(),
+            summary: value,
+        });
+    }
+    Ok(value)
+}
+
+/// Logs each cluster's outcome and prints the run's metric line.
+fn report(summary: &RunSummary) {
+    for cluster in &summary.clusters {
+        tracing::info!(
+            cluster = %cluster.cluster,
+            outcome = ?cluster.outcome,
+            added = cluster.added.len(),
+            changed = cluster.changed.len(),
+            removed = cluster.removed.len(),
+            refusals = cluster.refusals.len(),
+            error = cluster.error.as_deref().unwrap_or(""),
+            dry_run = summary.dry_run,
+            "cluster reconciled"
+        );
+    }
+    // Lambda sends stdout and stderr to the same log stream; stderr keeps `invoke`'s stdout pure JSON.
+    eprintln!(
+        "{}",
+        metric_line(&metric_counts(summary), std::time::SystemTime::now())
+    );
+}

@@ -1,0 +1,228 @@
+//! The deployment templates' fleet mode (issue 14): a switch, off by default, creating the FIFO
+//! work queue the handler expects (dead-letter queue, alarm, event source mapping with partial
+//! batch responses, least-privilege SQS), in `template.yaml` and `terraform/` alike; and the
+//! many-accounts plumbing (the central bus accepting the organization, the forwarder targeting
+//! it).
+
+use eks_iam_sync::fleet::{CLUSTER_CONCURRENCY_ENV, QUEUE_URL_ENV};
+use serde_json::json;
+
+mod deploy_support;
+use deploy_support::{at, cloudformation, hcl_block, read, squash};
+
+#[test]
+fn terraform_in_place_reserved_concurrency_is_one() {
+    let fleet = squash(&read("terraform/fleet.tf"));
+    assert!(
+        fleet.contains("reserved_concurrency = var.fleet ? var.fleet_maximum_concurrency + 2 : 1"),
+        "terraform/fleet.tf: reserved concurrency must be 1 in place, workers + 2 in fleet mode"
+    );
+}
+
+// --- Fleet mode (issue 14): a switch, off by default, with the queue the handler expects. ---
+
+#[test]
+fn sam_fleet_mode_is_a_switch_off_by_default() {
+    let template = cloudformation("template.yaml");
+    let parameters = &template["Parameters"];
+    assert_eq!(parameters["FleetMode"]["Default"], "false");
+    assert_eq!(
+        template["Conditions"]["Fleet"],
+        json!(["FleetMode", "true"]),
+        "Fleet: !Equals [!Ref FleetMode, \"true\"]"
+    );
+    let resources = template["Resources"].as_object().unwrap();
+    for name in [
+        "WorkQueue",
+        "WorkDeadLetterQueue",
+        "WorkQueuePolicy",
+        "FleetPolicy",
+        "WorkQueueMapping",
+        "WorkDeadLetterAlarm",
+    ] {
+        assert_eq!(
+            resources[name]["Condition"], "Fleet",
+            "template.yaml {name}: only in fleet mode"
+        );
+    }
+    let variables = &resources["Function"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables[QUEUE_URL_ENV],
+        json!(["Fleet", "WorkQueue", "AWS::NoValue"])
+    );
+    assert_eq!(variables[CLUSTER_CONCURRENCY_ENV], "ClusterConcurrency");
+    assert_eq!(parameters["ClusterConcurrency"]["Default"], 4);
+}
+
+#[test]
+fn sam_work_queue_is_fifo_with_a_dead_letter_queue_and_a_long_enough_visibility() {
+    let template = cloudformation("template.yaml");
+    let resources = &template["Resources"];
+    let queue = &resources["WorkQueue"]["Properties"];
+    assert_eq!(queue["FifoQueue"], true);
+    assert_eq!(queue["ContentBasedDeduplication"], false);
+    let longest_timeout = template["Parameters"]["Timeout"]["MaxValue"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * longest_timeout,
+        "the visibility timeout must be at least 6 x any function Timeout"
+    );
+    assert_eq!(
+        queue["RedrivePolicy"],
+        json!({"deadLetterTargetArn": "WorkDeadLetterQueue.Arn", "maxReceiveCount": "FleetMaxReceiveCount"})
+    );
+    assert_eq!(
+        resources["WorkDeadLetterQueue"]["Properties"]["FifoQueue"],
+        true
+    );
+    let alarm = &resources["WorkDeadLetterAlarm"]["Properties"];
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        "WorkDeadLetterQueue.QueueName"
+    );
+}
+
+#[test]
+fn sam_event_source_mapping_reports_batch_item_failures_with_bounded_concurrency() {
+    let template = cloudformation("template.yaml");
+    let parameters = &template["Parameters"];
+    let mapping = &template["Resources"]["WorkQueueMapping"];
+    assert_eq!(mapping["Type"], "AWS::Lambda::EventSourceMapping");
+    let p = &mapping["Properties"];
+    assert_eq!(p["EventSourceArn"], "WorkQueue.Arn");
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(p["BatchSize"], "FleetBatchSize");
+    assert_eq!(
+        p["ScalingConfig"]["MaximumConcurrency"],
+        "FleetMaximumConcurrency"
+    );
+    assert_eq!(
+        parameters["FleetBatchSize"]["MaxValue"], 10,
+        "FIFO: 10 at most"
+    );
+    let workers = parameters["FleetMaximumConcurrency"]["Default"]
+        .as_u64()
+        .unwrap();
+    let reserved = parameters["FleetReservedConcurrency"]["Default"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        reserved >= workers + 2,
+        "reserved concurrency leaves room for the dispatcher"
+    );
+}
+
+#[test]
+fn sam_fleet_policy_is_least_privilege_on_the_work_queue() {
+    let template = cloudformation("template.yaml");
+    let statements =
+        &template["Resources"]["FleetPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(
+        statements,
+        &json!([
+            {"Sid": "DispatchClusters", "Effect": "Allow", "Action": "sqs:SendMessage",
+             "Resource": "WorkQueue.Arn"},
+            {"Sid": "DrainClusters", "Effect": "Allow",
+             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+             "Resource": "WorkQueue.Arn"},
+        ])
+    );
+}
+
+#[test]
+fn terraform_fleet_mode_mirrors_the_sam_switch() {
+    let fleet = read("terraform/fleet.tf");
+    let variables = squash(&hcl_block(
+        &read("terraform/variables.tf"),
+        r#"variable "fleet""#,
+        "variables.tf",
+    ));
+    assert!(
+        variables.contains("default = false"),
+        "fleet is off by default"
+    );
+    let queue = squash(&hcl_block(
+        &fleet,
+        r#"resource "aws_sqs_queue" "work""#,
+        "fleet.tf",
+    ));
+    for needle in [
+        "fifo_queue = true",
+        "content_based_deduplication = false",
+        "visibility_timeout_seconds = local.work_queue_visibility_timeout",
+        "deadLetterTargetArn = aws_sqs_queue.work_dead_letter[0].arn",
+    ] {
+        assert!(
+            queue.contains(needle),
+            "fleet.tf work queue lacks `{needle}`"
+        );
+    }
+    let squashed = squash(&fleet);
+    assert!(squashed.contains("work_queue_visibility_timeout = 6 * var.timeout"));
+    let mapping = squash(&hcl_block(
+        &fleet,
+        r#"resource "aws_lambda_event_source_mapping" "work""#,
+        "fleet.tf",
+    ));
+    for needle in [
+        r#"function_response_types = ["ReportBatchItemFailures"]"#,
+        "batch_size = var.fleet_batch_size",
+        "maximum_concurrency = var.fleet_maximum_concurrency",
+    ] {
+        assert!(
+            mapping.contains(needle),
+            "fleet.tf mapping lacks `{needle}`"
+        );
+    }
+    assert!(squashed.contains(&format!("{QUEUE_URL_ENV} = aws_sqs_queue.work[0].url")));
+    let policy = squash(&hcl_block(
+        &fleet,
+        r#"resource "aws_iam_role_policy" "fleet""#,
+        "fleet.tf",
+    ));
+    assert!(policy.contains(r#"Action = "sqs:SendMessage""#), "{policy}");
+    assert!(
+        policy.contains(
+            r#"Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]"#
+        ),
+        "{policy}"
+    );
+}
+
+// --- Many accounts (issue 14): member accounts forward to the central bus, which accepts
+// the organization. ---
+
+#[test]
+fn the_central_bus_accepts_the_organization_and_the_forwarder_can_target_it() {
+    let template = cloudformation("template.yaml");
+    let policy = at(
+        &template,
+        "template.yaml",
+        "/Resources/OrganizationEventsPolicy",
+    );
+    assert_eq!(policy["Condition"], "HasOrganization");
+    let statement = &policy["Properties"]["Statement"];
+    assert_eq!(statement["Action"], "events:PutEvents");
+    assert_eq!(
+        statement["Condition"],
+        json!({"StringEquals": {"aws:PrincipalOrgID": "OrganizationId"}})
+    );
+    assert_eq!(template["Parameters"]["OrganizationId"]["Default"], "");
+
+    let path = "deploy/iam-events-forwarder.yaml";
+    let forwarder = cloudformation(path);
+    assert_eq!(forwarder["Parameters"]["TargetAccountId"]["Default"], "");
+    let target = &at(
+        &forwarder,
+        path,
+        "/Resources/ForwardRule/Properties/Targets",
+    )[0];
+    assert_eq!(
+        target["Arn"][1]["Account"],
+        json!(["HasTargetAccount", "TargetAccountId", "AWS::AccountId"])
+    );
+}

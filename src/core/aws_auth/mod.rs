@@ -12,6 +12,7 @@ pub mod manifest;
 mod node;
 pub mod ownership;
 pub mod section;
+mod simple_list;
 
 use std::collections::BTreeMap;
 

@@ -128,14 +128,7 @@ impl<'a> Builder<'a> {
             Event::DocumentStart(..) => self.in_document = true,
             Event::DocumentEnd => return self.in_document,
             Event::Scalar(value, style, anchor, _) => {
-                self.complete(
-                    Node::Scalar {
-                        value,
-                        style,
-                        span,
-                    },
-                    anchor,
-                );
+                self.complete(Node::Scalar { value, style, span }, anchor);
             }
             Event::Alias(id) => {
                 // An unknown anchor is a parse error upstream; a known one is a copy.

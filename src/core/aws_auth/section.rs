@@ -8,6 +8,7 @@
 //! whole. This module reproduces that reading and reports, instead of dropping, what EKS
 //! would drop — the planner refuses to write over content it cannot parse.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -80,6 +81,16 @@ impl ItemValue {
             ItemValue::Mapping(m) => &m.arn,
             ItemValue::Account(a) => a,
         }
+    }
+}
+
+/// A key (ARN or account id) as EKS compares it: ASCII case folded; borrowed when it is
+/// lowercase already, as nearly every key is.
+pub fn folded_key(key: &str) -> Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(key.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(key)
     }
 }
 

@@ -26,7 +26,10 @@ const MAX_KEY_LEN: usize = 128;
 
 /// The nodes of `text`, when it is a block list of the subset this reader takes.
 pub fn read(text: &str) -> Option<Node<'_>> {
-    if !text.bytes().all(|b| b == b'\n' || (b' '..=b'~').contains(&b)) {
+    if !text
+        .bytes()
+        .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
+    {
         return None;
     }
     let lines = lines(text);
@@ -328,10 +331,48 @@ mod tests {
     #[test]
     fn generated_near_misses_never_disagree() {
         const FRAGMENTS: &[&str] = &[
-            "- ", "  ", "    ", "- ", "rolearn", "username", "groups", "managedBy", ": ", ":",
-            "\n", "\n", "\n", "a", "arn:aws:iam::1:role/x", "\"q r\"", "'s'", "[a, \"b\"]", "[]",
-            " # c", "#c", "null", "~", "x:", "-x", "{{t}}", "\"\"", "''", "\t", "  - g", "---",
-            "&a ", "*a", "[", "]", ",", "\"", "'", "0", " ", "1.5", "y",
+            "- ",
+            "  ",
+            "    ",
+            "- ",
+            "rolearn",
+            "username",
+            "groups",
+            "managedBy",
+            ": ",
+            ":",
+            "\n",
+            "\n",
+            "\n",
+            "a",
+            "arn:aws:iam::1:role/x",
+            "\"q r\"",
+            "'s'",
+            "[a, \"b\"]",
+            "[]",
+            " # c",
+            "#c",
+            "null",
+            "~",
+            "x:",
+            "-x",
+            "{{t}}",
+            "\"\"",
+            "''",
+            "\t",
+            "  - g",
+            "---",
+            "&a ",
+            "*a",
+            "[",
+            "]",
+            ",",
+            "\"",
+            "'",
+            "0",
+            " ",
+            "1.5",
+            "y",
         ];
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = |n: usize| {

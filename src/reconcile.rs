@@ -55,6 +55,10 @@ use crate::token_source::TokenSource;
 
 /// Clusters reconciled at the same time.
 pub const CLUSTER_CONCURRENCY: usize = 4;
+/// IAM reads (one group, or the SSO roles) in flight at the same time in a full reconcile:
+/// the wall time of reading many groups is then close to the slowest reads, not their sum,
+/// while staying well inside IAM's request rate.
+pub const IAM_READ_CONCURRENCY: usize = 8;
 /// Attempts at writing aws-auth when others keep writing it (409 Conflict).
 pub const WRITE_ATTEMPTS: u32 = 5;
 /// How long a user event waits for IAM to show what the event says happened.
@@ -407,54 +411,86 @@ impl Reconciler {
     }
 
     /// Reads every group the target clusters need, and the SSO roles when a permission set is
-    /// configured. Per-group results, so a failure only fails the clusters that needed it.
+    /// configured: concurrently, at most [`IAM_READ_CONCURRENCY`] reads at a time (the SSO
+    /// roles' read among them; a group's pages follow each other). Per-group results, so a
+    /// failure only fails the clusters that needed it.
     async fn read_iam(&self, targets: &[Cluster]) -> IamRead {
-        let needed = |clusters: &[String]| targets.iter().any(|t| clusters.contains(&t.name));
-        let mut groups = BTreeMap::new();
-        for group in self.settings.groups.iter().filter(|g| needed(&g.clusters)) {
-            if groups.contains_key(&group.iam_group) {
-                continue;
-            }
-            let members = self.iam.group_members(&group.iam_group).await.map(|m| {
-                m.map(|users| {
-                    users
-                        .into_iter()
-                        .map(|u| {
-                            (
-                                Member {
-                                    name: u.name,
-                                    arn: u.arn,
-                                },
-                                u.user_id,
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            });
-            groups.insert(group.iam_group.clone(), members.map_err(|e| e.to_string()));
+        enum Read<'a> {
+            Group(&'a str),
+            SsoRoles,
         }
-        let sso_roles = if self
+        enum Answer {
+            Group(String, Result<Option<Members>, String>),
+            SsoRoles(Result<SsoRoles, String>),
+        }
+        let needed = |clusters: &[String]| targets.iter().any(|t| clusters.contains(&t.name));
+        let mut reads = Vec::new();
+        if self
             .settings
             .sso_permission_sets
             .iter()
             .any(|p| needed(&p.clusters))
         {
-            Some(
-                self.iam
-                    .sso_roles()
-                    .await
-                    .map(|roles| {
-                        roles
-                            .into_iter()
-                            .map(|r| ((r.name, r.arn), r.role_id))
-                            .collect()
-                    })
-                    .map_err(|e| e.to_string()),
-            )
-        } else {
-            None
+            reads.push(Read::SsoRoles);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for group in self.settings.groups.iter().filter(|g| needed(&g.clusters)) {
+            if seen.insert(group.iam_group.as_str()) {
+                reads.push(Read::Group(&group.iam_group));
+            }
+        }
+        let answers = futures::stream::iter(reads)
+            .map(|read| async move {
+                match read {
+                    Read::Group(name) => {
+                        let members = self.iam.group_members(name).await.map(|m| {
+                            m.map(|users| {
+                                users
+                                    .into_iter()
+                                    .map(|u| {
+                                        (
+                                            Member {
+                                                name: u.name,
+                                                arn: u.arn,
+                                            },
+                                            u.user_id,
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                        });
+                        Answer::Group(name.to_owned(), members.map_err(|e| e.to_string()))
+                    }
+                    Read::SsoRoles => Answer::SsoRoles(
+                        self.iam
+                            .sso_roles()
+                            .await
+                            .map(|roles| {
+                                roles
+                                    .into_iter()
+                                    .map(|r| ((r.name, r.arn), r.role_id))
+                                    .collect()
+                            })
+                            .map_err(|e| e.to_string()),
+                    ),
+                }
+            })
+            .buffer_unordered(IAM_READ_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        let mut read = IamRead {
+            groups: BTreeMap::new(),
+            sso_roles: None,
         };
-        IamRead { groups, sso_roles }
+        for answer in answers {
+            match answer {
+                Answer::Group(name, members) => {
+                    read.groups.insert(name, members);
+                }
+                Answer::SsoRoles(roles) => read.sso_roles = Some(roles),
+            }
+        }
+        read
     }
 
     /// Reads the user's groups until they show what the event says happened, for a bounded

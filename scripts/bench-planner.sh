@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
+. scripts/bench-build.sh
 base=${1:-170240e}
 rounds=${BENCH_ROUNDS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
@@ -23,31 +24,18 @@ export CARGO_TERM_COLOR=never
 
 tmp=$(mktemp -d)
 cleanup() {
-  git -C "$root" worktree remove --force "$tmp/base" >/dev/null 2>&1 || true
+  git -C "$root" worktree remove --force "$tmp/baseline" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# build DIR NAME: builds DIR's planner bench and copies the executable to $tmp/NAME.
-build() {
-  local exe
-  exe=$(cd "$1" && cargo bench --quiet --bench planner --no-run --message-format=json \
-    | python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "planner" and m.get("executable"):
-        print(m["executable"])')
-  [ -n "$exe" ] || { echo "bench-planner: no planner executable built in $1" >&2; exit 1; }
-  cp "$exe" "$tmp/$2"
-}
-
-git -C "$root" worktree add --quiet --detach "$tmp/base" "$base"
-base_commit=$(git -C "$tmp/base" rev-parse --short HEAD)
+bench_baseline "$root" "$base" "$tmp/baseline"
+base_commit=$(git -C "$tmp/baseline" rev-parse --short HEAD)
 head_commit=$(git -C "$root" rev-parse --short HEAD)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo " + uncommitted changes" || true)
 echo "== building the baseline ($base_commit) and the working tree ($head_commit$dirty)" >&2
-build "$tmp/base" base
-build "$root" new
+bench_build "$tmp/baseline" planner "$tmp/base"
+bench_build "$root" planner "$tmp/new"
 
 echo "== running, $rounds rounds, alternating" >&2
 for round in $(seq "$rounds"); do

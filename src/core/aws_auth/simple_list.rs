@@ -23,6 +23,10 @@ use super::node::Node;
 
 /// Keys longer than this go to the full parser (YAML limits how far a simple key may reach).
 const MAX_KEY_LEN: usize = 128;
+/// granit-parser buffers the comments it meets while it decides what follows (e.g. between
+/// `groups:` and its first item) and refuses more than 96 in a row; texts with a long run of
+/// comments go to it, so that both readers refuse the same texts.
+const MAX_COMMENT_RUN: usize = 64;
 
 /// The nodes of `text`, when it is a block list of the subset this reader takes.
 pub fn read(text: &str) -> Option<Node<'_>> {
@@ -33,6 +37,9 @@ pub fn read(text: &str) -> Option<Node<'_>> {
         return None;
     }
     let lines = lines(text);
+    if has_long_comment_run(&lines) {
+        return None;
+    }
     let mut items = Vec::new();
     let mut column = None;
     let mut first_dash = None;
@@ -69,6 +76,24 @@ fn lines(text: &str) -> Vec<(usize, &str)> {
         start += line.len() + 1;
     }
     out
+}
+
+/// Whether more than [`MAX_COMMENT_RUN`] comments follow each other (blank lines between
+/// them, or a comment after a value before them, do not break the run).
+fn has_long_comment_run(lines: &[(usize, &str)]) -> bool {
+    let mut run = 0;
+    for (_, line) in lines {
+        let rest = line.trim_start_matches(' ');
+        if rest.starts_with('#') {
+            run += 1;
+        } else if !rest.is_empty() {
+            run = usize::from(line.contains(" #"));
+        }
+        if run > MAX_COMMENT_RUN {
+            return true;
+        }
+    }
+    false
 }
 
 fn indent_of(line: &str) -> usize {
@@ -324,6 +349,16 @@ mod tests {
         ] {
             assert!(read(text).is_none(), "read fast: {text:?}");
         }
+    }
+
+    #[test]
+    fn long_runs_of_comments_go_to_the_full_parser() {
+        // granit-parser refuses 97 comments between `groups:` and its first item.
+        let refused = format!("- rolearn: a\n  groups:\n{}    - x\n", "# c\n".repeat(97));
+        assert!(parse_with_yaml_parser(&refused).is_err());
+        assert!(read(&refused).is_none());
+        let kept = format!("- rolearn: a\n  groups:\n{}    - x\n", "# c\n\n".repeat(64));
+        assert!(agrees(&kept));
     }
 
     /// Texts stitched from fragments of the subset and of its near misses: whatever the fast

@@ -2,16 +2,19 @@
 //! desired set of 5,000 users drawn from 300 groups. Measures read, plan (which includes
 //! writing and re-reading the result) and a steady-state re-plan.
 //!
-//! Run: `cargo bench --bench planner` (prints medians of 15 runs).
+//! Run: `cargo bench --bench planner` (prints the median and the fastest of 15 runs of each
+//! step). `BENCH_RUNS=N` changes the number of runs; `BENCH_ONLY=read|full|steady` measures
+//! one step only (for profilers: `valgrind --tool=callgrind`). `scripts/bench-planner.sh`
+//! runs this bench at a baseline revision and at the working tree side by side.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use eks_iam_sync::core::aws_auth::plan::{PlanRequest, plan};
 use eks_iam_sync::core::aws_auth::{AwsAuth, ConfigMapData, OwnershipRules};
 use eks_iam_sync::core::desired::DesiredSet;
 use eks_iam_sync::core::guards::GuardSettings;
-use eks_iam_sync::core::plan::{PlanRequest, plan};
 
 const USERS: usize = 5_000;
 const GROUPS: usize = 300;
@@ -59,7 +62,7 @@ fn current() -> ConfigMapData {
     run(&base, &partial).write.expect("seed write")
 }
 
-fn run(current: &ConfigMapData, desired: &DesiredSet) -> eks_iam_sync::core::plan::Plan {
+fn run(current: &ConfigMapData, desired: &DesiredSet) -> eks_iam_sync::core::aws_auth::plan::Plan {
     plan(&PlanRequest {
         current: Some(current),
         desired,
@@ -72,8 +75,16 @@ fn run(current: &ConfigMapData, desired: &DesiredSet) -> eks_iam_sync::core::pla
     })
 }
 
-fn median(mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..15)
+/// Median and fastest of `BENCH_RUNS` timed runs of `f` (never inlined, so that profilers
+/// can collect inside it only: `valgrind --tool=callgrind --toggle-collect='*timed*'`).
+#[inline(never)]
+fn timed(mut f: impl FnMut()) -> (Duration, Duration) {
+    let runs = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15usize)
+        .max(1);
+    let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
             f();
@@ -81,32 +92,47 @@ fn median(mut f: impl FnMut()) -> Duration {
         })
         .collect();
     times.sort();
-    times[times.len() / 2]
+    (times[times.len() / 2], times[0])
+}
+
+fn report(label: &str, (median, fastest): (Duration, Duration)) {
+    println!("{label:<41}{median:>10.2?}   (fastest {fastest:.2?})");
 }
 
 fn main() {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |step: &str| only.is_empty() || only == step;
     let current = current();
     let desired = desired(1);
     let size: usize = current.data.values().map(String::len).sum();
     println!(
         "aws-auth: 3,000 entries, {size} bytes of data; desired: {USERS} users in {GROUPS} groups"
     );
-    let read = median(|| {
-        black_box(AwsAuth::read(black_box(&current)).unwrap());
-    });
-    println!("read aws-auth (parse + spans):           {read:>10.2?}");
-    let full = median(|| {
-        black_box(run(black_box(&current), black_box(&desired)));
-    });
+    if wanted("read") {
+        let read = timed(|| {
+            black_box(AwsAuth::read(black_box(&current)).unwrap());
+        });
+        report("read aws-auth (parse + spans):", read);
+    }
     let changed = run(&current, &desired);
-    println!(
-        "plan + write + re-read ({} changes):   {full:>10.2?}",
-        changed.changes.len()
-    );
+    if wanted("full") {
+        let full = timed(|| {
+            black_box(run(black_box(&current), black_box(&desired)));
+        });
+        report(
+            &format!(
+                "plan + write + re-read ({} changes):",
+                changed.changes.len()
+            ),
+            full,
+        );
+    }
     let steady_state = changed.write.expect("a write");
-    let steady = median(|| {
-        black_box(run(black_box(&steady_state), black_box(&desired)));
-    });
-    assert!(!run(&steady_state, &desired).has_changes());
-    println!("steady-state plan (no change, no write): {steady:>10.2?}");
+    if wanted("steady") {
+        let steady = timed(|| {
+            black_box(run(black_box(&steady_state), black_box(&desired)));
+        });
+        assert!(!run(&steady_state, &desired).has_changes());
+        report("steady-state plan (no change, no write):", steady);
+    }
 }

@@ -17,6 +17,3 @@ pub mod guards;
 pub mod names;
 pub mod settings;
 pub mod token;
-
-/// Old path of [`aws_auth::plan`], kept while the shell's imports move.
-pub use aws_auth::plan;

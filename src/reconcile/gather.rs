@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use crate::aws::iam::IamError;
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
@@ -18,7 +20,7 @@ use crate::core::names::canonical_principal_arn;
 use crate::core::settings::{Cluster, Settings};
 use crate::events::{Expectation, UserSync};
 
-use super::{CONSISTENCY_WAIT, Reconciler, jitter};
+use super::{CONSISTENCY_WAIT, IAM_READ_CONCURRENCY, Reconciler, jitter};
 
 /// Why IAM could not give what a cluster needs. Every message starts with `IAM read failed`.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,47 +64,54 @@ type SsoRoles = Vec<((String, String), String)>;
 
 impl Reconciler {
     /// Reads every group the target clusters need, and the SSO roles when a permission set is
-    /// configured. Per-group results, so a failure only fails the clusters that needed it.
+    /// configured, concurrently: at most [`IAM_READ_CONCURRENCY`] group reads at a time, the
+    /// SSO roles beside them, so the wall time is close to the slowest reads, not their sum.
+    /// Per-group results, so a failure only fails the clusters that needed it.
     pub(super) async fn read_iam(&self, targets: &[Cluster]) -> IamRead {
         let needed = |clusters: &[String]| targets.iter().any(|t| clusters.contains(&t.name));
-        let mut groups = BTreeMap::new();
+        let mut names: Vec<&str> = Vec::new();
         for group in self.settings.groups.iter().filter(|g| needed(&g.clusters)) {
-            if groups.contains_key(&group.iam_group) {
-                continue;
+            if !names.contains(&group.iam_group.as_str()) {
+                names.push(&group.iam_group);
             }
-            let members = self.iam.group_members(&group.iam_group).await.map(|m| {
-                m.map(|users| {
-                    users
-                        .into_iter()
-                        .map(|u| {
-                            (
-                                Member {
+        }
+        let groups = futures::stream::iter(names)
+            .map(|name| async move {
+                let members = self.iam.group_members(name).await.map(|m| {
+                    m.map(|users| {
+                        users
+                            .into_iter()
+                            .map(|u| {
+                                let member = Member {
                                     name: u.name,
                                     arn: u.arn,
-                                },
-                                u.user_id,
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            });
-            groups.insert(group.iam_group.clone(), members);
-        }
-        let sso_roles = if self
+                                };
+                                (member, u.user_id)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                });
+                (name.to_owned(), members)
+            })
+            .buffer_unordered(IAM_READ_CONCURRENCY)
+            .collect::<BTreeMap<_, _>>();
+        let wants_sso = self
             .settings
             .sso_permission_sets
             .iter()
-            .any(|p| needed(&p.clusters))
-        {
+            .any(|p| needed(&p.clusters));
+        let sso_roles = async {
+            if !wants_sso {
+                return None;
+            }
             Some(self.iam.sso_roles().await.map(|roles| {
                 roles
                     .into_iter()
                     .map(|r| ((r.name, r.arn), r.role_id))
                     .collect()
             }))
-        } else {
-            None
         };
+        let (groups, sso_roles) = futures::join!(groups, sso_roles);
         IamRead { groups, sso_roles }
     }
 

@@ -65,6 +65,10 @@ use desired::{Desired, RunRead};
 /// Clusters reconciled at the same time, unless set otherwise
 /// ([`Reconciler::with_cluster_concurrency`]).
 pub const CLUSTER_CONCURRENCY: usize = 4;
+/// IAM reads (one group each) in flight at the same time in a full reconcile: the wall time
+/// of reading many groups is then close to the slowest reads, not their sum, while staying
+/// well inside IAM's request rate.
+pub const IAM_READ_CONCURRENCY: usize = 8;
 /// Attempts at writing aws-auth when others keep writing it (409 Conflict).
 pub const WRITE_ATTEMPTS: u32 = 5;
 /// How long a user event waits for IAM to show what the event says happened.

@@ -5,6 +5,8 @@
 //! but the same string: booleans like `no`/`on`, numbers and account ids, `~`, templates
 //! (`{{SessionName}}` unquoted is a flow mapping), and anything with an indicator character.
 
+use std::borrow::Cow;
+
 use super::section::{ItemValue, Layout, Mapping, Section, SectionName};
 
 /// Why a section could not be rewritten safely.
@@ -24,12 +26,12 @@ pub enum EmitError {
 }
 
 /// Formats a scalar for YAML 1.1 readers: plain when unambiguous, else double-quoted.
-pub fn scalar(text: &str) -> String {
+pub fn scalar(text: &str) -> Cow<'_, str> {
     if is_safe_plain(text) {
-        text.to_owned()
+        Cow::Borrowed(text)
     } else {
         // A JSON string is a valid YAML double-quoted scalar with the same value.
-        serde_json::Value::String(text.to_owned()).to_string()
+        Cow::Owned(serde_json::Value::String(text.to_owned()).to_string())
     }
 }
 
@@ -51,8 +53,28 @@ fn is_safe_plain(text: &str) -> bool {
 
 /// The YAML lines of one generated entry, at column 0, `\n`-terminated.
 pub fn entry_text(section: SectionName, value: &ItemValue) -> String {
+    let mut out = String::new();
+    write_entry(&mut out, section, value, "", "\n");
+    out
+}
+
+/// Appends one generated entry to `out`: each line led by `pad` and ended by `newline`.
+fn write_entry(
+    out: &mut String,
+    section: SectionName,
+    value: &ItemValue,
+    pad: &str,
+    newline: &str,
+) {
+    let mut line = |parts: &[&str]| {
+        out.push_str(pad);
+        for part in parts {
+            out.push_str(part);
+        }
+        out.push_str(newline);
+    };
     match value {
-        ItemValue::Account(account) => format!("- {}\n", scalar(account)),
+        ItemValue::Account(account) => line(&["- ", &scalar(account)]),
         ItemValue::Mapping(Mapping {
             arn,
             username,
@@ -60,22 +82,21 @@ pub fn entry_text(section: SectionName, value: &ItemValue) -> String {
             extra,
         }) => {
             let arn_key = section.arn_key().unwrap_or("rolearn");
-            let mut out = format!("- {arn_key}: {}\n", scalar(arn));
+            line(&["- ", arn_key, ": ", &scalar(arn)]);
             if let Some(username) = username {
-                out.push_str(&format!("  username: {}\n", scalar(username)));
+                line(&["  username: ", &scalar(username)]);
             }
             if groups.is_empty() {
-                out.push_str("  groups: []\n");
+                line(&["  groups: []"]);
             } else {
-                out.push_str("  groups:\n");
+                line(&["  groups:"]);
                 for group in groups {
-                    out.push_str(&format!("    - {}\n", scalar(group)));
+                    line(&["    - ", &scalar(group)]);
                 }
             }
             for (key, value) in extra {
-                out.push_str(&format!("  {}: {}\n", scalar(key), scalar(value)));
+                line(&["  ", &scalar(key), ": ", &scalar(value)]);
             }
-            out
         }
     }
 }
@@ -120,11 +141,7 @@ pub fn rewrite(
         ensure_line_end(&mut out, newline);
         let pad = " ".repeat(indent);
         for value in generated {
-            for line in entry_text(section.name, value).lines() {
-                out.push_str(&pad);
-                out.push_str(line);
-                out.push_str(newline);
-            }
+            write_entry(&mut out, section.name, value, &pad, newline);
         }
     }
     out.push_str(&text[section.suffix.clone()]);

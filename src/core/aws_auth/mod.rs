@@ -16,6 +16,7 @@ mod node;
 pub mod ownership;
 pub mod plan;
 pub mod section;
+mod simple_list;
 
 use std::collections::BTreeMap;
 

@@ -4,33 +4,38 @@
 //! (to write unmanaged entries back exactly as they were). granit-parser (the parser under
 //! serde-saphyr) gives an event stream with byte spans; this module folds it into nodes
 //! carrying those spans. Only the first document is read, as go-yaml's Unmarshal does.
+//! Plain block lists (what eks-iam-sync writes) are read by [`super::simple_list`] instead,
+//! into the same nodes, several times faster.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
-/// A YAML node with the byte range it covers in the source.
+/// A YAML node with the byte range it covers in the source. Scalars borrow from the source
+/// where the parser could (plain and quoted scalars without escapes or folding), so reading a
+/// large section allocates only for the values that are kept.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Node {
+pub enum Node<'a> {
     Scalar {
-        value: String,
+        value: Cow<'a, str>,
         style: ScalarStyle,
         span: Range<usize>,
     },
     Sequence {
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
         flow: bool,
         span: Range<usize>,
     },
     Mapping {
-        pairs: Vec<(Node, Node)>,
+        pairs: Vec<(Node<'a>, Node<'a>)>,
         flow: bool,
         span: Range<usize>,
     },
 }
 
-impl Node {
+impl Node<'_> {
     /// Bytes from the node's first to its last character (comments after it excluded).
     pub fn span(&self) -> Range<usize> {
         match self {
@@ -52,7 +57,7 @@ impl Node {
     /// True for the scalars YAML reads as null: empty plain, `~`, `null` (any case form).
     pub fn is_null(&self) -> bool {
         matches!(self, Node::Scalar { value, style: ScalarStyle::Plain, .. }
-            if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+            if matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"))
     }
 }
 
@@ -66,8 +71,17 @@ pub struct SyntaxError {
 }
 
 /// Parses the first YAML document of `text`. `Ok(None)` when there is no document at all
-/// (empty text, only comments).
-pub fn parse_first_document(text: &str) -> Result<Option<Node>, SyntaxError> {
+/// (empty text, only comments). Plain block lists take the fast reader
+/// ([`super::simple_list`], same nodes); everything else the full parser.
+pub fn parse_first_document(text: &str) -> Result<Option<Node<'_>>, SyntaxError> {
+    match super::simple_list::read(text) {
+        Some(node) => Ok(Some(node)),
+        None => parse_with_yaml_parser(text),
+    }
+}
+
+/// [`parse_first_document`] with granit-parser, whatever the text.
+pub(super) fn parse_with_yaml_parser(text: &str) -> Result<Option<Node<'_>>, SyntaxError> {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| SyntaxError {
@@ -84,44 +98,37 @@ pub fn parse_first_document(text: &str) -> Result<Option<Node>, SyntaxError> {
 }
 
 #[derive(Default)]
-struct Builder {
-    stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
-    root: Option<Node>,
+struct Builder<'a> {
+    stack: Vec<Open<'a>>,
+    anchors: HashMap<usize, Node<'a>>,
+    root: Option<Node<'a>>,
     in_document: bool,
 }
 
-enum Open {
+enum Open<'a> {
     Sequence {
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
         flow: bool,
         start: usize,
         anchor: usize,
     },
     Mapping {
-        pairs: Vec<(Node, Node)>,
-        pending_key: Option<Node>,
+        pairs: Vec<(Node<'a>, Node<'a>)>,
+        pending_key: Option<Node<'a>>,
         flow: bool,
         start: usize,
         anchor: usize,
     },
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     /// Feeds one event; returns true once the first document is complete.
-    fn push(&mut self, event: Event<'_>, span: Range<usize>) -> bool {
+    fn push(&mut self, event: Event<'a>, span: Range<usize>) -> bool {
         match event {
             Event::DocumentStart(..) => self.in_document = true,
             Event::DocumentEnd => return self.in_document,
             Event::Scalar(value, style, anchor, _) => {
-                self.complete(
-                    Node::Scalar {
-                        value: value.into_owned(),
-                        style,
-                        span,
-                    },
-                    anchor,
-                );
+                self.complete(Node::Scalar { value, style, span }, anchor);
             }
             Event::Alias(id) => {
                 // An unknown anchor is a parse error upstream; a known one is a copy.
@@ -194,7 +201,7 @@ impl Builder {
         false
     }
 
-    fn complete(&mut self, node: Node, anchor: usize) {
+    fn complete(&mut self, node: Node<'a>, anchor: usize) {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }

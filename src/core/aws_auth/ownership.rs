@@ -15,11 +15,12 @@
 //! was written by someone else). Everything else is unmanaged and is never changed.
 //! A ledger that does not parse is ignored with a warning: we then own less, never more.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::section::{ItemValue, Section, SectionName};
+use super::section::{ItemValue, Section, SectionName, folded_key};
 
 /// The entry key and value that mark an entry as ours.
 pub const MARK_KEY: &str = "managedBy";
@@ -40,30 +41,33 @@ pub struct Ledger {
     owned: BTreeMap<SectionName, BTreeSet<String>>,
 }
 
+/// The annotation's JSON: read with owned strings, written from borrowed ones.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LedgerJson {
+struct LedgerJson<S: Ord> {
     version: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    map_roles: BTreeMap<String, Vec<String>>,
+    map_roles: BTreeMap<S, Vec<S>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    map_users: BTreeMap<String, Vec<String>>,
+    map_users: BTreeMap<S, Vec<S>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    map_accounts: Vec<String>,
+    map_accounts: Vec<S>,
 }
 
 impl Ledger {
     pub fn insert(&mut self, section: SectionName, key: &str) {
-        self.owned
-            .entry(section)
-            .or_default()
-            .insert(key.to_ascii_lowercase());
+        self.insert_folded(section, key.to_owned());
+    }
+
+    fn insert_folded(&mut self, section: SectionName, mut key: String) {
+        key.make_ascii_lowercase();
+        self.owned.entry(section).or_default().insert(key);
     }
 
     pub fn contains(&self, section: SectionName, key: &str) -> bool {
         self.owned
             .get(&section)
-            .is_some_and(|s| s.contains(&key.to_ascii_lowercase()))
+            .is_some_and(|s| s.contains(folded_key(key).as_ref()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -72,7 +76,8 @@ impl Ledger {
 
     /// Reads the annotation value.
     pub fn parse(annotation: &str) -> Result<Ledger, String> {
-        let json: LedgerJson = serde_json::from_str(annotation).map_err(|e| e.to_string())?;
+        let json: LedgerJson<String> =
+            serde_json::from_str(annotation).map_err(|e| e.to_string())?;
         if json.version != 1 {
             return Err(format!("unknown ledger version {}", json.version));
         }
@@ -83,7 +88,11 @@ impl Ledger {
         ] {
             for (prefix, resources) in grouped {
                 for resource in resources {
-                    ledger.insert(section, &format!("{prefix}:{resource}"));
+                    let mut key = String::with_capacity(prefix.len() + 1 + resource.len());
+                    key.push_str(prefix);
+                    key.push(':');
+                    key.push_str(resource);
+                    ledger.insert_folded(section, key);
                 }
             }
         }
@@ -97,13 +106,10 @@ impl Ledger {
     /// thousands of entries stay well inside Kubernetes' 256 KiB annotation budget.
     pub fn to_annotation(&self) -> String {
         let group = |section| {
-            let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            let mut grouped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
             for arn in self.owned.get(&section).into_iter().flatten() {
                 let (prefix, resource) = arn.rsplit_once(':').unwrap_or(("", arn));
-                grouped
-                    .entry(prefix.to_owned())
-                    .or_default()
-                    .push(resource.to_owned());
+                grouped.entry(prefix).or_default().push(resource);
             }
             grouped
         };
@@ -116,7 +122,7 @@ impl Ledger {
                 .get(&SectionName::MapAccounts)
                 .into_iter()
                 .flatten()
-                .cloned()
+                .map(String::as_str)
                 .collect(),
         };
         serde_json::to_string(&json).unwrap_or_default()
@@ -140,11 +146,11 @@ impl OwnershipRules {
     /// Whether each item of `section` is managed by us (see the module docs for the rule).
     pub fn managed_flags(&self, section: &Section, ledger: Option<&Ledger>) -> Vec<bool> {
         let marked: Vec<bool> = section.values().map(|v| self.is_marked(v)).collect();
-        let marked_keys: BTreeSet<String> = section
+        let marked_keys: BTreeSet<Cow<'_, str>> = section
             .values()
             .zip(&marked)
             .filter(|(_, m)| **m)
-            .map(|(v, _)| v.key().to_ascii_lowercase())
+            .map(|(v, _)| folded_key(v.key()))
             .collect();
         section
             .values()
@@ -152,7 +158,7 @@ impl OwnershipRules {
             .map(|(value, &is_marked)| {
                 is_marked
                     || (ledger.is_some_and(|l| l.contains(section.name, value.key()))
-                        && !marked_keys.contains(&value.key().to_ascii_lowercase()))
+                        && !marked_keys.contains(&folded_key(value.key())))
             })
             .collect()
     }

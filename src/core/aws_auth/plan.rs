@@ -9,16 +9,18 @@
 //! - The result is re-read before it is offered, and must mean exactly what was intended.
 //! - No change → no write ([`Plan::write`] is `None`); any refusal → no write.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::core::aws_auth::effective::Effective;
 use crate::core::aws_auth::emit::rewrite;
+use crate::core::aws_auth::section::folded_key;
 use crate::core::aws_auth::{
     AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, Ledger, MARK_KEY, MARK_VALUE, Mapping,
     OwnershipRules, SectionName,
 };
-use crate::core::desired::DesiredSet;
+use crate::core::desired::{DesiredMapping, DesiredSet};
 use crate::core::guards::{self, Guard, GuardSettings, Phrasing, Proposed, Refusal};
 
 /// Everything the planner needs.
@@ -164,11 +166,9 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
         .extend(request.desired.warnings().iter().cloned());
 
     let mut ledger = Ledger::default();
-    let mut before = Effective::default();
-    let mut after = Effective::default();
     let mut new_data = current.data.clone();
     let mut managed_before = 0;
-    let mut removed = Vec::new();
+    let mut outcomes = Vec::with_capacity(SectionName::ALL.len());
     for name in SectionName::ALL {
         let section = aws_auth.section(name);
         let managed = request
@@ -176,7 +176,6 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
             .managed_flags(section, aws_auth.ledger.as_ref());
         managed_before += managed.iter().filter(|m| **m).count();
         let outcome = plan_section(request, &aws_auth, name, &managed, &mut plan, &mut ledger);
-        before.0.insert(name, section.values().cloned().collect());
         if outcome.changed {
             match rewrite(section, &outcome.keep, &outcome.generated) {
                 Ok(text) => {
@@ -189,6 +188,26 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
                     message: error.to_string(),
                 }),
             }
+        }
+        outcomes.push((name, outcome));
+    }
+
+    let new_ledger = (!ledger.is_empty()).then(|| ledger.to_annotation());
+    plan.ledger_changed = new_ledger.as_deref()
+        != current
+            .annotations
+            .get(LEDGER_ANNOTATION)
+            .map(String::as_str);
+    if !plan.has_changes() {
+        return plan;
+    }
+    // What EKS reads before and after the write, for the guards (built only for a write).
+    let mut before = Effective::default();
+    let mut after = Effective::default();
+    for (name, outcome) in outcomes {
+        let section = aws_auth.section(name);
+        before.0.insert(name, section.values().cloned().collect());
+        if outcome.changed {
             let kept = section
                 .items
                 .iter()
@@ -201,23 +220,13 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
         } else {
             after.0.insert(name, section.values().cloned().collect());
         }
-        removed.extend(
-            plan.changes
-                .iter()
-                .filter(|c| c.section == name && c.kind == ChangeKind::Remove)
-                .map(|c| format!("{name} {}", c.key)),
-        );
     }
-
-    let new_ledger = (!ledger.is_empty()).then(|| ledger.to_annotation());
-    plan.ledger_changed = new_ledger.as_deref()
-        != current
-            .annotations
-            .get(LEDGER_ANNOTATION)
-            .map(String::as_str);
-    if !plan.has_changes() {
-        return plan;
-    }
+    let removed: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Remove)
+        .map(|c| format!("{} {}", c.section, c.key))
+        .collect();
     let data_size = new_data.iter().map(|(k, v)| k.len() + v.len()).sum();
     let proposed = Proposed {
         phrasing: Phrasing::AwsAuth,
@@ -246,6 +255,7 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
 struct SectionOutcome {
     changed: bool,
     keep: Vec<bool>,
+    /// The managed entries to write (only filled when the section changes).
     generated: Vec<ItemValue>,
 }
 
@@ -258,10 +268,10 @@ fn plan_section(
     ledger: &mut Ledger,
 ) -> SectionOutcome {
     let section = aws_auth.section(name);
-    let mut unmanaged_by_key: BTreeMap<String, usize> = BTreeMap::new();
-    let mut managed_by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut unmanaged_by_key: HashMap<Cow<'_, str>, usize> = HashMap::new();
+    let mut managed_by_key: HashMap<Cow<'_, str>, Vec<usize>> = HashMap::new();
     for (index, (value, &is_managed)) in section.values().zip(managed).enumerate() {
-        let key = value.key().to_ascii_lowercase();
+        let key = folded_key(value.key());
         if is_managed {
             managed_by_key.entry(key).or_default().push(index);
         } else {
@@ -269,18 +279,19 @@ fn plan_section(
         }
     }
     let mut keep: Vec<bool> = managed.iter().map(|m| !m).collect();
-    let mut handled = BTreeSet::new();
+    let mut handled = vec![false; section.items.len()];
     let mut generated = Vec::new();
     let changes_before = plan.changes.len();
 
-    for (key, intended, reason) in desired_items(request.desired, name) {
-        let lower = key.to_ascii_lowercase();
-        let current = managed_by_key.get(&lower);
-        if let Some(&index) = unmanaged_by_key.get(&lower) {
+    for desired in desired_items(request.desired, name) {
+        let (key, reason) = (desired.key(), desired.reason());
+        let lower = folded_key(key);
+        let current = managed_by_key.get(lower.as_ref());
+        if let Some(&index) = unmanaged_by_key.get(lower.as_ref()) {
             let holder = describe_item(name, index, &section.items[index].value);
             plan.skipped.push(Skip {
                 section: name,
-                key: key.clone(),
+                key: key.to_owned(),
                 reason: format!("already mapped by an unmanaged entry ({holder}); writing it would shadow or be shadowed"),
             });
             plan.warnings.push(format!(
@@ -288,42 +299,44 @@ fn plan_section(
             ));
             for &i in current.into_iter().flatten() {
                 keep[i] = true;
-                handled.insert(i);
-                ledger.insert(name, &key);
+                handled[i] = true;
+                ledger.insert(name, key);
             }
             continue;
         }
-        ledger.insert(name, &key);
+        ledger.insert(name, key);
         match current {
             None => plan.changes.push(Change {
                 kind: ChangeKind::Add,
                 section: name,
-                key: key.clone(),
+                key: key.to_owned(),
                 before: None,
-                after: Some(intended.clone()),
-                reason,
+                after: Some(desired.value()),
+                reason: reason.to_owned(),
             }),
             Some(indices) => {
-                handled.extend(indices.iter().copied());
+                for &i in indices {
+                    handled[i] = true;
+                }
                 let last = &section.items[*indices.last().unwrap_or(&0)].value;
-                let differences = differences(last, &intended, indices.len());
+                let differences = differences(last, &desired, indices.len());
                 if !differences.is_empty() {
                     plan.changes.push(Change {
                         kind: ChangeKind::Change,
                         section: name,
-                        key: key.clone(),
+                        key: key.to_owned(),
                         before: Some(last.clone()),
-                        after: Some(intended.clone()),
+                        after: Some(desired.value()),
                         reason: format!("{} ({reason})", differences.join("; ")),
                     });
                 }
             }
         }
-        generated.push(intended);
+        generated.push(desired);
     }
 
     for (index, (value, &is_managed)) in section.values().zip(managed).enumerate() {
-        if is_managed && !handled.contains(&index) {
+        if is_managed && !handled[index] {
             plan.changes.push(Change {
                 kind: ChangeKind::Remove,
                 section: name,
@@ -334,48 +347,81 @@ fn plan_section(
             });
         }
     }
+    let changed = plan.changes.len() > changes_before;
     SectionOutcome {
-        changed: plan.changes.len() > changes_before,
+        changed,
         keep,
-        generated,
+        generated: if changed {
+            generated.iter().map(Desired::value).collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
-/// The desired entries of a section as they are to be written, with their keys and reasons.
-fn desired_items(desired: &DesiredSet, name: SectionName) -> Vec<(String, ItemValue, String)> {
+/// A desired entry of a section, borrowed from the desired set; [`Desired::value`] is the
+/// entry as it is to be written.
+enum Desired<'a> {
+    Mapping(&'a DesiredMapping),
+    /// Account id and reason.
+    Account(&'a str, &'a str),
+}
+
+impl Desired<'_> {
+    fn key(&self) -> &str {
+        match self {
+            Desired::Mapping(d) => &d.arn,
+            Desired::Account(id, _) => id,
+        }
+    }
+
+    fn reason(&self) -> &str {
+        match self {
+            Desired::Mapping(d) => &d.reason,
+            Desired::Account(_, why) => why,
+        }
+    }
+
+    fn value(&self) -> ItemValue {
+        match self {
+            Desired::Mapping(d) => ItemValue::Mapping(Mapping {
+                arn: d.arn.clone(),
+                username: Some(d.username.clone()),
+                groups: d.groups.clone(),
+                extra: vec![(MARK_KEY.to_owned(), MARK_VALUE.to_owned())],
+            }),
+            Desired::Account(id, _) => ItemValue::Account((*id).to_owned()),
+        }
+    }
+}
+
+/// The desired entries of a section, in the order they are written.
+fn desired_items(desired: &DesiredSet, name: SectionName) -> Vec<Desired<'_>> {
     if name == SectionName::MapAccounts {
         return desired
             .accounts()
-            .map(|(id, why)| (id.clone(), ItemValue::Account(id.clone()), why.clone()))
+            .map(|(id, why)| Desired::Account(id, why))
             .collect();
     }
     desired
         .mappings(name)
         .into_iter()
-        .map(|d| {
-            let mapping = Mapping {
-                arn: d.arn.clone(),
-                username: Some(d.username.clone()),
-                groups: d.groups.clone(),
-                extra: vec![(MARK_KEY.to_owned(), MARK_VALUE.to_owned())],
-            };
-            (d.arn.clone(), ItemValue::Mapping(mapping), d.reason.clone())
-        })
+        .map(Desired::Mapping)
         .collect()
 }
 
 /// How a current managed entry differs from what we would write (empty: it doesn't).
-fn differences(current: &ItemValue, intended: &ItemValue, copies: usize) -> Vec<String> {
+fn differences(current: &ItemValue, intended: &Desired<'_>, copies: usize) -> Vec<String> {
     let mut out = Vec::new();
-    if let (ItemValue::Mapping(now), ItemValue::Mapping(want)) = (current, intended) {
+    if let (ItemValue::Mapping(now), Desired::Mapping(want)) = (current, intended) {
         if now.arn != want.arn {
             out.push(format!("ARN {} written as {}", now.arn, want.arn));
         }
-        if now.username != want.username {
+        if now.username.as_deref() != Some(want.username.as_str()) {
             out.push(format!(
                 "username {} → {}",
                 now.username.as_deref().unwrap_or("(none)"),
-                want.username.as_deref().unwrap_or("(none)")
+                want.username
             ));
         }
         if now.groups != want.groups {

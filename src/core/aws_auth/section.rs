@@ -8,6 +8,7 @@
 //! whole. This module reproduces that reading and reports, instead of dropping, what EKS
 //! would drop — the planner refuses to write over content it cannot parse.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -83,6 +84,16 @@ impl ItemValue {
     }
 }
 
+/// A key (ARN or account id) as EKS compares it: ASCII case folded; borrowed when it is
+/// lowercase already, as nearly every key is.
+pub fn folded_key(key: &str) -> Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(key.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(key)
+    }
+}
+
 /// One entry of a section with the bytes it occupies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
@@ -136,21 +147,22 @@ pub struct SectionError {
 impl Section {
     /// Reads a section's text (`None` when the data key is absent).
     pub fn parse(name: SectionName, text: Option<&str>) -> Result<Section, SectionError> {
-        let text = text.unwrap_or_default().to_owned();
+        let source = text.unwrap_or_default();
         let error = |line: Option<usize>, message: String| SectionError {
             section: name,
             line,
             message,
         };
-        let root = parse_first_document(&text).map_err(|e| error(Some(e.line), e.message))?;
+        // The nodes borrow from `source`; the section keeps its own copy of the text.
+        let root = parse_first_document(source).map_err(|e| error(Some(e.line), e.message))?;
         let mut section = Section {
             name,
             layout: Layout::Empty,
-            prefix: 0..text.len(),
-            suffix: text.len()..text.len(),
+            prefix: 0..source.len(),
+            suffix: source.len()..source.len(),
             items: Vec::new(),
             warnings: Vec::new(),
-            text,
+            text: source.to_owned(),
         };
         let Some(root) = root else { return Ok(section) };
         section.prefix = 0..root.span().start;
@@ -232,7 +244,7 @@ fn read_item(
                         "{name}[{index}]: account `{value}` is unquoted; EKS's YAML 1.1 reader may read it as a number (quote it)"
                     ));
                 }
-                Ok(ItemValue::Account(value.clone()))
+                Ok(ItemValue::Account(value.as_ref().to_owned()))
             }
             other => Err(format!(
                 "entry {index}: expected an account id, found {}",
@@ -254,7 +266,7 @@ fn read_item(
             .iter()
             .filter_map(|(k, v)| match k {
                 Node::Scalar { value, .. } if value.eq_ignore_ascii_case(wanted) => {
-                    Some((value.as_str(), v))
+                    Some((value.as_ref(), v))
                 }
                 _ => None,
             })
@@ -265,7 +277,7 @@ fn read_item(
         match field(wanted) {
             None => Ok(None),
             Some(n) if n.is_null() => Ok(None),
-            Some(Node::Scalar { value, .. }) => Ok(Some(value.clone())),
+            Some(Node::Scalar { value, .. }) => Ok(Some(value.as_ref().to_owned())),
             Some(other) => Err(format!(
                 "entry {index}: `{wanted}` must be a string, found {} (an unquoted `{{{{...}}}}` template is a mapping: quote it)",
                 other.describe()
@@ -281,7 +293,7 @@ fn read_item(
             for group in items {
                 match group {
                     g if g.is_null() => {}
-                    Node::Scalar { value, .. } => mapping.groups.push(value.clone()),
+                    Node::Scalar { value, .. } => mapping.groups.push(value.as_ref().to_owned()),
                     other => return Err(format!("entry {index}: groups must be strings, found {}", other.describe())),
                 }
             }
@@ -303,7 +315,9 @@ fn read_item(
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(key))
         {
-            mapping.extra.push((key.clone(), value.clone()));
+            mapping
+                .extra
+                .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         }
     }
     Ok(ItemValue::Mapping(mapping))

@@ -9,7 +9,7 @@
 #      its symbols (profile `release` with strip = false, in a profile dir of its own so the
 #      stripped build stays; needs `cargo install cargo-bloat --locked`).
 # Every build uses the lean release profile (Cargo.toml): on 2 cores expect ~10 min per
-# architecture from cold, ~3 min when only this crate changed (fat LTO runs on every link).
+# architecture from cold (fat LTO runs on every link, so a change to this crate costs minutes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

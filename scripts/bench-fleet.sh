@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
 cargo build --quiet --release --bin eks-iam-sync -p eks-iam-sync
-cargo build --quiet --release -p eks-sim
+cargo build --quiet --profile ci -p eks-sim
 venv=$(scripts/python-env.sh)
 export PATH="$venv:$PATH"
-export EKS_SIM_BIN=$CARGO_TARGET_DIR/release/eks-sim
+export EKS_SIM_BIN=$CARGO_TARGET_DIR/ci/eks-sim
 export EKS_IAM_SYNC_BIN=$CARGO_TARGET_DIR/release/eks-iam-sync
 exec "$venv/python" scripts/bench-fleet.py "$@"

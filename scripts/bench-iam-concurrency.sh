@@ -47,8 +47,8 @@ head_commit=$(git -C "$root" rev-parse --short HEAD)
 echo "== building the bench against $base_commit (baseline) and the working tree ($head_commit)" >&2
 bench_build "$tmp/baseline" iam_gather "$tmp/base"
 bench_build "$root" iam_gather "$tmp/new"
-cargo build --quiet --release -p eks-sim
-export EKS_SIM_BIN=$CARGO_TARGET_DIR/release/eks-sim
+cargo build --quiet --profile ci -p eks-sim
+export EKS_SIM_BIN=$CARGO_TARGET_DIR/ci/eks-sim
 
 echo "== stack, $groups IAM groups, config" >&2
 export EKS_IAM_SYNC_STACK_DIR=$tmp/stack

@@ -32,9 +32,9 @@ cargo bench --quiet --bench planner
 
 echo "== release builds"
 cargo build --quiet --release --bin eks-iam-sync
-cargo build --quiet --release -p eks-sim
+cargo build --quiet --profile ci -p eks-sim  # a test tool: the fast profile (Cargo.toml)
 bin=$CARGO_TARGET_DIR/release/eks-iam-sync
-export EKS_SIM_BIN=$CARGO_TARGET_DIR/release/eks-sim
+export EKS_SIM_BIN=$CARGO_TARGET_DIR/ci/eks-sim
 
 dir=$(mktemp -d)
 export EKS_IAM_SYNC_STACK_DIR=$dir
@@ -103,68 +103,7 @@ echo "== API calls and warm latency: cargo bench --bench stack"
 BENCH_CLUSTERS="${clusters# }" cargo bench --quiet --bench stack 2> >(grep -v '^{"_aws"' >&2)
 
 echo "== cold start (release binary under a fake Lambda Runtime API)"
-python - "$bin" <<'PY'
-import http.server, json, os, statistics, subprocess, sys, threading, time
-binary = sys.argv[1]
-marks = {}
-class Api(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-    def do_GET(self):
-        if not self.path.endswith("/invocation/next"):
-            self.send_error(404)
-            return
-        marks.setdefault("next", time.monotonic())
-        if "response" in marks:  # polls after the answer: hold them until the process is stopped
-            time.sleep(30)
-            return
-        body = json.dumps({"version": "0", "id": "bench", "detail-type": "Scheduled Event",
-                           "source": "aws.events", "account": "123456789012",
-                           "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
-                           "resources": [], "detail": {}}).encode()
-        self.send_response(200)
-        self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 300000))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                         "arn:aws:lambda:us-east-1:123456789012:function:eks-iam-sync")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except BrokenPipeError:  # the runtime gave up this poll and opened another
-            pass
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
-        marks["response" if self.path.endswith("/response") else "error"] = time.monotonic()
-        self.send_response(202)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
-server.daemon_threads = True
-threading.Thread(target=server.serve_forever, daemon=True).start()
-env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
-           AWS_LAMBDA_FUNCTION_NAME="eks-iam-sync", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
-           AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_STREAM_NAME="bench",
-           AWS_LAMBDA_LOG_GROUP_NAME="bench", RUST_LOG="warn")
-ready, first = [], []
-for _ in range(20):
-    marks.clear()
-    start = time.monotonic()
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = start + 60
-    while "response" not in marks and "error" not in marks and time.monotonic() < deadline:
-        time.sleep(0.001)
-    proc.kill()
-    proc.wait()
-    if "error" in marks or "response" not in marks:
-        sys.exit("the function did not answer its first invocation")
-    ready.append((marks["next"] - start) * 1000)
-    first.append((marks["response"] - start) * 1000)
-q = lambda xs, p: sorted(xs)[int(len(xs) * p)]
-print(f"exec → first GET /invocation/next (ready to serve): median {statistics.median(ready):.1f} ms, p90 {q(ready, 0.9):.1f} ms (20 runs)")
-print(f"exec → first response (a scheduled event, every bench cluster, cold caches): median {statistics.median(first):.1f} ms, p90 {q(first, 0.9):.1f} ms")
-PY
+python scripts/cold-start.py "$bin"
 
 echo "== sizes"
 echo "release binary ($(uname -m)): $(stat -c %s "$bin") bytes"

@@ -12,7 +12,7 @@
 # Usage: eval "$(scripts/local-stack.sh start)"
 #
 # `start` installs what it needs (the Python venv with moto/awscli via scripts/python-env.sh,
-# kubectl via scripts/ensure-kubectl.sh, a release build of eks-sim unless EKS_SIM_BIN
+# kubectl via scripts/ensure-kubectl.sh, an eks-sim build (profile ci) unless EKS_SIM_BIN
 # names one), creates in moto an IAM user with an access key, and makes that user the
 # creator (an admin) of the simulated cluster, so moto and eks-sim know the same identity.
 # Progress goes to stderr; stdout carries only the export lines.
@@ -102,9 +102,9 @@ cmd_start() {
   local sim=${EKS_SIM_BIN:-}
   if [ -z "$sim" ]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
-    log "building eks-sim (release)"
-    (cd "$root" && cargo build --quiet --release -p eks-sim >&2)
-    sim="$CARGO_TARGET_DIR/release/eks-sim"
+    log "building eks-sim (profile ci)"
+    (cd "$root" && cargo build --quiet --profile ci -p eks-sim >&2)
+    sim="$CARGO_TARGET_DIR/ci/eks-sim"
   fi
   [ -x "$sim" ] || die "eks-sim binary $sim is missing or not executable"
 

@@ -107,17 +107,5 @@ python scripts/cold-start.py "$bin"
 
 echo "== sizes"
 echo "release binary ($(uname -m)): $(stat -c %s "$bin") bytes"
-deploy_venv=$HOME/.cache/eks-iam-sync/deploy-venv
-if [ -x "$deploy_venv/bin/cargo-lambda" ]; then
-  PATH="$deploy_venv/bin:$PATH" cargo lambda build --quiet --release --arm64 --bin eks-iam-sync \
-    --lambda-dir "$dir/lambda" --output-format zip
-  python - "$dir/lambda/eks-iam-sync/bootstrap.zip" <<'PY'
-import os, sys, zipfile
-path = sys.argv[1]
-info = zipfile.ZipFile(path).getinfo("bootstrap")
-print(f"Lambda package (arm64): bootstrap {info.file_size} bytes, bootstrap.zip {os.path.getsize(path)} bytes")
-PY
-else
-  echo "Lambda package: skipped (cargo-lambda is not installed; scripts/check-deploy.sh installs it)"
-fi
+scripts/lambda-package-size.sh "$dir/lambda"
 echo "== done"

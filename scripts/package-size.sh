@@ -25,20 +25,7 @@ echo "== cold start (release binary under a fake Lambda Runtime API)"
 python3 scripts/cold-start.py --ready-only "$bin"
 
 echo "== Lambda package (arm64)"
-deploy_venv=$HOME/.cache/eks-iam-sync/deploy-venv
-if [ -x "$deploy_venv/bin/cargo-lambda" ]; then
-  lambda_dir=$CARGO_TARGET_DIR/package-size
-  PATH="$deploy_venv/bin:$PATH" cargo lambda build --quiet --release --arm64 --bin eks-iam-sync \
-    --lambda-dir "$lambda_dir" --output-format zip
-  python3 - "$lambda_dir/eks-iam-sync/bootstrap.zip" <<'PY'
-import os, sys, zipfile
-path = sys.argv[1]
-info = zipfile.ZipFile(path).getinfo("bootstrap")
-print(f"Lambda package (arm64): bootstrap {info.file_size} bytes, bootstrap.zip {os.path.getsize(path)} bytes")
-PY
-else
-  echo "Lambda package: skipped (cargo-lambda is not installed; scripts/check-deploy.sh installs it)"
-fi
+scripts/lambda-package-size.sh "$CARGO_TARGET_DIR/package-size"
 
 if [ "${PACKAGE_SIZE_BLOAT:-}" = 1 ]; then
   echo "== cargo bloat --crates (release profile with symbols)"

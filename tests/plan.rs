@@ -205,6 +205,26 @@ fn unparsable_current_content_is_refused_and_names_the_section() {
 }
 
 #[test]
+fn a_masters_mapping_eks_never_matches_is_no_admin() {
+    // A role ARN with a path never matches in aws-auth (EKS compares the path-less role ARN),
+    // so alice is the last admin EKS would authorize: removing her is refused.
+    let roles = format!(
+        "{}- rolearn: arn:aws:iam::111122223333:role/team/Admin\n  username: admin\n  groups:\n    - system:masters\n",
+        managed_role("alice", &["system:masters"])
+    );
+    let cm = aws_auth_data(&roles, "", "");
+    let plan = run(Some(&cm), &Desired::new());
+    assert_eq!(
+        guards_of(&plan),
+        [Guard::LastClusterAdmin],
+        "{}",
+        plan.describe()
+    );
+    assert!(plan.refusals[0].message.contains("role/alice"));
+    assert!(plan.write.is_none());
+}
+
+#[test]
 fn removing_the_last_masters_mapping_is_refused() {
     let cm = aws_auth_data(&managed_role("admin", &["system:masters"]), "", "");
     let plan = run(Some(&cm), &Desired::new());

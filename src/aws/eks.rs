@@ -33,16 +33,7 @@ use tokio::sync::OnceCell;
 use super::{Failure, classify};
 use crate::core::settings::Cluster;
 
-/// How a cluster authenticates Kubernetes callers (`accessConfig.authenticationMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthenticationMode {
-    /// Only the aws-auth ConfigMap (also every cluster older than access entries).
-    ConfigMap,
-    /// Access entries and aws-auth.
-    ApiAndConfigMap,
-    /// Only access entries: aws-auth is ignored.
-    Api,
-}
+pub use crate::core::effective::AuthenticationMode;
 
 /// What the reconciler needs to reach one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

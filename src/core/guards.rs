@@ -152,6 +152,36 @@ impl AccessView {
 pub enum Phrasing {
     AwsAuth,
     AccessEntries,
+    /// Both stores together (`API_AND_CONFIG_MAP`): what EKS authorizes from either.
+    Effective,
+}
+
+/// One store's part of a planned write, owned, as a planner hands it over: on a cluster
+/// where EKS reads two stores the parts are combined before [`check`] runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreProposal {
+    pub before: AccessView,
+    pub after: AccessView,
+    /// Managed entries before the write.
+    pub managed_before: usize,
+    /// The managed entries the write removes, as messages name them.
+    pub removed: Vec<String>,
+    /// Size of the data that would be written, for a store with a size limit (aws-auth).
+    pub data_size: Option<usize>,
+}
+
+impl StoreProposal {
+    /// The proposal as [`check`] takes it, worded for `phrasing`.
+    pub fn proposed(&self, phrasing: Phrasing) -> Proposed<'_> {
+        Proposed {
+            phrasing,
+            before: &self.before,
+            after: &self.after,
+            managed_before: self.managed_before,
+            removed: &self.removed,
+            data_size: self.data_size,
+        }
+    }
 }
 
 /// What the guards need to know about a planned write.
@@ -206,6 +236,9 @@ pub fn check(
                 Phrasing::AccessEntries => format!(
                     "no access entry would keep {CLUSTER_ADMIN_POLICY_NAME} at cluster scope; today it is held by {held_by}"
                 ),
+                Phrasing::Effective => format!(
+                    "no principal would keep cluster-admin as EKS authorizes it (an access entry with {CLUSTER_ADMIN_POLICY_NAME} at cluster scope, or else a {MASTERS} mapping EKS matches); today it is held by {held_by}"
+                ),
             },
         );
     }
@@ -227,6 +260,9 @@ pub fn check(
                 Phrasing::AccessEntries => format!(
                     "node entries would be removed or lose their node type (their nodes would leave the cluster): {nodes}"
                 ),
+                Phrasing::Effective => format!(
+                    "node roles would lose node access in both aws-auth and access entries (their nodes would leave the cluster): {nodes}"
+                ),
             },
         );
     }
@@ -244,11 +280,17 @@ pub fn check(
             (None, Phrasing::AccessEntries) => {
                 format!("{principal} would lose its access entry")
             }
+            (None, Phrasing::Effective) => format!(
+                "{principal} would lose its access (no access entry, and no aws-auth mapping EKS matches)"
+            ),
             (Some(now), Phrasing::AwsAuth) if had.admin && !now.admin => {
                 format!("{principal} would lose {MASTERS}")
             }
             (Some(now), Phrasing::AccessEntries) if had.admin && !now.admin => {
                 format!("{principal} would lose {CLUSTER_ADMIN_POLICY_NAME}")
+            }
+            (Some(now), Phrasing::Effective) if had.admin && !now.admin => {
+                format!("{principal} would lose cluster-admin")
             }
             (Some(_), _) => continue,
         };
@@ -261,6 +303,7 @@ pub fn check(
             let (entries, verb) = match phrasing {
                 Phrasing::AwsAuth => ("entries", "removed"),
                 Phrasing::AccessEntries => ("access entries", "deleted"),
+                Phrasing::Effective => ("entries (aws-auth and access entries)", "removed"),
             };
             refuse(
                 &mut refusals,

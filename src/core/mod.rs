@@ -7,12 +7,14 @@
 //! - [`settings`]: the validated configuration (produced by `crate::config`).
 //! - [`desired`]: who should have access (from IAM, from one user's event, from a file).
 //! - [`aws_auth`] and [`access_entries`]: the two backends, each a model and a planner.
+//! - [`effective`]: which stores EKS reads per authentication mode, and the plan over both.
 //! - [`guards`]: the one guard engine both planners ask before a write.
 //! - [`token`]: the EKS bearer token.
 
 pub mod access_entries;
 pub mod aws_auth;
 pub mod desired;
+pub mod effective;
 pub mod guards;
 pub mod names;
 pub mod settings;

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::model::{CurrentEntry, DesiredEntry, EntryView, Skip};
-use super::plan::{AccessPlan, AccessPlanRequest, plan_entries};
+use super::plan::{AccessPlan, AccessPlanRequest, Writes, plan_entries, proposal};
 use super::translate::translate;
 use crate::core::aws_auth::emit::{EmitError, rewrite};
 use crate::core::aws_auth::{
     AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, Ledger, OwnershipRules, SectionName,
 };
 use crate::core::desired::DesiredSet;
+use crate::core::guards::{self, Phrasing};
 use crate::core::names::principal_key;
 
 /// Moving a cluster's managed aws-auth entries to access entries.
@@ -106,7 +107,15 @@ pub fn plan_migration(request: &AccessPlanRequest<'_>) -> MigrationPlan {
         warnings: request.desired.warnings().to_vec(),
         ..AccessPlan::default()
     };
-    plan_entries(request.current, &movable, false, request, &mut access);
+    plan_entries(request.current, &movable, Writes::Additive, &mut access);
+    if access.has_changes() {
+        let proposal = proposal(request.current, &access.changes);
+        access.refusals.extend(guards::check(
+            &proposal.proposed(Phrasing::AccessEntries),
+            &request.guards,
+            request.protected,
+        ));
+    }
     plan.access = access;
     plan
 }

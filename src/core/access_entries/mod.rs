@@ -55,7 +55,7 @@ pub use model::{
     EntryView, MANAGED_TAG, MANAGED_VALUE, OWNED_POLICIES, Operation, PRINCIPAL_ID_TAG, Policy,
     RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn, policy_name,
 };
-pub use plan::{AccessPlan, AccessPlanRequest, plan};
+pub use plan::{AccessPlan, AccessPlanRequest, Writes, plan, plan_unguarded};
 pub use translate::{Translation, translate};
 
 pub use crate::core::names::principal_key;

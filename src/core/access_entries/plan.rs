@@ -13,7 +13,7 @@ use super::model::{
 use super::translate::translate;
 use crate::core::desired::DesiredSet;
 use crate::core::guards::{
-    self, AccessView, Guard, GuardSettings, Holding, Phrasing, Proposed, Refusal,
+    self, AccessView, Guard, GuardSettings, Holding, Phrasing, Refusal, StoreProposal,
 };
 use crate::core::names::principal_key;
 
@@ -95,28 +95,50 @@ pub struct AccessPlanRequest<'a> {
 
 /// Plans one run. Pure.
 pub fn plan(request: &AccessPlanRequest<'_>) -> AccessPlan {
-    let translation = translate(request.desired, request.cluster_account);
-    let mut plan = AccessPlan {
-        skipped: translation.skipped.clone(),
-        warnings: request.desired.warnings().to_vec(),
-        ..AccessPlan::default()
-    };
-    plan_entries(
-        request.current,
-        &translation.entries,
-        true,
-        request,
-        &mut plan,
-    );
+    let (mut plan, proposal) = plan_unguarded(request, Writes::Sync);
+    if plan.has_changes() {
+        plan.refusals.extend(guards::check(
+            &proposal.proposed(Phrasing::AccessEntries),
+            &request.guards,
+            request.protected,
+        ));
+    }
     plan
 }
 
-/// The shared planner: `remove_unlisted` is false for migration (additive only).
+/// Which desired entries a plan writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// The store grants: desired entries are created, updated, and the others deleted.
+    Sync,
+    /// Migration: desired entries are created and updated; nothing is deleted.
+    Additive,
+    /// EKS reads the store besides the one that grants: managed entries are updated and
+    /// deleted like [`Writes::Sync`]'s, but nothing is created (see [`crate::core::effective`]).
+    ExistingOnly,
+}
+
+/// Plans one run without the guards: the plan, and the write as the guards see it.
+pub fn plan_unguarded(
+    request: &AccessPlanRequest<'_>,
+    writes: Writes,
+) -> (AccessPlan, StoreProposal) {
+    let translation = translate(request.desired, request.cluster_account);
+    let mut plan = AccessPlan::default();
+    if writes != Writes::ExistingOnly {
+        plan.skipped = translation.skipped.clone();
+        plan.warnings = request.desired.warnings().to_vec();
+    }
+    plan_entries(request.current, &translation.entries, writes, &mut plan);
+    let proposal = proposal(request.current, &plan.changes);
+    (plan, proposal)
+}
+
+/// The shared planner.
 pub(super) fn plan_entries(
     current: &[CurrentEntry],
     desired: &BTreeMap<String, DesiredEntry>,
-    remove_unlisted: bool,
-    request: &AccessPlanRequest<'_>,
+    writes: Writes,
     plan: &mut AccessPlan,
 ) {
     let mut by_key: BTreeMap<String, Vec<&CurrentEntry>> = BTreeMap::new();
@@ -142,6 +164,9 @@ pub(super) fn plan_entries(
     }
     for (key, want) in desired {
         let found = by_key.get(key).and_then(|e| e.last().copied());
+        if writes == Writes::ExistingOnly && !found.is_some_and(CurrentEntry::is_managed) {
+            continue; // this store only keeps what it holds
+        }
         match found {
             None => creates.push(create_change(want, want.reason.clone(), ChangeKind::Create)),
             Some(entry) if !entry.is_managed() => {
@@ -164,7 +189,7 @@ pub(super) fn plan_entries(
             }
         }
     }
-    if remove_unlisted {
+    if writes != Writes::Additive {
         for (key, entries) in &by_key {
             for entry in entries.iter().filter(|e| e.is_managed()) {
                 if !desired.contains_key(key) {
@@ -185,10 +210,6 @@ pub(super) fn plan_entries(
     plan.changes.extend(creates);
     plan.changes.extend(updates);
     plan.changes.extend(deletes);
-    if plan.has_changes() {
-        let refusals = run_guards(current, &plan.changes, request);
-        plan.refusals.extend(refusals);
-    }
 }
 
 fn create_change(want: &DesiredEntry, reason: String, kind: ChangeKind) -> Change {
@@ -371,12 +392,8 @@ fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView {
     view
 }
 
-/// The shared guards, worded for access entries.
-fn run_guards(
-    current: &[CurrentEntry],
-    changes: &[Change],
-    request: &AccessPlanRequest<'_>,
-) -> Vec<Refusal> {
+/// What the guards see of `changes` to the `current` entries.
+pub(super) fn proposal(current: &[CurrentEntry], changes: &[Change]) -> StoreProposal {
     let before = view_before(current);
     let after = view_after(before.clone(), changes);
     let removed: Vec<String> = changes
@@ -384,13 +401,11 @@ fn run_guards(
         .filter(|c| c.kind == ChangeKind::Delete)
         .map(|c| c.principal_arn.clone())
         .collect();
-    let proposed = Proposed {
-        phrasing: Phrasing::AccessEntries,
-        before: &before,
-        after: &after,
+    StoreProposal {
+        before,
+        after,
         managed_before: current.iter().filter(|e| e.is_managed()).count(),
-        removed: &removed,
+        removed,
         data_size: None,
-    };
-    guards::check(&proposed, &request.guards, request.protected)
+    }
 }

@@ -27,11 +27,11 @@ impl Entries for Effective {
 impl Effective {
     /// What EKS would grant, per principal. As EKS looks a caller up: roles are found in
     /// `mapRoles` before `mapUsers`, users only in `mapUsers`, ARNs compare
-    /// case-insensitively and the last duplicate wins. An entry whose ARN does not parse is
-    /// kept under its own text; one that parses but that EKS can never match (a role written
-    /// with its path, a session ARN, a user in `mapRoles`) under its section and text, so
-    /// the guards still see what it grants. Each `protected` principal that only an account
-    /// in `mapAccounts` lets in holds that (no groups).
+    /// case-insensitively and the last duplicate wins. An entry EKS can never match (an ARN
+    /// that does not parse, a role written with its path, a session ARN, a user in
+    /// `mapRoles`) grants nothing: it is kept under its section and text, holding neither
+    /// admin nor node, so no guard counts on it. Each `protected` principal that only an
+    /// account in `mapAccounts` lets in holds that (no groups).
     pub fn access_view(&self, protected: &[String]) -> AccessView {
         let mut view = AccessView::default();
         let mut found_in_roles = BTreeSet::new();
@@ -41,10 +41,17 @@ impl Effective {
                     continue;
                 };
                 let key = match canonical_principal_arn(&m.arn) {
-                    Err(_) => m.arn.to_ascii_lowercase(),
-                    Ok(c) if !c.arn.eq_ignore_ascii_case(&m.arn) => unmatched(section, m),
+                    Err(_) => {
+                        view.set(m.arn.to_ascii_lowercase(), unmatched(section, m));
+                        continue;
+                    }
+                    Ok(c) if !c.arn.eq_ignore_ascii_case(&m.arn) => {
+                        view.set(unmatched_key(section, m), unmatched(section, m));
+                        continue;
+                    }
                     Ok(c) if section == SectionName::MapRoles && c.kind == PrincipalKind::User => {
-                        unmatched(section, m)
+                        view.set(unmatched_key(section, m), unmatched(section, m));
+                        continue;
                     }
                     Ok(c) => {
                         let key = c.arn.to_ascii_lowercase();
@@ -85,8 +92,17 @@ impl Effective {
     }
 }
 
-fn unmatched(section: SectionName, m: &Mapping) -> String {
+fn unmatched_key(section: SectionName, m: &Mapping) -> String {
     format!("{section} {}", m.arn.to_ascii_lowercase())
+}
+
+/// An entry EKS never matches: listed, granting nothing.
+fn unmatched(section: SectionName, m: &Mapping) -> Holding {
+    Holding {
+        admin: false,
+        node: false,
+        ..holding(section, m)
+    }
 }
 
 fn holding(section: SectionName, m: &Mapping) -> Holding {
@@ -138,13 +154,18 @@ mod tests {
     }
 
     #[test]
-    fn entries_eks_never_matches_still_count_under_their_text() {
-        let roles = "- rolearn: arn:aws:iam::111122223333:role/team/a\n  groups: [system:nodes]\n- rolearn: not-an-arn\n  groups: [system:masters]\n";
+    fn entries_eks_never_matches_are_listed_but_grant_nothing() {
+        let roles = "- rolearn: arn:aws:iam::111122223333:role/team/a\n  groups: [system:nodes]\n- rolearn: arn:aws:iam::111122223333:role/team/Admin\n  groups: [system:masters]\n- rolearn: not-an-arn\n  groups: [system:masters]\n";
         let v = view(roles, "", "", &[]);
         assert!(v.get(&role_arn("a")).is_none());
+        assert!(v.get(&role_arn("Admin")).is_none());
         let holdings = v.holdings();
-        assert!(holdings.iter().any(|(_, h)| h.node), "{holdings:?}");
-        assert!(v.get("not-an-arn").unwrap().admin);
+        assert_eq!(holdings.len(), 3, "{holdings:?}");
+        assert!(
+            holdings.iter().all(|(_, h)| !h.admin && !h.node),
+            "{holdings:?}"
+        );
+        assert!(!v.get("not-an-arn").unwrap().admin);
     }
 
     #[test]

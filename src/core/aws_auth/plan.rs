@@ -21,7 +21,7 @@ use crate::core::aws_auth::{
     OwnershipRules, SectionName,
 };
 use crate::core::desired::{DesiredMapping, DesiredSet};
-use crate::core::guards::{self, Guard, GuardSettings, Phrasing, Proposed, Refusal};
+use crate::core::guards::{self, Guard, GuardSettings, Phrasing, Refusal, StoreProposal};
 
 /// Everything the planner needs.
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +145,70 @@ fn summary(value: Option<&ItemValue>) -> String {
 
 /// Plans one run. Pure: the same request always gives the same plan.
 pub fn plan(request: &PlanRequest<'_>) -> Plan {
+    let (mut plan, pending) = plan_unguarded(request, Writes::Sync, false);
+    if let Some(pending) = pending {
+        let proposal = pending.proposal(request.protected);
+        plan.refusals.extend(guards::check(
+            &proposal.proposed(Phrasing::AwsAuth),
+            &request.guards,
+            request.protected,
+        ));
+        pending.commit(&mut plan);
+    }
+    plan
+}
+
+/// Which desired entries a plan writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// The store grants: desired entries are added, updated, and the others removed.
+    Sync,
+    /// EKS reads the store besides the one that grants: its managed entries are updated and
+    /// removed like [`Writes::Sync`]'s, but nothing is added (see [`crate::core::effective`]).
+    ExistingOnly,
+}
+
+/// A plan's write before the guards have judged it: what EKS reads before and after it, and
+/// the ConfigMap to write (when something changes).
+#[derive(Debug)]
+pub struct Pending {
+    before: Effective,
+    after: Effective,
+    managed_before: usize,
+    removed: Vec<String>,
+    data_size: usize,
+    /// `None`: nothing to write.
+    write: Option<ConfigMapData>,
+}
+
+impl Pending {
+    /// The write as the guards see it.
+    pub fn proposal(&self, protected: &[String]) -> StoreProposal {
+        StoreProposal {
+            before: self.before.access_view(protected),
+            after: self.after.access_view(protected),
+            managed_before: self.managed_before,
+            removed: self.removed.clone(),
+            data_size: Some(self.data_size),
+        }
+    }
+
+    /// Offers the write in `plan`, unless something refused it.
+    pub fn commit(self, plan: &mut Plan) {
+        if plan.refusals.is_empty() {
+            plan.write = self.write;
+        }
+    }
+}
+
+/// Plans one run without the guards: the plan (never with a write) and, when aws-auth parses
+/// and something changes (or `always`), the pending write the guards must judge before
+/// [`Pending::commit`] offers it.
+pub fn plan_unguarded(
+    request: &PlanRequest<'_>,
+    writes: Writes,
+    always: bool,
+) -> (Plan, Option<Pending>) {
     let empty = ConfigMapData::default();
     let current = request.current.unwrap_or(&empty);
     let mut plan = Plan {
@@ -158,12 +222,14 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
                 guard: Guard::Unparsable,
                 message: format!("{error}; EKS drops such a section whole, and we never write over content we cannot parse — fix it by hand first"),
             });
-            return plan;
+            return (plan, None);
         }
     };
     plan.warnings.extend(aws_auth.warnings.iter().cloned());
-    plan.warnings
-        .extend(request.desired.warnings().iter().cloned());
+    if writes == Writes::Sync {
+        plan.warnings
+            .extend(request.desired.warnings().iter().cloned());
+    }
 
     let mut ledger = Ledger::default();
     let mut new_data = current.data.clone();
@@ -175,7 +241,15 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
             .ownership
             .managed_flags(section, aws_auth.ledger.as_ref());
         managed_before += managed.iter().filter(|m| **m).count();
-        let outcome = plan_section(request, &aws_auth, name, &managed, &mut plan, &mut ledger);
+        let outcome = plan_section(
+            request,
+            writes,
+            &aws_auth,
+            name,
+            &managed,
+            &mut plan,
+            &mut ledger,
+        );
         if outcome.changed {
             match rewrite(section, &outcome.keep, &outcome.generated) {
                 Ok(text) => {
@@ -198,10 +272,10 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
             .annotations
             .get(LEDGER_ANNOTATION)
             .map(String::as_str);
-    if !plan.has_changes() {
-        return plan;
+    if !plan.has_changes() && !always {
+        return (plan, None);
     }
-    // What EKS reads before and after the write, for the guards (built only for a write).
+    // What EKS reads before and after the write, for the guards (built only when asked).
     let mut before = Effective::default();
     let mut after = Effective::default();
     for (name, outcome) in outcomes {
@@ -228,28 +302,26 @@ pub fn plan(request: &PlanRequest<'_>) -> Plan {
         .map(|c| format!("{} {}", c.section, c.key))
         .collect();
     let data_size = new_data.iter().map(|(k, v)| k.len() + v.len()).sum();
-    let proposed = Proposed {
-        phrasing: Phrasing::AwsAuth,
-        before: &before.access_view(request.protected),
-        after: &after.access_view(request.protected),
-        managed_before,
-        removed: &removed,
-        data_size: Some(data_size),
-    };
-    plan.refusals
-        .extend(guards::check(&proposed, &request.guards, request.protected));
-    if plan.refusals.is_empty() {
+    let write = plan.has_changes().then(|| {
         let mut annotations = current.annotations.clone();
         match new_ledger {
             Some(value) => annotations.insert(LEDGER_ANNOTATION.to_owned(), value),
             None => annotations.remove(LEDGER_ANNOTATION),
         };
-        plan.write = Some(ConfigMapData {
+        ConfigMapData {
             data: new_data,
             annotations,
-        });
-    }
-    plan
+        }
+    });
+    let pending = Pending {
+        before,
+        after,
+        managed_before,
+        removed,
+        data_size,
+        write,
+    };
+    (plan, Some(pending))
 }
 
 struct SectionOutcome {
@@ -261,6 +333,7 @@ struct SectionOutcome {
 
 fn plan_section(
     request: &PlanRequest<'_>,
+    writes: Writes,
     aws_auth: &AwsAuth,
     name: SectionName,
     managed: &[bool],
@@ -287,6 +360,9 @@ fn plan_section(
         let (key, reason) = (desired.key(), desired.reason());
         let lower = folded_key(key);
         let current = managed_by_key.get(lower.as_ref());
+        if current.is_none() && writes == Writes::ExistingOnly {
+            continue; // this store only keeps what it holds
+        }
         if let Some(&index) = unmanaged_by_key.get(lower.as_ref()) {
             let holder = describe_item(name, index, &section.items[index].value);
             plan.skipped.push(Skip {

@@ -1,0 +1,150 @@
+//! The plan of a cluster whose authentication mode reads both stores (`API_AND_CONFIG_MAP`):
+//! the granting store is planned as usual, the other one keeps its managed entries in step
+//! (nothing added), and the guards judge the two writes together, on what EKS would
+//! authorize afterwards: an access entry when the principal has one, otherwise aws-auth.
+//!
+//! One refusal refuses both writes. Grants that EKS shadows (an aws-auth mapping behind the
+//! principal's access entry) are listed, so a report never suggests aws-auth decides access
+//! it does not decide.
+
+use std::fmt::Write as _;
+
+use super::{Store, combined_view};
+use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
+use crate::core::aws_auth::plan::{self as aws_auth, Plan, PlanRequest};
+use crate::core::guards::{self, Phrasing, Refusal, StoreProposal};
+
+/// Everything the plan over both stores needs. The guard settings and protected principals
+/// are the aws-auth request's.
+#[derive(Debug, Clone, Copy)]
+pub struct BothRequest<'a> {
+    /// The store grants are written to.
+    pub grants: Store,
+    pub aws_auth: PlanRequest<'a>,
+    pub access_entries: AccessPlanRequest<'a>,
+}
+
+/// The plan of both stores.
+#[derive(Debug, Clone, Default)]
+pub struct BothPlan {
+    /// aws-auth's part; its `write` is `None` when anything refused.
+    pub aws_auth: Plan,
+    /// The access entries' part; run its operations only when [`BothPlan::is_refused`] is false.
+    pub access_entries: AccessPlan,
+    /// Every refusal: each store's own, then the guards' on effective access.
+    pub refusals: Vec<Refusal>,
+    /// aws-auth mappings that EKS shadows with the principal's access entry after the write.
+    pub shadowed: Vec<String>,
+}
+
+impl BothPlan {
+    pub fn is_refused(&self) -> bool {
+        !self.refusals.is_empty()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.aws_auth.has_changes() || self.access_entries.has_changes()
+    }
+
+    /// Both stores' plans, the shadowed grants, then the refusals once.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let without_refusals = |text: String| -> String {
+            text.lines()
+                .filter(|l| !l.starts_with("refused by guard"))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        let _ = writeln!(out, "aws-auth:");
+        out.push_str(&without_refusals(self.aws_auth.describe()));
+        let _ = writeln!(out, "access entries:");
+        out.push_str(&without_refusals(self.access_entries.describe()));
+        for shadowed in &self.shadowed {
+            let _ = writeln!(out, "shadowed: {shadowed}");
+        }
+        for refusal in &self.refusals {
+            let _ = writeln!(out, "{refusal}");
+        }
+        out
+    }
+}
+
+/// Plans both stores of one cluster. Pure.
+pub fn plan_both(request: &BothRequest<'_>) -> BothPlan {
+    let scope_of = |store| request.grants == store;
+    let (mut aws_auth_plan, pending) = aws_auth::plan_unguarded(
+        &request.aws_auth,
+        if scope_of(Store::AwsAuth) {
+            aws_auth::Writes::Sync
+        } else {
+            aws_auth::Writes::ExistingOnly
+        },
+        true,
+    );
+    let (access_plan, entries_proposal) = entries::plan_unguarded(
+        &request.access_entries,
+        if scope_of(Store::AccessEntries) {
+            entries::Writes::Sync
+        } else {
+            entries::Writes::ExistingOnly
+        },
+    );
+    let mut refusals: Vec<Refusal> = aws_auth_plan
+        .refusals
+        .iter()
+        .chain(&access_plan.refusals)
+        .cloned()
+        .collect();
+    let mut shadowed = Vec::new();
+    if let Some(pending) = pending {
+        let protected = request.aws_auth.protected;
+        let aws_auth_proposal = pending.proposal(protected);
+        shadowed = shadowed_grants(&aws_auth_proposal, &entries_proposal);
+        if aws_auth_plan.has_changes() || access_plan.has_changes() {
+            let both = StoreProposal {
+                before: combined_view(&aws_auth_proposal.before, &entries_proposal.before),
+                after: combined_view(&aws_auth_proposal.after, &entries_proposal.after),
+                managed_before: aws_auth_proposal.managed_before + entries_proposal.managed_before,
+                removed: [aws_auth_proposal.removed, entries_proposal.removed].concat(),
+                data_size: aws_auth_proposal.data_size,
+            };
+            refusals.extend(guards::check(
+                &both.proposed(Phrasing::Effective),
+                &request.aws_auth.guards,
+                protected,
+            ));
+        }
+        if refusals.is_empty() {
+            pending.commit(&mut aws_auth_plan);
+        }
+    }
+    aws_auth_plan.refusals.clear();
+    BothPlan {
+        aws_auth: aws_auth_plan,
+        access_entries: AccessPlan {
+            refusals: Vec::new(),
+            ..access_plan
+        },
+        refusals,
+        shadowed,
+    }
+}
+
+/// aws-auth mappings (as the guards label them) whose principal keeps an access entry.
+fn shadowed_grants(aws_auth: &StoreProposal, access_entries: &StoreProposal) -> Vec<String> {
+    aws_auth
+        .after
+        .holdings()
+        .into_iter()
+        .filter(|(key, _)| access_entries.after.contains(key))
+        .map(|(_, held)| {
+            format!(
+                "{} is shadowed by the principal's access entry (EKS uses the access entry)",
+                held.label
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! The plan over both stores: revocation from every store, no additions to the store that
+//! does not grant, shadowed grants, and the guards on effective access.
+
+use super::*;
+use crate::core::access_entries::{ChangeKind as EntryChange, CurrentEntry};
+use crate::core::aws_auth::plan::ChangeKind;
+use crate::core::aws_auth::{ConfigMapData, OwnershipRules};
+use crate::core::desired::DesiredSet;
+use crate::core::guards::{Guard, GuardSettings};
+use crate::fixtures::{
+    ACCOUNT, Desired, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role, role_arn,
+};
+
+fn managed_user(name: &str, groups: &[&str]) -> String {
+    let groups: String = groups.iter().map(|g| format!("    - {g}\n")).collect();
+    format!(
+        "- userarn: arn:aws:iam::{ACCOUNT}:user/{name}\n  username: {name}\n  groups:\n{groups}  managedBy: eks-iam-sync\n"
+    )
+}
+
+fn user(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
+}
+
+fn plan_for(
+    grants: Store,
+    aws_auth: &ConfigMapData,
+    entries: &[CurrentEntry],
+    desired: &DesiredSet,
+) -> BothPlan {
+    let ownership = OwnershipRules::default();
+    let guards = GuardSettings::default();
+    plan_both(&BothRequest {
+        grants,
+        aws_auth: PlanRequest {
+            current: Some(aws_auth),
+            desired,
+            guards,
+            protected: &[],
+            ownership: &ownership,
+        },
+        access_entries: AccessPlanRequest {
+            current: entries,
+            desired,
+            cluster_account: Some(ACCOUNT),
+            guards,
+            protected: &[],
+        },
+    })
+}
+
+/// The admins every scenario keeps, so the last-admin guard stays out of the way.
+fn admins() -> (String, CurrentEntry) {
+    (
+        managed_role("admin", &["system:masters"]),
+        entry(&role_arn("admin"), "admin", &[]).with(admin_policy()),
+    )
+}
+
+#[test]
+fn a_revoked_user_leaves_every_store_in_one_plan() {
+    let (admin_mapping, admin_entry) = admins();
+    let aws_auth = aws_auth_data(&admin_mapping, &managed_user("vic", &["viewers"]), "");
+    let entries = [
+        admin_entry,
+        entry(&user("vic"), "vic", &["viewers"]).managed(),
+    ];
+    let desired = Desired::new().named_role("admin", &["system:masters"]);
+    let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
+    assert!(!plan.is_refused(), "{}", plan.describe());
+    let removed: Vec<_> = plan
+        .aws_auth
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.key.as_str()))
+        .collect();
+    assert_eq!(removed, [(ChangeKind::Remove, user("vic").as_str())]);
+    let deleted: Vec<_> = plan
+        .access_entries
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.principal_arn.as_str()))
+        .collect();
+    assert_eq!(deleted, [(EntryChange::Delete, user("vic").as_str())]);
+    let write = plan.aws_auth.write.expect("aws-auth is written");
+    assert!(!write.data["mapUsers"].contains("vic"), "{write:?}");
+}
+
+#[test]
+fn the_store_that_does_not_grant_gets_nothing_new_but_stays_in_step() {
+    let (admin_mapping, admin_entry) = admins();
+    let aws_auth = aws_auth_data(&admin_mapping, &managed_user("vic", &["viewers"]), "");
+    let entries = [admin_entry];
+    let desired = Desired::new()
+        .named_role("admin", &["system:masters"])
+        .user(&user("vic"), "vic", &["editors"])
+        .user(&user("wanda"), "wanda", &["viewers"]);
+    let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
+    let aws_auth_changes: Vec<_> = plan
+        .aws_auth
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.key.as_str()))
+        .collect();
+    assert_eq!(
+        aws_auth_changes,
+        [(ChangeKind::Change, user("vic").as_str())],
+        "vic's mapping follows IAM, wanda is not added to aws-auth"
+    );
+    let created: Vec<_> = plan
+        .access_entries
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.principal_arn.as_str()))
+        .collect();
+    assert_eq!(
+        created,
+        [
+            (EntryChange::Create, user("vic").as_str()),
+            (EntryChange::Create, user("wanda").as_str())
+        ]
+    );
+    assert!(
+        plan.aws_auth.skipped.is_empty() && plan.aws_auth.warnings.is_empty(),
+        "{}",
+        plan.describe()
+    );
+}
+
+#[test]
+fn an_aws_auth_backend_revokes_the_managed_access_entries_that_outrank_it() {
+    let (admin_mapping, admin_entry) = admins();
+    let aws_auth = aws_auth_data(&admin_mapping, "", "");
+    let entries = [
+        admin_entry,
+        entry(&user("vic"), "vic", &["viewers"]).managed(),
+    ];
+    let desired = Desired::new()
+        .named_role("admin", &["system:masters"])
+        .user(&user("wanda"), "wanda", &["viewers"]);
+    let plan = plan_for(Store::AwsAuth, &aws_auth, &entries, &desired.0);
+    assert!(!plan.is_refused(), "{}", plan.describe());
+    let kinds: Vec<_> = plan.aws_auth.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [ChangeKind::Add],
+        "wanda is granted through aws-auth"
+    );
+    let deleted: Vec<_> = plan
+        .access_entries
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.principal_arn.as_str()))
+        .collect();
+    assert_eq!(deleted, [(EntryChange::Delete, user("vic").as_str())]);
+}
+
+#[test]
+fn a_mapping_behind_an_access_entry_is_reported_as_shadowed() {
+    let (admin_mapping, admin_entry) = admins();
+    let aws_auth = aws_auth_data(&admin_mapping, &managed_user("vic", &["viewers"]), "");
+    let entries = [
+        admin_entry,
+        entry(&user("vic"), "vic", &["viewers"]).managed(),
+    ];
+    let desired = Desired::new()
+        .named_role("admin", &["system:masters"])
+        .user(&user("vic"), "vic", &["viewers"]);
+    let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
+    assert!(
+        plan.aws_auth.changes.is_empty() && !plan.access_entries.has_changes(),
+        "{}",
+        plan.describe()
+    );
+    assert_eq!(plan.shadowed.len(), 2, "{:?}", plan.shadowed);
+    assert!(
+        plan.shadowed
+            .iter()
+            .any(|s| s.starts_with(&format!("mapUsers {}", user("vic")))),
+        "{:?}",
+        plan.shadowed
+    );
+    assert!(plan.describe().contains("shadowed: mapUsers"));
+}
+
+#[test]
+fn a_masters_mapping_behind_a_non_admin_access_entry_is_no_admin() {
+    // alice is the only real admin (her access entry); bob's system:masters mapping is
+    // shadowed by his own view-only access entry, so it does not count.
+    let aws_auth = aws_auth_data(&managed_role("bob", &["system:masters"]), "", "");
+    let entries = [
+        entry(&user("alice"), "alice", &[])
+            .managed()
+            .with(admin_policy()),
+        entry(&role_arn("bob"), "bob", &["viewers"]),
+    ];
+    let desired = Desired::new().named_role("bob", &["system:masters"]);
+    let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
+    let guards: Vec<Guard> = plan.refusals.iter().map(|r| r.guard).collect();
+    assert_eq!(guards, [Guard::LastClusterAdmin], "{}", plan.describe());
+    assert!(
+        plan.refusals[0]
+            .message
+            .contains("held by arn:aws:iam::111122223333:user/alice"),
+        "{}",
+        plan.refusals[0]
+    );
+    assert!(plan.aws_auth.write.is_none());
+}
+
+#[test]
+fn a_refusal_in_one_store_stops_both_writes() {
+    let (admin_mapping, admin_entry) = admins();
+    let aws_auth = aws_auth_data(&admin_mapping, &managed_user("vic", &["viewers"]), "");
+    let entries = [
+        admin_entry.clone(),
+        admin_entry.managed(), // two entries for one principal, one ours: ambiguous
+        entry(&user("vic"), "vic", &["viewers"]).managed(),
+    ];
+    let desired = Desired::new().named_role("admin", &["system:masters"]);
+    let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
+    let guards: Vec<Guard> = plan.refusals.iter().map(|r| r.guard).collect();
+    assert_eq!(guards, [Guard::Ambiguous]);
+    assert!(plan.aws_auth.write.is_none());
+}

@@ -125,6 +125,7 @@ mod tests {
     fn metric_counts_sum_changes_writes_and_count_failed_and_refused_clusters() {
         use crate::reconcile::{ApiCalls, ClusterReport, EntryReport, RunSummary};
         let entry = EntryReport {
+            store: "aws-auth",
             section: "mapUsers".to_owned(),
             key: "k".to_owned(),
             username: None,
@@ -135,6 +136,8 @@ mod tests {
             cluster: "c".to_owned(),
             outcome,
             backend: "aws-auth",
+            authentication_mode: None,
+            mode_changed: None,
             added: vec![entry.clone(); changes],
             changed: Vec::new(),
             removed: vec![entry.clone(); changes],
@@ -142,6 +145,7 @@ mod tests {
             rejected: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
+            shadowed: Vec::new(),
             error: None,
             write_attempts: 1,
             api_calls,

@@ -19,6 +19,9 @@ use aws_sdk_eks::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use base64::Engine as _;
 use eks_iam_sync::aws::eks::{AuthenticationMode, EksClusters, EksError};
+
+/// An answer this old is taken from the cache.
+const EVENT_MAX_AGE: Duration = Duration::from_secs(300);
 use eks_iam_sync::core::names::IamArn;
 use eks_iam_sync::core::settings::{Backend, Cluster};
 
@@ -74,6 +77,48 @@ fn describe_rule(
         })
 }
 
+#[tokio::test]
+async fn max_age_zero_describes_again_and_a_mode_change_is_handed_back_once() {
+    let mode = |m: SdkMode| {
+        move || {
+            DescribeClusterOutput::builder()
+                .cluster(
+                    described("prod")
+                        .access_config(
+                            AccessConfigResponse::builder()
+                                .authentication_mode(m.clone())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }
+    };
+    let before = mock!(Client::describe_cluster).then_output(mode(SdkMode::ConfigMap));
+    let after = mock!(Client::describe_cluster).then_output(mode(SdkMode::Api));
+    let again = mock!(Client::describe_cluster).then_output(mode(SdkMode::Api));
+    let client = mock_client!(aws_sdk_eks, RuleMode::Sequential, [&before, &after, &again]);
+    let eks = clusters_on(&client);
+    let prod = cluster("prod", "eu-west-3");
+
+    let first = eks.describe(&prod, Duration::ZERO).await.unwrap();
+    assert_eq!(first.authentication_mode, AuthenticationMode::ConfigMap);
+    assert_eq!(first.previous_mode, None, "nothing was seen before");
+    let cached = eks.describe(&prod, EVENT_MAX_AGE).await.unwrap();
+    assert_eq!(cached.authentication_mode, AuthenticationMode::ConfigMap);
+    assert_eq!(eks.calls(), 1, "a caller may accept a recent answer");
+
+    let switched = eks.describe(&prod, Duration::ZERO).await.unwrap();
+    assert_eq!(eks.calls(), 2, "max_age zero always asks EKS");
+    assert_eq!(switched.authentication_mode, AuthenticationMode::Api);
+    assert_eq!(switched.previous_mode, Some(AuthenticationMode::ConfigMap));
+    let cached = eks.describe(&prod, EVENT_MAX_AGE).await.unwrap();
+    assert_eq!(cached.previous_mode, None, "the change is handed back once");
+    let steady = eks.describe(&prod, Duration::ZERO).await.unwrap();
+    assert_eq!(steady.previous_mode, None);
+    assert_eq!(eks.calls(), 3);
+}
+
 fn fast_retries(config: aws_sdk_eks::config::Builder) -> aws_sdk_eks::config::Builder {
     config.retry_config(
         RetryConfig::standard()
@@ -104,7 +149,7 @@ async fn describe_decodes_the_cluster_and_a_second_describe_makes_no_call() {
     let eks = clusters_on(&client);
     let prod = cluster("prod", "eu-west-3");
 
-    let info = eks.describe(&prod).await.unwrap();
+    let info = eks.describe(&prod, EVENT_MAX_AGE).await.unwrap();
     assert_eq!(info.name, "prod");
     assert_eq!(info.arn, "arn:aws:eks:eu-west-3:111122223333:cluster/prod");
     assert!(info.endpoint.starts_with("https://"));
@@ -117,7 +162,7 @@ async fn describe_decodes_the_cluster_and_a_second_describe_makes_no_call() {
     assert_eq!(info.status, "ACTIVE");
     assert_eq!(eks.calls(), 1);
 
-    let again = eks.describe(&prod).await.unwrap();
+    let again = eks.describe(&prod, EVENT_MAX_AGE).await.unwrap();
     assert_eq!(again, info);
     assert_eq!(
         eks.calls(),
@@ -127,7 +172,7 @@ async fn describe_decodes_the_cluster_and_a_second_describe_makes_no_call() {
     assert_eq!(rule.num_calls(), 1);
 
     eks.forget(&prod);
-    eks.describe(&prod).await.unwrap();
+    eks.describe(&prod, EVENT_MAX_AGE).await.unwrap();
     assert_eq!(
         eks.calls(),
         2,
@@ -143,9 +188,9 @@ async fn the_cache_key_includes_the_region_and_the_client_uses_the_cluster_regio
     let paris = cluster("prod", "eu-west-3");
     let virginia = cluster("prod", "us-east-1");
 
-    eks.describe(&paris).await.unwrap();
-    eks.describe(&virginia).await.unwrap();
-    eks.describe(&paris).await.unwrap();
+    eks.describe(&paris, EVENT_MAX_AGE).await.unwrap();
+    eks.describe(&virginia, EVENT_MAX_AGE).await.unwrap();
+    eks.describe(&paris, EVENT_MAX_AGE).await.unwrap();
 
     assert_eq!(eks.calls(), 2);
     let region = |c: &Cluster| eks.client_for(c).config().region().map(|r| r.to_string());
@@ -167,11 +212,19 @@ async fn a_cluster_without_access_config_is_config_map_and_api_mode_is_read() {
     let eks = clusters_on(&client);
     let mode = |info: eks_iam_sync::aws::eks::ClusterInfo| info.authentication_mode;
     assert_eq!(
-        mode(eks.describe(&cluster("old", "eu-west-3")).await.unwrap()),
+        mode(
+            eks.describe(&cluster("old", "eu-west-3"), EVENT_MAX_AGE)
+                .await
+                .unwrap()
+        ),
         AuthenticationMode::ConfigMap
     );
     assert_eq!(
-        mode(eks.describe(&cluster("api", "eu-west-3")).await.unwrap()),
+        mode(
+            eks.describe(&cluster("api", "eu-west-3"), EVENT_MAX_AGE)
+                .await
+                .unwrap()
+        ),
         AuthenticationMode::Api
     );
 }
@@ -203,7 +256,10 @@ async fn a_bad_certificate_authority_is_bad_certificate_naming_the_cluster_and_i
     );
     let eks = clusters_on(&client);
     for name in ["a", "b", "c", "d"] {
-        let err = eks.describe(&cluster(name, "eu-west-3")).await.unwrap_err();
+        let err = eks
+            .describe(&cluster(name, "eu-west-3"), EVENT_MAX_AGE)
+            .await
+            .unwrap_err();
         match &err {
             EksError::BadCertificate { cluster, why } => {
                 assert_eq!(cluster, name);
@@ -216,7 +272,9 @@ async fn a_bad_certificate_authority_is_bad_certificate_naming_the_cluster_and_i
             "{err}"
         );
     }
-    eks.describe(&cluster("a", "eu-west-3")).await.unwrap_err();
+    eks.describe(&cluster("a", "eu-west-3"), EVENT_MAX_AGE)
+        .await
+        .unwrap_err();
     assert_eq!(eks.calls(), 5, "a failed description is not cached");
 }
 
@@ -231,7 +289,7 @@ async fn resource_not_found_is_not_found_with_cluster_and_region() {
     });
     let eks = clusters_on(&mock_client!(aws_sdk_eks, [&rule]));
     assert_eq!(
-        eks.describe(&cluster("prod", "eu-west-3"))
+        eks.describe(&cluster("prod", "eu-west-3"), EVENT_MAX_AGE)
             .await
             .unwrap_err(),
         EksError::NotFound {
@@ -248,7 +306,7 @@ async fn a_creating_cluster_is_not_active_and_retryable_a_failed_one_is_not_retr
     let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&creating, &failed]);
     let eks = clusters_on(&client);
     let err = eks
-        .describe(&cluster("new", "eu-west-3"))
+        .describe(&cluster("new", "eu-west-3"), EVENT_MAX_AGE)
         .await
         .unwrap_err();
     assert_eq!(
@@ -260,7 +318,7 @@ async fn a_creating_cluster_is_not_active_and_retryable_a_failed_one_is_not_retr
     );
     assert!(err.is_retryable());
     let err = eks
-        .describe(&cluster("dead", "eu-west-3"))
+        .describe(&cluster("dead", "eu-west-3"), EVENT_MAX_AGE)
         .await
         .unwrap_err();
     assert!(matches!(&err, EksError::NotActive { status, .. } if status == "FAILED"));
@@ -305,11 +363,13 @@ async fn throttling_is_retried_then_succeeds_and_persistent_throttling_is_thrott
     );
     let eks = clusters_on(&client);
 
-    eks.describe(&cluster("prod", "eu-west-3")).await.unwrap();
+    eks.describe(&cluster("prod", "eu-west-3"), EVENT_MAX_AGE)
+        .await
+        .unwrap();
     assert_eq!(recovers.num_calls(), 3);
 
     let err = eks
-        .describe(&cluster("busy", "eu-west-3"))
+        .describe(&cluster("busy", "eu-west-3"), EVENT_MAX_AGE)
         .await
         .unwrap_err();
     assert!(
@@ -341,7 +401,7 @@ async fn access_denied_is_access_denied_with_the_message_and_not_retried() {
         fast_retries
     ));
     let err = eks
-        .describe(&cluster("prod", "eu-west-3"))
+        .describe(&cluster("prod", "eu-west-3"), EVENT_MAX_AGE)
         .await
         .unwrap_err();
     match &err {
@@ -446,10 +506,10 @@ async fn moto_child_routes_eks() {
     assert!(arn.starts_with("arn:aws:eks:eu-west-3:"), "{arn}");
     // moto's CA data is random text, so the adapter reaches the cluster and rejects its CA.
     assert!(
-        matches!(eks.describe(&prod).await, Err(EksError::BadCertificate { ref cluster, .. }) if cluster == "prod")
+        matches!(eks.describe(&prod, EVENT_MAX_AGE).await, Err(EksError::BadCertificate { ref cluster, .. }) if cluster == "prod")
     );
     assert_eq!(
-        eks.describe(&cluster("prod", "us-east-1"))
+        eks.describe(&cluster("prod", "us-east-1"), EVENT_MAX_AGE)
             .await
             .unwrap_err(),
         EksError::NotFound {
@@ -471,11 +531,12 @@ async fn moto_child_routes_eks() {
     let arn = raw.cluster().unwrap().arn().unwrap().to_owned();
     assert_eq!(arn, "arn:aws:eks:eu-west-3:222233334444:cluster/shared");
     assert!(matches!(
-        eks.describe(&shared).await,
+        eks.describe(&shared, EVENT_MAX_AGE).await,
         Err(EksError::BadCertificate { .. })
     ));
     assert!(matches!(
-        eks.describe(&cluster("shared", "eu-west-3")).await,
+        eks.describe(&cluster("shared", "eu-west-3"), EVENT_MAX_AGE)
+            .await,
         Err(EksError::NotFound { .. })
     ));
     use aws_credential_types::provider::ProvideCredentials as _;

@@ -3,10 +3,13 @@
 //! [`EksClusters`] turns a configured [`Cluster`] into a [`ClusterInfo`]: the API endpoint,
 //! the CA to trust (decoded and checked here, so a bad CA is [`EksError::BadCertificate`]
 //! naming the cluster instead of a TLS error later) and the authentication mode that picks
-//! the backend. Results are cached by (region, assume-role ARN, name) for the life of the
-//! value; [`EksClusters::forget`] drops one after a TLS or auth failure. Only usable clusters
-//! (`ACTIVE`, `UPDATING`, valid CA) are cached; two first describes of the same cluster racing
-//! each other may both call DescribeCluster (the answer is the same).
+//! the backend. Results are cached by (region, assume-role ARN, name), and each caller says
+//! how old an answer it accepts ([`EksClusters::describe`]'s `max_age`; the reconciler takes
+//! none, see [`crate::reconcile`]); [`EksClusters::forget`] drops one after a TLS or auth
+//! failure. Only usable clusters (`ACTIVE`, `UPDATING`, valid CA) are cached; two first
+//! describes of the same cluster racing each other may both call DescribeCluster (the answer
+//! is the same). A described authentication mode that differs from the last one this value
+//! saw is handed back once, in [`ClusterInfo::previous_mode`].
 //!
 //! Clients are derived from one base `SdkConfig` (loaded by aws-config, so endpoint overrides
 //! such as `AWS_ENDPOINT_URL_EKS` stay in force) with the cluster's region, and, for a
@@ -18,7 +21,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::Region;
 use aws_config::SdkConfig;
@@ -46,6 +49,9 @@ pub struct ClusterInfo {
     /// at least one well-formed CERTIFICATE block.
     pub ca_pem: Vec<u8>,
     pub authentication_mode: AuthenticationMode,
+    /// The mode this process saw last time, when it differs from `authentication_mode`
+    /// (reported once, by the describe that found the change).
+    pub previous_mode: Option<AuthenticationMode>,
     /// `ACTIVE` or `UPDATING` (a cluster being updated still serves its API).
     pub status: String,
 }
@@ -158,7 +164,9 @@ struct Inner {
     /// What every EKS client starts from.
     eks: aws_sdk_eks::Config,
     routes: Mutex<HashMap<ClientKey, Route>>,
-    cache: Mutex<HashMap<CacheKey, ClusterInfo>>,
+    cache: Mutex<HashMap<CacheKey, (Instant, ClusterInfo)>>,
+    /// The last authentication mode seen per cluster (kept by [`EksClusters::forget`]).
+    modes: Mutex<HashMap<CacheKey, AuthenticationMode>>,
     calls: AtomicU64,
 }
 
@@ -186,6 +194,7 @@ impl EksClusters {
                 eks,
                 routes: Mutex::new(HashMap::new()),
                 cache: Mutex::new(HashMap::new()),
+                modes: Mutex::new(HashMap::new()),
                 calls: AtomicU64::new(0),
             }),
         }
@@ -196,16 +205,27 @@ impl EksClusters {
         self.inner.calls.load(Ordering::Relaxed)
     }
 
-    /// DescribeCluster through the cluster's region and (optional) role; cached by
-    /// (region, role, name). Only usable clusters are cached; errors are not.
+    /// DescribeCluster through the cluster's region and (optional) role; an answer cached by
+    /// (region, role, name) is used when it is at most `max_age` old (`Duration::ZERO`: always
+    /// ask EKS). Only usable clusters are cached; errors are not.
     ///
     /// # Errors
     /// [`EksError::NotFound`], [`EksError::NotActive`], [`EksError::BadCertificate`], and the
     /// API failures, each naming the cluster and region.
-    pub async fn describe(&self, cluster: &Cluster) -> Result<ClusterInfo, EksError> {
+    pub async fn describe(
+        &self,
+        cluster: &Cluster,
+        max_age: Duration,
+    ) -> Result<ClusterInfo, EksError> {
         let key = cache_key(cluster);
-        if let Some(hit) = lock(&self.inner.cache).get(&key) {
-            return Ok(hit.clone());
+        if let Some((at, hit)) = lock(&self.inner.cache).get(&key)
+            && !max_age.is_zero()
+            && at.elapsed() <= max_age
+        {
+            return Ok(ClusterInfo {
+                previous_mode: None,
+                ..hit.clone()
+            });
         }
         let client = self.client_for(cluster);
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
@@ -231,8 +251,10 @@ impl EksClusters {
             region: cluster.region.clone(),
             field: "cluster",
         })?;
-        let info = cluster_info(cluster, described)?;
-        lock(&self.inner.cache).insert(key, info.clone());
+        let mut info = cluster_info(cluster, described)?;
+        let seen = lock(&self.inner.modes).insert(key.clone(), info.authentication_mode);
+        info.previous_mode = seen.filter(|mode| *mode != info.authentication_mode);
+        lock(&self.inner.cache).insert(key, (Instant::now(), info.clone()));
         Ok(info)
     }
 
@@ -425,6 +447,7 @@ fn cluster_info(
         endpoint: endpoint.to_owned(),
         ca_pem,
         authentication_mode,
+        previous_mode: None,
         status: status.as_str().to_owned(),
     })
 }

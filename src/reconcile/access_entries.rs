@@ -14,7 +14,7 @@ use crate::aws::access_entries::{
     AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
 };
 use crate::aws::eks::ClusterInfo;
-use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
+use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest, Change};
 use crate::core::desired::DesiredSet;
 use crate::core::names::account_of;
 
@@ -86,25 +86,37 @@ impl Reconciler {
             return Ok(Outcome::Planned);
         }
         let results = store.execute(&plan.changes).await?;
-        let mut done = 0;
-        for (change, result) in plan.changes.iter().zip(&results) {
-            let why = match result {
-                ChangeResult::Done => {
-                    done += 1;
-                    continue;
-                }
-                ChangeResult::Rejected(e) => e.to_string(),
-                ChangeResult::NotAttempted(why) => why.clone(),
-            };
-            tracing::warn!(cluster = %info.name, key = %change.principal_arn, error = %why, "access entry change not made");
-            report.record_rejected(&change.principal_arn, why);
-        }
+        let done = record_results(&info.name, &plan.changes, &results, report);
         Ok(if done > 0 {
             Outcome::Applied
         } else {
             Outcome::Unchanged
         })
     }
+}
+
+/// Records in `report` each change EKS rejected or that was not attempted; the number of
+/// changes made.
+pub(super) fn record_results(
+    cluster: &str,
+    changes: &[Change],
+    results: &[ChangeResult],
+    report: &mut ClusterReport,
+) -> usize {
+    let mut done = 0;
+    for (change, result) in changes.iter().zip(results) {
+        let why = match result {
+            ChangeResult::Done => {
+                done += 1;
+                continue;
+            }
+            ChangeResult::Rejected(e) => e.to_string(),
+            ChangeResult::NotAttempted(why) => why.clone(),
+        };
+        tracing::warn!(cluster = %cluster, key = %change.principal_arn, error = %why, "access entry change not made");
+        report.record_rejected(&change.principal_arn, why);
+    }
+    done
 }
 
 /// Logs each planned access-entry change and each guard refusal.

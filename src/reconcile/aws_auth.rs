@@ -44,6 +44,40 @@ impl From<AttemptError> for ClusterError {
     }
 }
 
+/// An attempt that may be worth making again.
+pub(super) trait Retryable: std::fmt::Display {
+    /// Someone else wrote aws-auth (409), or the API was busy.
+    fn is_retryable(&self) -> bool;
+}
+
+impl Retryable for AttemptError {
+    fn is_retryable(&self) -> bool {
+        AttemptError::is_retryable(self)
+    }
+}
+
+/// Runs `attempt` (read → plan → write) until it succeeds, fails for good, or
+/// [`WRITE_ATTEMPTS`] are made, with jittered exponential backoff; counts the attempts in
+/// `report`.
+pub(super) async fn retry_conflicts<T, E: Retryable>(
+    cluster: &str,
+    report: &mut ClusterReport,
+    mut attempt: impl AsyncFnMut(&mut ClusterReport) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        report.write_attempts += 1;
+        match attempt(report).await {
+            Err(e) if e.is_retryable() && report.write_attempts < WRITE_ATTEMPTS => {
+                tracing::info!(cluster = %cluster, attempt = report.write_attempts, error = %e, "retrying after a conflict or a transient error");
+                tokio::time::sleep(jitter(delay)).await;
+                delay *= 2;
+            }
+            other => break other,
+        }
+    }
+}
+
 impl Reconciler {
     /// One aws-auth cluster: connect, then read → plan → write, retrying on conflicts. The
     /// Kubernetes call counts go into `report` whatever the outcome, once connected.
@@ -52,6 +86,31 @@ impl Reconciler {
         run: ClusterRun<'_>,
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
+        let cluster = run.cluster;
+        let (store, calls) = self.connect_aws_auth(run).await?;
+        let result = retry_conflicts(&cluster.name, report, async |report| {
+            self.attempt(&store, run, report).await
+        })
+        .await;
+        let (get, put, post) = calls.snapshot();
+        report.api_calls = ApiCalls {
+            kube_get: get,
+            kube_put: put,
+            kube_post: post,
+            ..ApiCalls::default()
+        };
+        if let Err(AttemptError::Kube(KubeError::Unauthorized { .. })) = &result {
+            self.eks.forget(cluster);
+        }
+        Ok(result?)
+    }
+
+    /// A Kubernetes client for the cluster's aws-auth, authenticated with our token; the
+    /// counts of its calls.
+    pub(super) async fn connect_aws_auth(
+        &self,
+        run: ClusterRun<'_>,
+    ) -> Result<(AwsAuthStore, Arc<KubeCalls>), ClusterError> {
         let (cluster, info) = (run.cluster, run.info);
         let source = self
             .token_source(cluster)
@@ -65,29 +124,7 @@ impl Reconciler {
         let store =
             AwsAuthStore::connect(&info.endpoint, &info.ca_pem, token.token(), calls.clone())
                 .inspect_err(|_| self.eks.forget(cluster))?;
-        let mut delay = Duration::from_millis(200);
-        let result = loop {
-            report.write_attempts += 1;
-            match self.attempt(&store, run, report).await {
-                Err(e) if e.is_retryable() && report.write_attempts < WRITE_ATTEMPTS => {
-                    tracing::info!(cluster = %cluster.name, attempt = report.write_attempts, error = %e, "retrying after a conflict or a transient error");
-                    tokio::time::sleep(jitter(delay)).await;
-                    delay *= 2;
-                }
-                other => break other,
-            }
-        };
-        let (get, put, post) = calls.snapshot();
-        report.api_calls = ApiCalls {
-            kube_get: get,
-            kube_put: put,
-            kube_post: post,
-            ..ApiCalls::default()
-        };
-        if let Err(AttemptError::Kube(KubeError::Unauthorized { .. })) = &result {
-            self.eks.forget(cluster);
-        }
-        Ok(result?)
+        Ok((store, calls))
     }
 
     /// One read → plan → write attempt.

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::aws::access_entries::{
     AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
@@ -23,6 +24,7 @@ use crate::core::access_entries::{self as entries, AccessPlanRequest};
 use crate::core::aws_auth::emit::EmitError;
 use crate::core::aws_auth::{AwsAuth, ReadError};
 use crate::core::names::account_of;
+use crate::core::settings::Backend;
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 use crate::token_source::TokenSourceError;
 
@@ -65,6 +67,10 @@ pub enum MigrateError {
         mode: &'static str,
         hint: &'static str,
     },
+    #[error(
+        "cluster {cluster} is configured with backend aws-auth: EKS's effective store for its grants is aws-auth, so moving them to access entries would be undone by the next reconcile; set backend auto or access-entries first"
+    )]
+    BackendAwsAuth { cluster: String },
     #[error(transparent)]
     Eks(#[from] EksError),
     #[error(transparent)]
@@ -116,13 +122,18 @@ impl Reconciler {
             .into_iter()
             .next()
             .ok_or_else(|| MigrateError::UnknownCluster(name.to_owned()))?;
-        let info = self.eks.describe(&cluster).await?;
+        let info = self.eks.describe(&cluster, Duration::ZERO).await?;
         let mode = |mode, hint| MigrateError::Mode {
             cluster: cluster.name.clone(),
             mode,
             hint,
         };
         match info.authentication_mode {
+            AuthenticationMode::ApiAndConfigMap if cluster.backend == Backend::AwsAuth => {
+                return Err(MigrateError::BackendAwsAuth {
+                    cluster: cluster.name.clone(),
+                });
+            }
             AuthenticationMode::ApiAndConfigMap => {}
             AuthenticationMode::ConfigMap => {
                 return Err(mode(

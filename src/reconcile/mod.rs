@@ -9,18 +9,26 @@
 //! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
 //! - `migrate`: `eks-iam-sync migrate`.
 //!
-//! # Backend selection
-//! `backend: aws-auth` and `backend: access-entries` are taken as written (access entries on
-//! a `CONFIG_MAP` cluster fail that cluster, naming the mode to switch to). `backend: auto`
-//! reads `accessConfig.authenticationMode`: `CONFIG_MAP` → aws-auth; `API` and
-//! `API_AND_CONFIG_MAP` → access entries (aws-auth is then left as it is; `eks-iam-sync
-//! migrate` moves its managed entries).
+//! # Stores (effective access)
+//! The cluster's authentication mode, as DescribeCluster says it now, decides which stores
+//! EKS reads ([`crate::core::effective::stores`]): `CONFIG_MAP` → aws-auth, `API` → access
+//! entries, `API_AND_CONFIG_MAP` → both (an access entry wins, otherwise aws-auth). Grants go
+//! to the configured backend (`auto`: the mode's store, access entries when both are read);
+//! where both are read, the other store's managed entries are kept in step and removed when
+//! no longer desired, in the same run, under one guard check (`both_stores`). A backend the
+//! mode does not read fails the cluster with a message naming the switch.
+//!
+//! # Fresh facts
+//! Every run, scheduled or event-driven, describes each cluster it touches again: a mode
+//! remembered from an earlier invocation would send grants to a store EKS no longer reads
+//! (one DescribeCluster per cluster and run is the whole price). A mode change is logged and
+//! reported (`modeChanged`).
 //!
 //! # Expected flow (one run)
 //! IAM read for the run (full: every group the targets need; user event: that user's groups)
 //! → per cluster, at most the cluster concurrency at a time (default [`CLUSTER_CONCURRENCY`],
-//! see [`Reconciler::with_cluster_concurrency`]): DescribeCluster (cached while
-//! warm) → the backend's read → plan → write.
+//! see [`Reconciler::with_cluster_concurrency`]): DescribeCluster → the stores' reads → plan
+//! → write.
 //!
 //! # Guarantees
 //! - Level-triggered: an event only narrows what is looked at; the truth is always re-read.
@@ -30,6 +38,7 @@
 
 mod access_entries;
 mod aws_auth;
+mod both_stores;
 mod credentials;
 mod desired;
 mod gather;
@@ -44,13 +53,12 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::aws::access_entries::AccessEntryError;
-use crate::aws::eks::{
-    AuthenticationMode, ClusterInfo, EksClusters, EksError, assumed_role_credentials,
-};
+use crate::aws::eks::{ClusterInfo, EksClusters, EksError, assumed_role_credentials};
 use crate::aws::iam::IamDirectory;
 use crate::core::aws_auth::OwnershipRules;
+use crate::core::effective::{Store, StoreError, Stores, stores};
 use crate::core::guards::GuardSettings;
-use crate::core::settings::{Backend, Cluster, Settings};
+use crate::core::settings::{Cluster, Settings};
 use crate::events::UserSync;
 use crate::kubernetes::KubeError;
 use crate::token_source::{TokenSource, TokenSourceError};
@@ -79,10 +87,9 @@ pub const CONSISTENCY_WAIT: Duration = Duration::from_secs(8);
 pub enum ClusterError {
     #[error(transparent)]
     Describe(#[from] EksError),
-    #[error(
-        "cluster {cluster} is configured with backend access-entries, but its authentication mode is CONFIG_MAP, where EKS has no access entries; switch it first (aws eks update-cluster-config --name {cluster} --access-config authenticationMode=API_AND_CONFIG_MAP), or use backend auto"
-    )]
-    AccessEntriesOnConfigMap { cluster: String },
+    /// The configured backend is not a store the cluster's mode reads.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("EKS token: {0}")]
@@ -273,8 +280,8 @@ impl Reconciler {
         }
     }
 
-    /// Describe the cluster, pick its backend, learn the identity to protect, then
-    /// reconcile through the backend.
+    /// Describe the cluster, decide its stores, learn the identity to protect, then
+    /// reconcile through them.
     async fn cluster_outcome(
         &self,
         cluster: &Cluster,
@@ -282,16 +289,13 @@ impl Reconciler {
         report: &mut ClusterReport,
         desired: &Desired<'_>,
     ) -> Result<Outcome, ClusterError> {
-        let info = self.eks.describe(cluster).await?;
-        let aws_auth = uses_aws_auth(cluster.backend, info.authentication_mode);
-        if !aws_auth {
-            report.backend = "access-entries";
-            if info.authentication_mode == AuthenticationMode::ConfigMap {
-                return Err(ClusterError::AccessEntriesOnConfigMap {
-                    cluster: cluster.name.clone(),
-                });
-            }
+        let info = self.eks.describe(cluster, Duration::ZERO).await?;
+        report.record_mode(info.authentication_mode, info.previous_mode);
+        if let Some(before) = info.previous_mode {
+            tracing::warn!(cluster = %cluster.name, from = %before, to = %info.authentication_mode, "authentication mode changed");
         }
+        let stores: Stores = stores(&cluster.name, cluster.backend, info.authentication_mode)?;
+        report.backend = stores.grants.as_str();
         let protected = [self.protected_identity(cluster).await?];
         let run = ClusterRun {
             cluster,
@@ -300,10 +304,10 @@ impl Reconciler {
             desired,
             protected: &protected,
         };
-        if aws_auth {
-            self.reconcile_aws_auth(run, report).await
-        } else {
-            self.reconcile_access_entries(run, report).await
+        match (stores.grants, stores.also_reads) {
+            (_, Some(_)) => self.reconcile_both_stores(run, stores.grants, report).await,
+            (Store::AwsAuth, None) => self.reconcile_aws_auth(run, report).await,
+            (Store::AccessEntries, None) => self.reconcile_access_entries(run, report).await,
         }
     }
 
@@ -346,15 +350,6 @@ impl Reconciler {
     }
 }
 
-/// Whether a cluster is reconciled through aws-auth (else access entries).
-fn uses_aws_auth(backend: Backend, mode: AuthenticationMode) -> bool {
-    match backend {
-        Backend::AwsAuth => true,
-        Backend::AccessEntries => false,
-        Backend::Auto => mode == AuthenticationMode::ConfigMap,
-    }
-}
-
 /// Full jitter: a random delay up to `delay`, at least a tenth of it.
 fn jitter(delay: Duration) -> Duration {
     let millis = delay.as_millis().max(1) as u64;
@@ -366,18 +361,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_follows_the_authentication_mode_and_explicit_backends_are_taken_as_written() {
-        use AuthenticationMode::{Api, ApiAndConfigMap, ConfigMap};
-        assert!(uses_aws_auth(Backend::Auto, ConfigMap));
-        assert!(!uses_aws_auth(Backend::Auto, ApiAndConfigMap));
-        assert!(!uses_aws_auth(Backend::Auto, Api));
-        for mode in [ConfigMap, ApiAndConfigMap, Api] {
-            assert!(uses_aws_auth(Backend::AwsAuth, mode));
-            assert!(!uses_aws_auth(Backend::AccessEntries, mode));
-        }
-    }
-
-    #[test]
     fn jitter_stays_between_a_tenth_of_the_delay_and_the_delay() {
         let delay = Duration::from_millis(200);
         for _ in 0..100 {
@@ -385,15 +368,5 @@ mod tests {
             assert!(d >= Duration::from_millis(20) && d <= delay, "{d:?}");
         }
         assert!(jitter(Duration::ZERO) <= Duration::from_millis(1));
-    }
-
-    #[test]
-    fn the_access_entries_on_config_map_error_names_the_switch() {
-        let e = ClusterError::AccessEntriesOnConfigMap {
-            cluster: "prod".to_owned(),
-        };
-        assert!(e.to_string().contains(
-            "aws eks update-cluster-config --name prod --access-config authenticationMode=API_AND_CONFIG_MAP"
-        ));
     }
 }

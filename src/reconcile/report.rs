@@ -10,9 +10,13 @@ use serde::Serialize;
 use crate::core::access_entries::{self as entries, AccessPlan};
 use crate::core::aws_auth::ItemValue;
 use crate::core::aws_auth::plan::{ChangeKind, Plan};
+use crate::core::effective::both::BothPlan;
+use crate::core::effective::{AuthenticationMode, Store};
 
 /// The report section of access-entry changes.
 pub(super) const ACCESS_ENTRIES_SECTION: &str = "accessEntries";
+const AWS_AUTH_STORE: &str = Store::AwsAuth.as_str();
+const ACCESS_ENTRIES_STORE: &str = Store::AccessEntries.as_str();
 
 /// What happened on one cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +39,8 @@ pub enum Outcome {
 /// One entry change in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryReport {
+    /// Which store it is in: `aws-auth` or `access-entries`.
+    pub store: &'static str,
     pub section: String,
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +74,15 @@ fn is_zero(n: &u64) -> bool {
 pub struct ClusterReport {
     pub cluster: String,
     pub outcome: Outcome,
+    /// The store grants were written to (`aws-auth` or `access-entries`).
     pub backend: &'static str,
+    /// The cluster's authentication mode as this run described it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_mode: Option<&'static str>,
+    /// `"<before> -> <now>"` when this run found the mode changed since this process last
+    /// described the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode_changed: Option<String>,
     pub added: Vec<EntryReport>,
     pub changed: Vec<EntryReport>,
     pub removed: Vec<EntryReport>,
@@ -79,6 +93,9 @@ pub struct ClusterReport {
     pub rejected: Vec<EntryReport>,
     pub warnings: Vec<String>,
     pub refusals: Vec<String>,
+    /// Grants EKS does not use: aws-auth mappings behind the principal's access entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadowed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub write_attempts: u32,
@@ -94,6 +111,8 @@ impl ClusterReport {
             cluster: cluster.to_owned(),
             outcome: Outcome::Unchanged,
             backend: "aws-auth",
+            authentication_mode: None,
+            mode_changed: None,
             added: Vec::new(),
             changed: Vec::new(),
             removed: Vec::new(),
@@ -101,6 +120,7 @@ impl ClusterReport {
             rejected: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
+            shadowed: Vec::new(),
             error: None,
             write_attempts: 0,
             api_calls: ApiCalls::default(),
@@ -120,14 +140,63 @@ impl ClusterReport {
         self.error = Some(error.to_string());
     }
 
+    /// The mode DescribeCluster gave, and the one seen before it when it changed.
+    pub(super) fn record_mode(
+        &mut self,
+        mode: AuthenticationMode,
+        previous: Option<AuthenticationMode>,
+    ) {
+        self.authentication_mode = Some(mode.as_str());
+        self.mode_changed = previous.map(|before| format!("{before} -> {mode}"));
+    }
+
     /// An aws-auth plan: its changes by kind, skipped entries, warnings and refusals.
     pub(super) fn record_plan(&mut self, plan: &Plan) {
+        self.clear_changes();
+        self.push_aws_auth(plan);
+        self.warnings = plan.warnings.clone();
+        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
+        self.plan_text = plan.describe();
+    }
+
+    /// The access-entries plan in the same shape: section `accessEntries`, key the principal.
+    pub(super) fn record_access_plan(&mut self, plan: &AccessPlan) {
+        self.clear_changes();
+        self.push_access_entries(plan);
+        self.warnings = plan.warnings.clone();
+        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
+        self.plan_text = plan.describe();
+    }
+
+    /// The plan over both stores: each entry under its store, each warning once.
+    pub(super) fn record_both(&mut self, plan: &BothPlan) {
+        self.clear_changes();
+        self.push_aws_auth(&plan.aws_auth);
+        self.push_access_entries(&plan.access_entries);
+        self.warnings.clear();
+        for warning in plan
+            .aws_auth
+            .warnings
+            .iter()
+            .chain(&plan.access_entries.warnings)
+        {
+            if !self.warnings.contains(warning) {
+                self.warnings.push(warning.clone());
+            }
+        }
+        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
+        self.shadowed = plan.shadowed.clone();
+        self.plan_text = plan.describe();
+    }
+
+    fn push_aws_auth(&mut self, plan: &Plan) {
         let entry = |section: String, key: String, value: Option<&ItemValue>, reason: &str| {
             let (username, groups) = match value {
                 Some(ItemValue::Mapping(m)) => (m.username.clone(), Some(m.groups.clone())),
                 _ => (None, None),
             };
             EntryReport {
+                store: AWS_AUTH_STORE,
                 section,
                 key,
                 username,
@@ -135,7 +204,6 @@ impl ClusterReport {
                 reason: reason.to_owned(),
             }
         };
-        self.clear_changes();
         for c in &plan.changes {
             let value = match c.kind {
                 ChangeKind::Remove => c.before.as_ref(),
@@ -148,26 +216,22 @@ impl ClusterReport {
                 ChangeKind::Remove => self.removed.push(report),
             }
         }
-        self.skipped = plan
-            .skipped
-            .iter()
-            .map(|s| entry(s.section.to_string(), s.key.clone(), None, &s.reason))
-            .collect();
-        self.warnings = plan.warnings.clone();
-        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
-        self.plan_text = plan.describe();
+        self.skipped.extend(
+            plan.skipped
+                .iter()
+                .map(|s| entry(s.section.to_string(), s.key.clone(), None, &s.reason)),
+        );
     }
 
-    /// The access-entries plan in the same shape: section `accessEntries`, key the principal.
-    pub(super) fn record_access_plan(&mut self, plan: &AccessPlan) {
+    fn push_access_entries(&mut self, plan: &AccessPlan) {
         let entry = |key: &str, view: Option<&entries::EntryView>, reason: &str| EntryReport {
+            store: ACCESS_ENTRIES_STORE,
             section: ACCESS_ENTRIES_SECTION.to_owned(),
             key: key.to_owned(),
             username: view.and_then(|v| v.username.clone()),
             groups: view.map(|v| v.groups.clone()),
             reason: reason.to_owned(),
         };
-        self.clear_changes();
         for c in &plan.changes {
             match c.kind {
                 entries::ChangeKind::Create => {
@@ -184,14 +248,8 @@ impl ClusterReport {
                 }
             }
         }
-        self.skipped = plan
-            .skipped
-            .iter()
-            .map(|s| entry(&s.key, None, &s.reason))
-            .collect();
-        self.warnings = plan.warnings.clone();
-        self.refusals = plan.refusals.iter().map(ToString::to_string).collect();
-        self.plan_text = plan.describe();
+        self.skipped
+            .extend(plan.skipped.iter().map(|s| entry(&s.key, None, &s.reason)));
     }
 
     /// An access-entry change that was not made: it leaves added/changed/removed and is
@@ -201,6 +259,7 @@ impl ClusterReport {
             list.retain(|e| e.key != principal_arn);
         }
         self.rejected.push(EntryReport {
+            store: ACCESS_ENTRIES_STORE,
             section: ACCESS_ENTRIES_SECTION.to_owned(),
             key: principal_arn.to_owned(),
             username: None,
@@ -213,6 +272,8 @@ impl ClusterReport {
         self.added.clear();
         self.changed.clear();
         self.removed.clear();
+        self.skipped.clear();
+        self.shadowed.clear();
     }
 }
 
@@ -242,6 +303,7 @@ mod tests {
 
     fn entry(key: &str) -> EntryReport {
         EntryReport {
+            store: ACCESS_ENTRIES_STORE,
             section: ACCESS_ENTRIES_SECTION.to_owned(),
             key: key.to_owned(),
             username: Some("alice".to_owned()),
@@ -290,6 +352,7 @@ mod tests {
         assert_eq!(
             report.rejected,
             [EntryReport {
+                store: "access-entries",
                 section: "accessEntries".to_owned(),
                 key: "arn:aws:iam::111122223333:user/alice".to_owned(),
                 username: None,

@@ -1,5 +1,5 @@
-//! An `API_AND_CONFIG_MAP` cluster with `backend: auto` is reconciled through access
-//! entries: no Kubernetes call, the EKS access-entry calls instead.
+//! An `API_AND_CONFIG_MAP` cluster with `backend: auto` grants through access entries; EKS
+//! reads aws-auth there too, so aws-auth is read (one GET) to keep its managed entries in step.
 
 use crate::support::{Calls, Setup, admins, event, iam};
 use eks_sim::cluster::AuthMode;
@@ -19,13 +19,19 @@ async fn the_schedule_creates_an_access_entry_per_member() {
     assert_eq!(cluster["backend"], "access-entries", "{response:#}");
     assert_eq!(cluster["outcome"], "applied", "{response:#}");
     assert_eq!(cluster["added"][0]["key"], iam::user_arn("alice"));
-    s.verify(Calls::none().iam(&["GetGroup"]).caller_identity().eks(&[
-        ("DescribeCluster", 1),
-        ("ListAccessEntries", 1),
-        ("DescribeAccessEntry", 1),
-        ("ListAssociatedAccessPolicies", 1),
-        ("CreateAccessEntry", 1),
-        ("AssociateAccessPolicy", 1),
-    ]));
+    s.verify(
+        Calls::none()
+            .iam(&["GetGroup"])
+            .caller_identity()
+            .eks(&[
+                ("DescribeCluster", 1),
+                ("ListAccessEntries", 1),
+                ("DescribeAccessEntry", 1),
+                ("ListAssociatedAccessPolicies", 1),
+                ("CreateAccessEntry", 1),
+                ("AssociateAccessPolicy", 1),
+            ])
+            .kube(&[("get", 1)]),
+    );
     s.finish();
 }

@@ -29,8 +29,14 @@ async fn the_schedule_adds_the_group_members_then_a_second_run_only_reads() {
         .handle(&event("scheduled_event", None))
         .await
         .expect("the run succeeds");
-    // DescribeCluster and our identity are cached while warm: one GET, no write.
-    s.verify(Calls::none().iam(&["GetGroup"]).kube(&[("get", 1)]));
+    // A scheduled run describes the cluster again (its mode may have changed); our identity
+    // is cached while warm: one GET, no write.
+    s.verify(
+        Calls::none()
+            .iam(&["GetGroup"])
+            .eks(&[("DescribeCluster", 1)])
+            .kube(&[("get", 1)]),
+    );
     let cluster = &second["clusters"][0];
     assert_eq!(cluster["outcome"], "unchanged");
     assert_eq!(cluster["apiCalls"]["kube_get"], 1);

@@ -25,10 +25,12 @@ async fn add_user_to_group_reads_the_user_s_groups_and_writes_once() {
         ))
         .await
         .expect("the event is handled");
-    // ListGroupsForUser, then GetUser for the ARN of a user who has no entry yet.
+    // ListGroupsForUser, then GetUser for the ARN of a user who has no entry yet; the
+    // cluster is described again (its mode decides the store).
     s.verify(
         Calls::none()
             .iam(&["ListGroupsForUser", "GetUser"])
+            .eks(&[("DescribeCluster", 1)])
             .kube(&[("get", 1), ("update", 1)]),
     );
     let cluster = &added["clusters"][0];

@@ -339,6 +339,40 @@ impl Scenario {
         );
     }
 
+    /// UpdateClusterConfig's authentication mode change, as EKS makes it.
+    pub fn change_mode(&self, to: AuthMode) {
+        let mut world = self.sim.state.world();
+        let cluster = world.clusters.get_mut(CLUSTER).expect("the cluster exists");
+        cluster
+            .change_auth_mode(to)
+            .expect("EKS allows this change");
+    }
+
+    /// What the cluster would authorize `arn` as now (`None`: a 401), decided by the
+    /// simulator the way EKS decides it.
+    pub fn identity_of(&self, arn: &str) -> Option<eks_sim::identity::Identity> {
+        let world = self.sim.state.world();
+        let cluster = world.clusters.get(CLUSTER).expect("the cluster exists");
+        let caller = eks_sim::token::VerifiedCaller {
+            access_key_id: "AKIAEXAMPLE".to_owned(),
+            arn: arn.to_owned(),
+            ec2_private_dns_name: None,
+        };
+        eks_sim::identity::map(cluster, &caller).ok()
+    }
+
+    /// The principals holding an access entry now.
+    pub fn access_entries(&self) -> Vec<String> {
+        let world = self.sim.state.world();
+        let cluster = world.clusters.get(CLUSTER).expect("the cluster exists");
+        cluster
+            .access_entries
+            .all()
+            .iter()
+            .map(|e| e.principal_arn.clone())
+            .collect()
+    }
+
     /// aws-auth as the cluster stores it now: section name → its YAML text.
     pub fn aws_auth(&self) -> BTreeMap<String, String> {
         let world = self.sim.state.world();

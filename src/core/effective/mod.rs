@@ -57,7 +57,7 @@ pub enum Store {
 
 impl Store {
     /// The spelling of the report's `backend` and `store` fields.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Store::AwsAuth => "aws-auth",
             Store::AccessEntries => "access-entries",

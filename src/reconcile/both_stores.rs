@@ -1,0 +1,160 @@
+//! A cluster whose authentication mode reads both stores (`API_AND_CONFIG_MAP`): the whole
+//! desired set → IAM unique ids → aws-auth and the access entries read → one plan over both
+//! ([`crate::core::effective::both`]) → the granting store written first, then the other
+//! one's updates and removals. A conflict on aws-auth (409) re-runs the whole read → plan →
+//! write; access entries already written are then found in place and not written again.
+//!
+//! Nothing is written in a dry run or when anything refuses; the report lists each entry under
+//! its store and the grants EKS shadows.
+
+use std::sync::Arc;
+
+use crate::aws::access_entries::{AccessEntryCalls, AccessEntryStore};
+use crate::core::access_entries::AccessPlanRequest;
+use crate::core::aws_auth::plan::PlanRequest;
+use crate::core::desired::DesiredSet;
+use crate::core::effective::Store;
+use crate::core::effective::both::{BothRequest, plan_both};
+use crate::core::names::account_of;
+use crate::kubernetes::{AwsAuthStore, KubeError};
+
+use super::access_entries::{log_access_plan, record_results};
+use super::aws_auth::{Retryable, retry_conflicts};
+use super::report::{ApiCalls, ClusterReport, Outcome};
+use super::{ClusterError, ClusterRun, Reconciler};
+
+impl Retryable for ClusterError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, ClusterError::Kube(e) if matches!(e, KubeError::Conflict { .. }) || e.is_transient())
+    }
+}
+
+impl Reconciler {
+    /// One cluster on both stores, granting through `grants`.
+    pub(super) async fn reconcile_both_stores(
+        &self,
+        run: ClusterRun<'_>,
+        grants: Store,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, ClusterError> {
+        let cluster = run.cluster;
+        let (mut desired, mut warnings) = run.desired.whole(self, cluster).await?;
+        self.resolve_ids(&mut desired, &mut warnings).await?;
+        let (aws_auth, kube_calls) = self.connect_aws_auth(run).await?;
+        let entry_calls = Arc::new(AccessEntryCalls::default());
+        let entries = AccessEntryStore::new(
+            self.eks.client_for(cluster),
+            &cluster.name,
+            entry_calls.clone(),
+        );
+        let stores = Stores {
+            aws_auth: &aws_auth,
+            entries: &entries,
+        };
+        let result = retry_conflicts(&cluster.name, report, async |report| {
+            self.attempt_both(stores, run, grants, &desired, report)
+                .await
+        })
+        .await;
+        let (get, put, post) = kube_calls.snapshot();
+        let (reads, writes) = entry_calls.snapshot();
+        report.api_calls = ApiCalls {
+            kube_get: get,
+            kube_put: put,
+            kube_post: post,
+            eks_read: reads,
+            eks_write: writes,
+        };
+        warnings.append(&mut report.warnings);
+        report.warnings = warnings;
+        if let Err(ClusterError::Kube(KubeError::Unauthorized { .. })) = &result {
+            self.eks.forget(cluster);
+        }
+        result
+    }
+
+    /// One read → plan → write attempt over both stores.
+    async fn attempt_both(
+        &self,
+        stores: Stores<'_>,
+        run: ClusterRun<'_>,
+        grants: Store,
+        desired: &DesiredSet,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, ClusterError> {
+        let stored = stores.aws_auth.get().await?;
+        let current_entries = stores.entries.list().await?;
+        let guards = self.guards();
+        let plan = plan_both(&BothRequest {
+            grants,
+            aws_auth: PlanRequest {
+                current: stored.as_ref().map(|s| &s.content),
+                desired,
+                guards,
+                protected: run.protected,
+                ownership: &self.ownership,
+            },
+            access_entries: AccessPlanRequest {
+                current: &current_entries,
+                desired,
+                cluster_account: account_of(&run.info.arn),
+                guards,
+                protected: run.protected,
+            },
+        });
+        report.record_both(&plan);
+        let cluster = &run.cluster.name;
+        for change in &plan.aws_auth.changes {
+            tracing::info!(cluster = %cluster, kind = ?change.kind, section = %change.section, key = %change.key, reason = %change.reason, dry_run = run.dry_run, "aws-auth change");
+        }
+        log_access_plan(cluster, &plan.access_entries, run.dry_run);
+        for shadowed in &plan.shadowed {
+            tracing::info!(cluster = %cluster, shadowed = %shadowed, "grant shadowed by an access entry");
+        }
+        if plan.is_refused() {
+            for refusal in &plan.refusals {
+                tracing::warn!(cluster = %cluster, guard = %refusal.guard, message = %refusal.message, "write refused by a guard");
+            }
+            return Ok(Outcome::Refused);
+        }
+        if !plan.has_changes() {
+            return Ok(Outcome::Unchanged);
+        }
+        if run.dry_run {
+            return Ok(Outcome::Planned);
+        }
+        let mut written = false;
+        let write_aws_auth = async || -> Result<bool, KubeError> {
+            match (&stored, &plan.aws_auth.write) {
+                (_, None) => return Ok(false),
+                (Some(stored), Some(write)) => {
+                    stores.aws_auth.replace(stored, write, false).await?
+                }
+                (None, Some(write)) => stores.aws_auth.create(write, false).await?,
+            }
+            Ok(true)
+        };
+        if grants == Store::AwsAuth {
+            written |= write_aws_auth().await?;
+        }
+        if plan.access_entries.has_changes() {
+            let results = stores.entries.execute(&plan.access_entries.changes).await?;
+            written |= record_results(cluster, &plan.access_entries.changes, &results, report) > 0;
+        }
+        if grants == Store::AccessEntries {
+            written |= write_aws_auth().await?;
+        }
+        Ok(if written {
+            Outcome::Applied
+        } else {
+            Outcome::Unchanged
+        })
+    }
+}
+
+/// The two stores of one cluster.
+#[derive(Clone, Copy)]
+struct Stores<'a> {
+    aws_auth: &'a AwsAuthStore,
+    entries: &'a AccessEntryStore,
+}

@@ -71,15 +71,23 @@ pub fn desired_for_user_event(
     }
 
     let applies = |clusters: &[String]| clusters.iter().any(|c| c == cluster);
-    let Some(groups) = &user.groups else {
-        return Some((set, warnings)); // The user is gone: their entries go.
-    };
     let static_user = settings.users.iter().find(|u| {
         applies(&u.clusters)
             && known_arn
                 .as_deref()
                 .is_some_and(|a| u.arn.as_str().eq_ignore_ascii_case(a))
     });
+    let Some(groups) = &user.groups else {
+        // The user is gone: their entries go, except what `users` configures (as a full
+        // reconcile keeps it).
+        if let (Some(u), Some(arn)) = (static_user, &known_arn) {
+            let reason = "configured in users";
+            if let Err(e) = set.add_user(reason, arn, &u.username, &u.kubernetes_groups, reason) {
+                warnings.push(e.to_string());
+            }
+        }
+        return Some((set, warnings));
+    };
     let mut username = None;
     let mut k8s_groups: Vec<String> = Vec::new();
     let mut via = Vec::new();
@@ -88,7 +96,7 @@ pub fn desired_for_user_event(
             .iter()
             .any(|g| g.eq_ignore_ascii_case(&group.iam_group))
         {
-            username.get_or_insert_with(|| format!("{}{}", group.username_prefix, user.user_name));
+            username.get_or_insert(&group.username_prefix);
             for g in &group.kubernetes_groups {
                 if !k8s_groups.contains(g) {
                     k8s_groups.push(g.clone());
@@ -103,9 +111,14 @@ pub fn desired_for_user_event(
             u.kubernetes_groups.clone(),
             "configured in users".to_owned(),
         )),
-        None => username.map(|name| {
+        None => username.map(|prefix| {
+            // The name as IAM spells it (the event's spelling may differ in case).
+            let iam_name = known_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit('/').next())
+                .unwrap_or(&user.user_name);
             (
-                name,
+                format!("{prefix}{iam_name}"),
                 k8s_groups,
                 format!("member of IAM group {}", via.join(", ")),
             )
@@ -119,3 +132,6 @@ pub fn desired_for_user_event(
     }
     Some((set, warnings))
 }
+
+#[cfg(test)]
+mod tests;

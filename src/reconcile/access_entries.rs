@@ -30,7 +30,11 @@ impl Reconciler {
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
         let (cluster, info) = (run.cluster, run.info);
-        let (mut desired_set, mut warnings) = run.desired.whole(self, cluster).await?;
+        let Some((mut desired_set, mut warnings)) =
+            run.desired.whole(self, cluster, report).await?
+        else {
+            return Ok(Outcome::Deferred);
+        };
         self.resolve_ids(&mut desired_set, &mut warnings).await?;
         let calls = Arc::new(AccessEntryCalls::default());
         let store =

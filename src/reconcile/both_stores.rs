@@ -38,7 +38,10 @@ impl Reconciler {
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
         let cluster = run.cluster;
-        let (mut desired, mut warnings) = run.desired.whole(self, cluster).await?;
+        let Some((mut desired, mut warnings)) = run.desired.whole(self, cluster, report).await?
+        else {
+            return Ok(Outcome::Deferred);
+        };
         self.resolve_ids(&mut desired, &mut warnings).await?;
         let (aws_auth, kube_calls) = self.connect_aws_auth(run).await?;
         let entry_calls = Arc::new(AccessEntryCalls::default());

@@ -15,7 +15,7 @@ use crate::core::desired::DesiredSet;
 use crate::core::desired::from_iam::{IamFacts, desired_for_cluster};
 use crate::core::desired::user_event::{UserFacts, desired_for_user_event};
 use crate::core::settings::Cluster;
-use crate::events::UserSync;
+use crate::events::{Expectation, UserSync};
 
 use super::Reconciler;
 use super::gather::{GatherError, IamRead, facts_for};
@@ -46,6 +46,7 @@ pub(super) enum Desired<'a> {
     /// A user event: current managed entries, with one user's recomputed.
     User {
         user: &'a UserFacts,
+        sync: &'a UserSync,
         arn: &'a OnceCell<Result<Option<String>, IamError>>,
     },
 }
@@ -80,7 +81,7 @@ impl RunRead<'_> {
                     ));
                     None
                 }
-                Ok(Some(user)) => Some(Desired::User { user, arn }),
+                Ok(Some(user)) => Some(Desired::User { user, sync, arn }),
             },
         }
     }
@@ -104,7 +105,7 @@ impl Desired<'_> {
                     facts,
                 )));
             }
-            Desired::User { user, arn } => (*user, *arn),
+            Desired::User { user, arn, .. } => (*user, *arn),
         };
         let r = reconciler;
         if let Some(found) =
@@ -148,21 +149,113 @@ impl Desired<'_> {
         }
     }
 
-    /// The whole desired set of the cluster, for the access-entries backend (no aws-auth to
-    /// start from: a user event re-reads the cluster's IAM facts).
+    /// The whole desired set of the cluster, for the access-entries backend and clusters that
+    /// read both stores (no aws-auth to start from: a user event re-reads the cluster's IAM
+    /// facts, and checks that they show what the event says happened). `Ok(None)`: leave
+    /// this cluster to the schedule (the reason is in the report's warnings).
     pub(super) async fn whole(
         &self,
         reconciler: &Reconciler,
         cluster: &Cluster,
-    ) -> Result<Found, GatherError> {
+        report: &mut ClusterReport,
+    ) -> Result<Option<Found>, GatherError> {
         let settings = &reconciler.settings;
         match self {
-            Desired::Full(facts) => Ok(desired_for_cluster(settings, &cluster.name, facts)),
-            Desired::User { .. } => {
+            Desired::Full(facts) => Ok(Some(desired_for_cluster(settings, &cluster.name, facts))),
+            Desired::User { user, sync, .. } => {
                 let read = reconciler.read_iam(std::slice::from_ref(cluster)).await;
                 let facts = facts_for(cluster, settings, &read)?;
-                Ok(desired_for_cluster(settings, &cluster.name, &facts))
+                if let Some(why) = unseen_change(&facts, &user.user_name, &sync.expect) {
+                    report.warnings.push(format!(
+                        "IAM's group read does not show the change yet ({why}); left to the next scheduled reconcile"
+                    ));
+                    return Ok(None);
+                }
+                Ok(Some(desired_for_cluster(settings, &cluster.name, &facts)))
             }
         }
+    }
+}
+
+/// What the event says happened and the facts read do not show yet, if anything. Groups that
+/// were not read (not configured for this cluster) cannot contradict it; names compare as IAM
+/// compares them, case-insensitively.
+fn unseen_change(facts: &IamFacts, user_name: &str, expect: &Expectation) -> Option<String> {
+    let member_of = |group: &str| {
+        facts
+            .group_members
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(group))
+            .and_then(|(_, members)| members.as_ref())
+            .map(|members| {
+                members
+                    .iter()
+                    .any(|m| m.name.eq_ignore_ascii_case(user_name))
+            })
+    };
+    match expect {
+        Expectation::MemberOf(group) if member_of(group) == Some(false) => Some(format!(
+            "{user_name} is not yet listed in IAM group {group}"
+        )),
+        Expectation::NotMemberOf(group) if member_of(group) == Some(true) => {
+            Some(format!("{user_name} is still listed in IAM group {group}"))
+        }
+        Expectation::UserGone => facts
+            .group_members
+            .iter()
+            .find(|(_, members)| {
+                members
+                    .iter()
+                    .flatten()
+                    .any(|m| m.name.eq_ignore_ascii_case(user_name))
+            })
+            .map(|(group, _)| {
+                format!("deleted user {user_name} is still listed in IAM group {group}")
+            }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::desired::from_iam::Member;
+
+    fn facts(members: &[&str]) -> IamFacts {
+        let members = members
+            .iter()
+            .map(|name| Member {
+                name: (*name).to_owned(),
+                arn: format!("arn:aws:iam::111122223333:user/{name}"),
+            })
+            .collect();
+        IamFacts {
+            group_members: [("eks-admins".to_owned(), Some(members))].into(),
+            ..IamFacts::default()
+        }
+    }
+
+    #[test]
+    fn an_event_is_checked_against_the_group_members_read() {
+        let added = Expectation::MemberOf("EKS-Admins".to_owned());
+        assert_eq!(unseen_change(&facts(&["Bob"]), "bob", &added), None);
+        assert!(
+            unseen_change(&facts(&[]), "bob", &added)
+                .is_some_and(|why| why.contains("not yet listed in IAM group EKS-Admins"))
+        );
+        let removed = Expectation::NotMemberOf("eks-admins".to_owned());
+        assert_eq!(unseen_change(&facts(&[]), "bob", &removed), None);
+        assert!(unseen_change(&facts(&["bob"]), "bob", &removed).is_some());
+        assert!(unseen_change(&facts(&["bob"]), "BOB", &Expectation::UserGone).is_some());
+        assert_eq!(
+            unseen_change(&facts(&["alice"]), "bob", &Expectation::UserGone),
+            None
+        );
+        let elsewhere = Expectation::MemberOf("other".to_owned());
+        assert_eq!(
+            unseen_change(&facts(&[]), "bob", &elsewhere),
+            None,
+            "a group this cluster does not read cannot contradict the event"
+        );
     }
 }

@@ -58,7 +58,7 @@ use crate::aws::iam::IamDirectory;
 use crate::core::aws_auth::OwnershipRules;
 use crate::core::effective::{Store, StoreError, Stores, stores};
 use crate::core::guards::GuardSettings;
-use crate::core::settings::{Cluster, Settings};
+use crate::core::settings::{Backend, Cluster, Settings};
 use crate::events::UserSync;
 use crate::kubernetes::KubeError;
 use crate::token_source::{TokenSource, TokenSourceError};
@@ -293,6 +293,9 @@ impl Reconciler {
         report.record_mode(info.authentication_mode, info.previous_mode);
         if let Some(before) = info.previous_mode {
             tracing::warn!(cluster = %cluster.name, from = %before, to = %info.authentication_mode, "authentication mode changed");
+        }
+        if cluster.backend == Backend::AccessEntries {
+            report.backend = Store::AccessEntries.as_str(); // also when the mode refuses it
         }
         let stores: Stores = stores(&cluster.name, cluster.backend, info.authentication_mode)?;
         report.backend = stores.grants.as_str();

@@ -11,6 +11,7 @@
 //! `modes` (`backend: auto`, the wrong mode, `migrate`) and `principals` (a recreated
 //! principal, the tool's own identity, a user event). The helpers are here.
 
+mod effective;
 mod modes;
 mod principals;
 mod writes;

@@ -100,6 +100,17 @@ fn migrate_plans_then_moves_managed_aws_auth_entries() {
     );
 
     t.set_mode("API_AND_CONFIG_MAP");
+    // Not while the configuration keeps granting through aws-auth (issue 12).
+    let refused = t.sync(&["migrate", "--cluster", &t.name]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("is configured with backend aws-auth"),
+        "{}",
+        refused.stderr
+    );
+    t.configure_backend("auto", &config);
     let plan = t.sync(&["migrate", "--cluster", &t.name]);
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
     assert!(

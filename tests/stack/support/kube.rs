@@ -164,3 +164,39 @@ impl TestCluster {
         assert_eq!(run.code, 0, "kubectl create: {}", run.stderr);
     }
 }
+
+impl TestCluster {
+    /// What the cluster answers a person listing ConfigMaps in `default` with their OWN token:
+    /// minted by awscli (`aws eks get-token`, botocore's signer, independent of the product)
+    /// from their access key, sent with curl. 200 when EKS would let them in, 401 when not.
+    pub fn status_as(&self, access_key: &str, secret: &str) -> u16 {
+        let minted = self
+            .stack
+            .command("aws")
+            .args(["eks", "get-token", "--cluster-name", &self.name])
+            .args(["--region", "us-east-1", "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", access_key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            // Presigned for the real STS host, as a person's kubectl would (no call is made).
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_STS")
+            .output()
+            .unwrap();
+        let minted = run_output(minted);
+        assert_eq!(minted.code, 0, "aws eks get-token: {}", minted.stderr);
+        let token = minted.json()["status"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = format!("{}/api/v1/namespaces/default/configmaps", self.endpoint);
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&self.ca_file)
+            .args([&url, "-H", &format!("authorization: Bearer {token}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+}

@@ -148,6 +148,25 @@ fn a_guard_refusal_exits_1_with_nothing_on_stdout() {
 }
 
 #[test]
+fn a_masters_role_written_with_its_path_does_not_count_as_an_admin() {
+    // EKS compares the caller's path-less role ARN, so `role/team/Admin` never matches: the
+    // managed admin alice is the last admin EKS would authorize, and removing her is refused.
+    let f = Files::new();
+    let current = f.write(
+        "cur.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws-auth\n  namespace: kube-system\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/team/Admin\n      username: admin\n      groups: [system:masters]\n  mapUsers: |\n    - userarn: arn:aws:iam::111122223333:user/alice\n      username: alice\n      groups: [system:masters]\n      managedBy: eks-iam-sync\n",
+    );
+    render(&current, &f.write("none.yaml", ""))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "refused by guard `last-cluster-admin`",
+        ))
+        .stderr(predicate::str::contains("user/alice"));
+}
+
+#[test]
 fn each_guard_is_reported_by_name() {
     let f = Files::new();
     let managed = |names: &[&str], groups: &str| -> String {

@@ -5,7 +5,11 @@
 //! settling reconcile runs; then every unmanaged entry the human wrote must be there exactly
 //! as written, the managed entries must equal what IAM says, the tool (running as its own
 //! identity, mapped in aws-auth) must never have been refused by the cluster, and no process
-//! may have panicked.
+//! may have panicked. The cluster's authentication mode moves on during the rounds
+//! (CONFIG_MAP → API_AND_CONFIG_MAP in round 2, → API in round 4, while the round's
+//! invocations run), and after each settled round a few watched users, each with an access
+//! key, are judged the way access counts: with their own token, 200 exactly when IAM says
+//! they are members.
 //!
 //! It runs on a stack of its own ([`support::private_stack`]): EKS faults are not scoped to a
 //! cluster and clearing faults clears every rule, which the shared stack's tests must not see.
@@ -45,6 +49,10 @@ const MIN_MEMBERS: usize = 5;
 const MAX_MEMBERS: usize = 14;
 const MAX_REMOVALS: usize = 2;
 const HUMAN_GROUPS: &[&str] = &["viewers", "editors", "ops", "audit"];
+/// Users with an access key whose membership the rounds toggle; never deleted.
+const WATCHED: usize = 3;
+/// The round in which the cluster moves to each authentication mode.
+const MODE_SWITCHES: &[(usize, &str)] = &[(2, "API_AND_CONFIG_MAP"), (4, "API")];
 
 struct Limits {
     seed: u64,
@@ -112,7 +120,25 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             model.members.insert(i);
         }
     }
-    t.configure(&format!(
+    let watched: Vec<(String, String, String)> = (0..WATCHED)
+        .map(|i| stack.identity(&format!("{}-w{i}", t.name)))
+        .collect();
+    let watched_name = |i: usize| watched[i].2.rsplit('/').next().unwrap().to_owned();
+    let mut watched_members = BTreeSet::new();
+    for i in 0..WATCHED {
+        if i % 2 == 0 {
+            iam_ok(
+                stack,
+                "AddUserToGroup",
+                &[("GroupName", &group), ("UserName", &watched_name(i))],
+            );
+            watched_members.insert(i);
+        }
+    }
+    let mut mode = "CONFIG_MAP";
+    t.configure_backend(
+        "auto",
+        &format!(
         "groups:\n  - iamGroup: {group}\n    kubernetesGroups: [viewers]\nusers:\n  - arn: {tool_arn}\n    username: eks-iam-sync\n    kubernetesGroups: [system:masters]\n"
     ));
     // Bootstrapped by the cluster creator; from then on the tool runs as itself.
@@ -220,6 +246,30 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
                 iam_changes += 1;
             }
         }
+        if rng.chance(0.6) {
+            let i = rng.below(WATCHED);
+            let name = watched_name(i);
+            let params = json!({"groupName": group, "userName": name});
+            if !watched_members.contains(&i) {
+                iam_ok(
+                    stack,
+                    "AddUserToGroup",
+                    &[("GroupName", &group), ("UserName", &name)],
+                );
+                watched_members.insert(i);
+                events.push(t.event("add_user_to_group", params));
+                iam_changes += 1;
+            } else if removals < MAX_REMOVALS {
+                iam_ok(
+                    stack,
+                    "RemoveUserFromGroup",
+                    &[("GroupName", &group), ("UserName", &name)],
+                );
+                watched_members.remove(&i);
+                events.push(t.event("remove_user_from_group", params));
+                iam_changes += 1;
+            }
+        }
         for _ in 0..rng.range(1, 2) {
             events.push(if rng.chance(0.7) {
                 t.schedule()
@@ -244,7 +294,19 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             t.inject(spec);
         }
         faults_injected += faults.len();
+        let switch = MODE_SWITCHES
+            .iter()
+            .find(|(at, _)| *at == rounds)
+            .map(|(_, to)| (*to, Duration::from_millis(rng.below(400) as u64)));
         let (runs, human_result) = std::thread::scope(|scope| {
+            if let Some((to, after)) = switch {
+                // The mode moves on while the round's invocations run.
+                let t = &t;
+                scope.spawn(move || {
+                    std::thread::sleep(after);
+                    t.set_mode(to);
+                });
+            }
             let writer = scope.spawn(|| {
                 for (from, to, pause) in &edits {
                     std::thread::sleep(*pause);
@@ -260,6 +322,9 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             (runs, writer.join().unwrap())
         });
         human_result.unwrap_or_else(|e| panic!("{}", round(&e)));
+        if let Some((to, _)) = switch {
+            mode = to;
+        }
         for run in &runs {
             check_run(run, &mut tally).unwrap_or_else(|e| panic!("{}", round(&e)));
         }
@@ -334,26 +399,58 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             entries.sort();
             entries
         };
+        let member_arns: BTreeSet<String> = model
+            .members
+            .iter()
+            .map(|&i| format!("arn:aws:iam::{ACCOUNT}:user/{}", user(i)))
+            .chain(watched_members.iter().map(|&i| watched[i].2.clone()))
+            .collect();
         let mut expected_users: Vec<Read> = human.users.iter().map(|e| e.read.clone()).collect();
-        expected_users.extend(model.members.iter().map(|&i| {
-            (
-                format!("arn:aws:iam::{ACCOUNT}:user/{}", user(i)),
-                user(i),
-                vec!["viewers".to_owned()],
-            )
-        }));
-        expected_users.push((
-            tool_arn.clone(),
-            "eks-iam-sync".to_owned(),
-            vec!["system:masters".to_owned()],
-        ));
-        expected_users.sort();
-        assert_eq!(
-            read("mapUsers"),
-            expected_users,
-            "{}",
-            round("mapUsers as EKS reads it")
-        );
+        if mode == "CONFIG_MAP" {
+            expected_users.extend(member_arns.iter().map(|arn| {
+                let name = arn.rsplit('/').next().unwrap().to_owned();
+                (arn.clone(), name, vec!["viewers".to_owned()])
+            }));
+            expected_users.push((
+                tool_arn.clone(),
+                "eks-iam-sync".to_owned(),
+                vec!["system:masters".to_owned()],
+            ));
+            expected_users.sort();
+            assert_eq!(
+                read("mapUsers"),
+                expected_users,
+                "{}",
+                round("mapUsers as EKS reads it")
+            );
+        } else if mode == "API_AND_CONFIG_MAP" {
+            // Access entries grant now, but EKS still falls back to aws-auth: it may only keep
+            // members (nothing revoked left). In API, EKS ignores aws-auth and so do we.
+            let stale: Vec<Read> = read("mapUsers")
+                .into_iter()
+                .filter(|entry| !expected_users.contains(entry))
+                .filter(|(arn, _, _)| *arn != tool_arn && !member_arns.contains(arn))
+                .collect();
+            assert!(
+                stale.is_empty(),
+                "{}",
+                round(&format!("revoked users left in aws-auth: {stale:?}"))
+            );
+        }
+        // Each watched user, with their own token: let in exactly when IAM says so.
+        for (i, (key, secret, arn)) in watched.iter().enumerate() {
+            let expected = if watched_members.contains(&i) {
+                200
+            } else {
+                401
+            };
+            assert_eq!(
+                t.status_as(key, secret),
+                expected,
+                "{}",
+                round(&format!("{arn} in mode {mode} with their own token"))
+            );
+        }
         let mut expected_roles: Vec<Read> = human.roles.iter().map(|e| e.read.clone()).collect();
         expected_roles.sort();
         assert_eq!(

@@ -12,6 +12,7 @@
 
 mod cluster;
 mod kube;
+mod lambda;
 mod stack;
 
 use std::collections::HashMap;

@@ -31,7 +31,8 @@ impl Reconciler {
     ) -> Result<Outcome, ClusterError> {
         let (cluster, info) = (run.cluster, run.info);
         let (mut desired_set, mut warnings) = run.desired.whole(self, cluster).await?;
-        self.resolve_ids(&mut desired_set, &mut warnings).await?;
+        self.resolve_ids(cluster, &mut desired_set, &mut warnings)
+            .await?;
         let calls = Arc::new(AccessEntryCalls::default());
         let store =
             AccessEntryStore::new(self.eks.client_for(cluster), &cluster.name, calls.clone());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
-use crate::core::names::{ArnError, canonical_principal_arn};
+use crate::core::names::{ArnError, account_of, canonical_principal_arn};
 use crate::core::settings::Cluster;
 use crate::token_source::{TokenSource, TokenSourceError};
 
@@ -69,6 +69,11 @@ impl Reconciler {
         if let Some(role) = &cluster.assume_role_arn {
             return Ok(role.as_str().to_owned());
         }
+        self.own_identity().await
+    }
+
+    /// Our own identity (sts:GetCallerIdentity, canonicalized), read once per reconciler.
+    async fn own_identity(&self) -> Result<String, IdentityError> {
         self.identity
             .get_or_try_init(|| async {
                 let arn = self
@@ -85,5 +90,21 @@ impl Reconciler {
             })
             .await
             .cloned()
+    }
+
+    /// The function's own account (of [`Reconciler::protected_identity`]'s caller identity,
+    /// read at most once).
+    pub async fn own_account(&self) -> Result<String, IdentityError> {
+        let arn = self.own_identity().await?;
+        Ok(account_of(&arn).unwrap_or_default().to_owned())
+    }
+
+    /// The account whose IAM users and groups are synced: `iam.assumeRoleArn`'s, else our own
+    /// ([`Reconciler::own_account`]).
+    pub async fn synced_account(&self) -> Result<String, IdentityError> {
+        match &self.settings.iam_assume_role_arn {
+            Some(role) => Ok(role.account_id().to_owned()),
+            None => self.own_account().await,
+        }
     }
 }

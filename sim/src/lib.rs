@@ -29,6 +29,7 @@ pub mod kube_status;
 pub mod server;
 pub mod sigv4;
 pub mod state;
+pub mod sts;
 pub mod tls;
 pub mod token;
 

@@ -339,6 +339,47 @@ mod tests {
         assert!(!expectation_met(&Expectation::UserGone, Some(&[])));
     }
 
+    fn sso_role(account: &str, suffix: &str) -> ((String, String), String) {
+        let name = format!("AWSReservedSSO_Dev_{suffix}");
+        let arn = format!("arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/{name}");
+        ((name, arn), format!("AROA{suffix}"))
+    }
+
+    #[test]
+    fn each_cluster_gets_the_sso_roles_of_its_own_account() {
+        let settings = crate::config::from_text(
+            "clusters:\n  - {name: home, region: eu-west-3}\n  - {name: member, region: eu-west-3, assumeRoleArn: 'arn:aws:iam::222233334444:role/r'}\n  - {name: other, region: eu-west-3, assumeRoleArn: 'arn:aws:iam::333344445555:role/r'}\nssoPermissionSets:\n  - {name: Dev, username: dev, kubernetesGroups: [view]}\n",
+            "test",
+            None,
+        )
+        .unwrap();
+        let denied = IamError::AccessDenied {
+            operation: "ListRoles",
+            entity: "roles in account 333344445555".to_owned(),
+            message: "no".to_owned(),
+        };
+        let read = IamRead {
+            groups: BTreeMap::new(),
+            sso_roles: [
+                (None, Ok(vec![sso_role("111122223333", "aaaa")])),
+                (
+                    Some("222233334444".to_owned()),
+                    Ok(vec![sso_role("222233334444", "bbbb")]),
+                ),
+                (Some("333344445555".to_owned()), Err(denied)),
+            ]
+            .into(),
+        };
+        let facts = |name: &str| facts_for(settings.cluster(name).unwrap(), &settings, &read);
+        let home = facts("home").unwrap();
+        assert_eq!(home.sso_roles, vec![sso_role("111122223333", "aaaa").0]);
+        let member = facts("member").unwrap();
+        assert_eq!(member.sso_roles, vec![sso_role("222233334444", "bbbb").0]);
+        assert_eq!(member.principal_ids.len(), 1);
+        let failed = facts("other").unwrap_err().to_string();
+        assert!(failed.contains("333344445555"), "{failed}");
+    }
+
     #[test]
     fn gather_errors_name_what_was_read_and_keep_the_iam_error_as_source() {
         let iam = IamError::AccessDenied {

@@ -205,7 +205,7 @@ fn iam_events_are_routed_by_the_account_they_come_from() {
         &member,
         &deployer,
         &format!(
-            "groups:\n  - iamGroup: {group}\n    kubernetesGroups: [system:masters]\nssoPermissionSets:\n  - name: Routed\n    kubernetesGroups: [view]\n"
+            "groups:\n  - iamGroup: {group}\n    kubernetesGroups: [system:masters]\nssoPermissionSets:\n  - name: Routed\n    username: routed\n    kubernetesGroups: [view]\n"
         ),
     );
     // Without iam.assumeRoleArn, users and groups are synced from our own account (STS).

@@ -284,33 +284,33 @@ fn terraform_member_account_forwarder_targets_the_central_bus_with_the_handlers_
     ] {
         assert!(squashed.contains(needle), "{path}: lacks `{needle}`");
     }
-    let target = squash(&hcl_block(
-        &main,
-        r#"resource "aws_cloudwatch_event_target" "forward""#,
-        path,
-    ));
-    assert!(target.contains("arn = local.target_bus"), "{target}");
-    assert!(
-        target.contains("role_arn = aws_iam_role.forward.arn"),
-        "{target}"
-    );
-    let rule = squash(&hcl_block(
-        &main,
-        r#"resource "aws_cloudwatch_event_rule" "forward""#,
-        path,
-    ));
-    assert!(
-        rule.contains("event_pattern = local.iam_event_pattern"),
-        "{rule}"
-    );
-    let role_policy = squash(&hcl_block(
-        &main,
-        r#"resource "aws_iam_role_policy" "forward""#,
-        path,
-    ));
-    assert!(
-        role_policy.contains(r#"Action = "events:PutEvents""#)
-            && role_policy.contains("Resource = local.target_bus"),
-        "{role_policy}"
-    );
+    let resources: [(&str, &[&str]); 3] = [
+        (
+            r#"resource "aws_cloudwatch_event_target" "forward""#,
+            &[
+                "arn = local.target_bus",
+                "role_arn = aws_iam_role.forward.arn",
+            ],
+        ),
+        (
+            r#"resource "aws_cloudwatch_event_rule" "forward""#,
+            &["event_pattern = local.iam_event_pattern"],
+        ),
+        (
+            r#"resource "aws_iam_role_policy" "forward""#,
+            &[
+                r#"Action = "events:PutEvents""#,
+                "Resource = local.target_bus",
+            ],
+        ),
+    ];
+    for (resource, needles) in resources {
+        let body = squash(&hcl_block(&main, resource, path));
+        for needle in needles {
+            assert!(
+                body.contains(needle),
+                "{path}: {resource} lacks `{needle}`: {body}"
+            );
+        }
+    }
 }

@@ -174,15 +174,9 @@ fn sso_roles_are_resolved_per_account() {
 
     // The member account's SSO role, with its own token, is let in on its cluster; the home
     // account's role of the same permission set is not.
-    let get = [
-        "get",
-        "configmap",
-        "aws-auth",
-        "-n",
-        "kube-system",
-        "-o",
-        "name",
-    ];
+    let get: Vec<&str> = "get configmap aws-auth -n kube-system -o name"
+        .split(' ')
+        .collect();
     let member_sso = stack().assume_role(&member_role);
     let allowed = member.kubectl_as(&member_sso, &get);
     assert_eq!(allowed.code, 0, "{}", allowed.stderr);

@@ -37,14 +37,7 @@ impl Stack {
 
     /// awscli against the stack as `who`; the parsed JSON output (Null when there is none).
     pub fn aws_as(&self, who: &Assumed, args: &[&str]) -> Value {
-        let out = self.aws_as_output(who, args);
-        assert!(
-            out.status.success(),
-            "aws {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        super::aws_json(&self.aws_as_output(who, args), args)
     }
 
     /// awscli against the stack as `who`, whatever it answers.

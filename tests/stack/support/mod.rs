@@ -54,6 +54,18 @@ impl Run {
     }
 }
 
+/// The JSON output of a successful awscli run (Null when there is none); panics with its
+/// stderr otherwise.
+fn aws_json(out: &Output, args: &[&str]) -> Value {
+    assert!(
+        out.status.success(),
+        "aws {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
 fn run_output(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),

@@ -92,19 +92,11 @@ impl Reconciler {
             .cloned()
     }
 
-    /// The function's own account (of [`Reconciler::protected_identity`]'s caller identity,
-    /// read at most once).
+    /// The function's own account: that of our caller identity (sts:GetCallerIdentity, read
+    /// at most once per reconciler and shared with the identity guards protect). Event routing
+    /// compares events' accounts with it.
     pub async fn own_account(&self) -> Result<String, IdentityError> {
         let arn = self.own_identity().await?;
         Ok(account_of(&arn).unwrap_or_default().to_owned())
-    }
-
-    /// The account whose IAM users and groups are synced: `iam.assumeRoleArn`'s, else our own
-    /// ([`Reconciler::own_account`]).
-    pub async fn synced_account(&self) -> Result<String, IdentityError> {
-        match &self.settings.iam_assume_role_arn {
-            Some(role) => Ok(role.account_id().to_owned()),
-            None => self.own_account().await,
-        }
     }
 }

@@ -177,7 +177,8 @@ impl Reconciler {
     }
 
     /// The IAM where `cluster`'s roles are read: through the credentials of its EKS calls
-    /// (its `assumeRoleArn`, else the function's own), one directory per account. Without
+    /// (its `assumeRoleArn`, else the function's own), one directory per account (made with
+    /// the first such cluster's role, kept for the reconciler's life). Without
     /// `iam.assumeRoleArn`, the function's own account's is the synced IAM itself.
     pub(super) fn roles_directory(&self, cluster: &Cluster) -> IamDirectory {
         let account = match role_account(cluster) {

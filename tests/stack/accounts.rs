@@ -254,3 +254,59 @@ fn iam_events_are_routed_by_the_account_they_come_from() {
     );
     assert_eq!(from_home.json()["clusters"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_member_clusters_configured_role_is_looked_up_in_its_account() {
+    let (home, member, deployer, in_member) = home_and_member("role-acct");
+    let upgrade = [
+        "eks",
+        "update-cluster-config",
+        "--name",
+        &member.name,
+        "--access-config",
+        "authenticationMode=API_AND_CONFIG_MAP",
+    ];
+    stack().aws_as(&in_member, &upgrade);
+    let app = member.iam("app");
+    stack().aws_as(
+        &in_member,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            &app,
+            "--assume-role-policy-document",
+            TRUST,
+        ],
+    );
+    let app_arn = format!("arn:aws:iam::{MEMBER_ACCOUNT}:role/{app}");
+    home.configure_all(&format!(
+        "clusters:\n  - {{name: {}, region: us-east-1, backend: aws-auth}}\n  - {{name: {}, region: us-east-1, backend: access-entries, assumeRoleArn: '{deployer}'}}\nroles:\n  - arn: {app_arn}\n    username: app\n    kubernetesGroups: [app-viewers]\n    clusters: [{}]\n",
+        home.name, member.name, member.name
+    ));
+    let run = home.invoke(&home.schedule());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json()["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == json!(member.name))
+        .cloned()
+        .unwrap();
+    assert_eq!(report["added"][0]["key"], json!(app_arn), "{report}");
+    // GetRole answered in the member account: no "not found in IAM" warning.
+    let warnings = report["warnings"].to_string();
+    assert!(!warnings.contains("not found in IAM"), "{warnings}");
+    let entry = stack().aws_as(
+        &in_member,
+        &[
+            "eks",
+            "describe-access-entry",
+            "--cluster-name",
+            &member.name,
+            "--principal-arn",
+            &app_arn,
+        ],
+    );
+    assert_eq!(entry["accessEntry"]["username"], "app", "{entry}");
+}

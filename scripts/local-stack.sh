@@ -15,6 +15,9 @@
 # kubectl via scripts/ensure-kubectl.sh, an eks-sim build (profile ci) unless EKS_SIM_BIN
 # names one), creates in moto an IAM user with an access key, and makes that user the
 # creator (an admin) of the simulated cluster, so moto and eks-sim know the same identity.
+# eks-sim asks moto's STS who holds temporary credentials it was not given (AssumeRole
+# results, e.g. a cluster's assumeRoleArn in another account: eks-sim serves clusters per
+# account).
 # Progress goes to stderr; stdout carries only the export lines.
 #
 # Logs: moto_server.log and eks-sim.log in the state directory.
@@ -148,7 +151,7 @@ cmd_start() {
   rm -f "$dir/eks-sim.json"
   setsid "$sim" --cluster "$cluster:$mode" --cluster-creator "$arn" \
     --credential "$ak:$sk:$arn" --region "$region" --account-id "$account" \
-    --ca-out "$dir/ca.pem" --ready-file "$dir/eks-sim.json" \
+    --sts-endpoint "$moto" --ca-out "$dir/ca.pem" --ready-file "$dir/eks-sim.json" \
     </dev/null >"$dir/eks-sim.out" 2>"$dir/eks-sim.log" &
   echo $! >"$dir/eks-sim.pid"
   wait_for eks-sim 30 test -s "$dir/eks-sim.json"

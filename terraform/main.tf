@@ -1,8 +1,9 @@
 # Terraform module for eks-iam-sync: the same system as template.yaml (function, IAM events
 # rule, schedule, retries and dead-letter queue with alarms, least-privilege IAM, the
 # function's own EKS access entries), plus the us-east-1 forwarder of IAM events when the
-# function runs in another region, and fleet mode (fleet.tf). tests/deploy_templates.rs checks
-# the event pattern.
+# function runs in another region, the event bus policy accepting the organization's member
+# accounts (organization_id; their forwarder is the module in terraform/forwarder), and fleet
+# mode (fleet.tf). tests/deploy_templates.rs checks the event pattern.
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -266,6 +267,24 @@ resource "aws_lambda_permission" "iam_events" {
   function_name = aws_lambda_function.this.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.iam_events.arn
+}
+
+# Many accounts: the organization's forwarders (terraform/forwarder in each member account, or
+# deploy/iam-events-forwarder.yaml as a StackSet) put their accounts' IAM events on this bus.
+resource "aws_cloudwatch_event_bus_policy" "organization" {
+  count          = var.organization_id == "" ? 0 : 1
+  event_bus_name = var.iam_events_bus_name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "eks-iam-sync-organization-iam-events"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = "events:PutEvents"
+      Resource  = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${var.iam_events_bus_name}"
+      Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }
+    }]
+  })
 }
 
 resource "aws_cloudwatch_event_rule" "schedule" {

@@ -97,6 +97,17 @@ variable "iam_events_bus_name" {
   }
 }
 
+variable "organization_id" {
+  description = "Many accounts: an AWS Organization id (o-...) whose member accounts' forwarders (terraform/forwarder, or deploy/iam-events-forwarder.yaml as a StackSet) may put IAM events on iam_events_bus_name (aws:PrincipalOrgID). Empty for none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(o-[a-z0-9]{10,32})?$", var.organization_id))
+    error_message = "organization_id must be an organization id (o- and 10 to 32 lowercase letters or digits), or empty."
+  }
+}
+
 variable "memory_size" {
   description = "Function memory in MB."
   type        = number

@@ -226,3 +226,91 @@ fn the_central_bus_accepts_the_organization_and_the_forwarder_can_target_it() {
         json!(["HasTargetAccount", "TargetAccountId", "AWS::AccountId"])
     );
 }
+
+#[test]
+fn terraform_central_bus_accepts_the_organization_as_sam_does() {
+    let variables = squash(&hcl_block(
+        &read("terraform/variables.tf"),
+        r#"variable "organization_id""#,
+        "variables.tf",
+    ));
+    assert!(variables.contains(r#"default = """#), "{variables}");
+    let path = "terraform/main.tf";
+    let policy = squash(&hcl_block(
+        &read(path),
+        r#"resource "aws_cloudwatch_event_bus_policy" "organization""#,
+        path,
+    ));
+    for needle in [
+        r#"count = var.organization_id == "" ? 0 : 1"#,
+        "event_bus_name = var.iam_events_bus_name",
+        r#"Principal = "*""#,
+        r#"Action = "events:PutEvents""#,
+        r#"Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }"#,
+        r#"event-bus/${var.iam_events_bus_name}""#,
+    ] {
+        assert!(
+            policy.contains(needle),
+            "{path}: lacks `{needle}`: {policy}"
+        );
+    }
+}
+
+#[test]
+fn terraform_member_account_forwarder_targets_the_central_bus_with_the_handlers_events() {
+    let path = "terraform/forwarder/main.tf";
+    let main = read(path);
+    let locals = hcl_block(&main, "locals {", path);
+    let names: Vec<String> = hcl_block(&locals, "iam_event_names =", path)
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = eks_iam_sync::events::IAM_EVENT_NAMES
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(names), sorted(expected), "{path}: iam_event_names");
+    let squashed = squash(&locals);
+    for needle in [
+        r#"target_bus = "arn:${local.partition}:events:${var.target_region}:${var.target_account_id}:event-bus/${var.target_event_bus_name}""#,
+        "eventName = local.iam_event_names",
+        "errorCode = [{ exists = false }]",
+    ] {
+        assert!(squashed.contains(needle), "{path}: lacks `{needle}`");
+    }
+    let resources: [(&str, &[&str]); 3] = [
+        (
+            r#"resource "aws_cloudwatch_event_target" "forward""#,
+            &[
+                "arn = local.target_bus",
+                "role_arn = aws_iam_role.forward.arn",
+            ],
+        ),
+        (
+            r#"resource "aws_cloudwatch_event_rule" "forward""#,
+            &["event_pattern = local.iam_event_pattern"],
+        ),
+        (
+            r#"resource "aws_iam_role_policy" "forward""#,
+            &[
+                r#"Action = "events:PutEvents""#,
+                "Resource = local.target_bus",
+            ],
+        ),
+    ];
+    for (resource, needles) in resources {
+        let body = squash(&hcl_block(&main, resource, path));
+        for needle in needles {
+            assert!(
+                body.contains(needle),
+                "{path}: {resource} lacks `{needle}`: {body}"
+            );
+        }
+    }
+}

@@ -51,6 +51,13 @@ pub struct Args {
     #[arg(long, env = "EKS_SIM_ACCOUNT_ID", default_value = "123456789012")]
     pub account_id: String,
 
+    /// STS to ask who holds temporary credentials (access key + session token) that were not
+    /// registered, e.g. moto's AssumeRole results: `http://127.0.0.1:PORT`. Their holder's
+    /// account decides which clusters an EKS caller sees; a Kubernetes caller with such a
+    /// token is that assumed role.
+    #[arg(long, env = "EKS_SIM_STS_ENDPOINT", value_name = "URL")]
+    pub sts_endpoint: Option<String>,
+
     /// Kubernetes version reported by /version and DescribeCluster.
     #[arg(long, default_value = "1.31")]
     pub kubernetes_version: String,
@@ -126,6 +133,8 @@ pub enum CliError {
     },
     #[error(transparent)]
     Fault(#[from] FaultSpecError),
+    #[error(transparent)]
+    Sts(#[from] crate::sts::StsError),
 }
 
 fn valid_cluster_name(name: &str) -> bool {
@@ -145,6 +154,9 @@ impl Args {
         }
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(CliError::AccountId(self.account_id.clone()));
+        }
+        if let Some(endpoint) = &self.sts_endpoint {
+            crate::sts::Sts::new(endpoint)?;
         }
         if let Some(c) = &self.cluster_creator {
             crate::arn::PrincipalArn::parse(c).map_err(CliError::Creator)?;
@@ -204,6 +216,7 @@ impl Args {
             credentials,
             clusters,
             faults,
+            sts_endpoint: self.sts_endpoint.clone(),
         })
     }
 }
@@ -247,6 +260,7 @@ mod tests {
             &["--fault", "kube:get:418"],
             &["--account-id", "12"],
             &["--cluster-creator", "bob"],
+            &["--sts-endpoint", "https://127.0.0.1:5000"],
         ] {
             assert!(resolve(args).is_err(), "{args:?}");
         }

@@ -2,7 +2,8 @@
 //! token and the principal ARN that STS GetCallerIdentity would return for it.
 //!
 //! This plays the part of STS for token verification. It does not talk to moto: the harness
-//! registers the identities it creates there (flags, a JSON file or `POST /_sim/credentials`).
+//! registers the identities it creates there (flags, a JSON file or `POST /_sim/credentials`);
+//! temporary credentials made at run time (AssumeRole) are [`crate::sts`]'s.
 
 use std::collections::BTreeMap;
 

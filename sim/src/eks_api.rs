@@ -5,8 +5,11 @@
 //! access policies), with EKS's error shapes. Counters and fault injection wrap every call.
 //!
 //! Request SigV4 signatures are NOT verified here (as with moto); the access key in the
-//! Authorization header only names the cluster creator. Validation rules live in
-//! [`crate::access_entries`] and [`crate::cluster`].
+//! Authorization header names the caller: its account decides which clusters it sees (a
+//! cluster of another account is ResourceNotFound, ListClusters lists only its own; a key
+//! eks-sim does not know is in the simulator's `--account-id`), and it is the creator of the
+//! clusters it creates, in its account. Validation rules live in [`crate::access_entries`] and
+//! [`crate::cluster`].
 
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -14,7 +17,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
 use crate::access_entries::{ACCESS_POLICIES, NewEntry, POLICY_ARN_PREFIX};
@@ -55,6 +58,7 @@ pub fn app(state: SimState) -> Router {
             axum::routing::delete(disassociate_access_policy),
         )
         .route("/access-policies", get(list_access_policies))
+        .route_layer(middleware::from_fn_with_state(state.clone(), account_scope))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             faults_and_counters,
@@ -112,6 +116,49 @@ async fn faults_and_counters(State(state): State<SimState>, req: Request, next: 
     }
 }
 
+/// The account of an EKS caller (see the module doc), for the handlers.
+#[derive(Debug, Clone)]
+struct CallerAccount(String);
+
+/// The access key of a SigV4 `Authorization` header, and the `X-Amz-Security-Token`.
+fn signing_key(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|cred| cred.split('/').next())
+        .map(str::to_owned);
+    let token = headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (key, token)
+}
+
+/// Learns the caller's account; a cluster of another account does not exist for it.
+async fn account_scope(State(state): State<SimState>, mut req: Request, next: Next) -> Response {
+    let (key, token) = signing_key(req.headers());
+    let account = state.caller_account(key.as_deref(), token.as_deref()).await;
+    let named = req
+        .uri()
+        .path()
+        .strip_prefix("/clusters/")
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+    if let Some(name) = named {
+        let elsewhere = state
+            .world()
+            .clusters
+            .get(&name)
+            .is_some_and(|c| c.account_id != account);
+        if elsewhere {
+            return EksError::cluster_not_found(&name).into_response();
+        }
+    }
+    req.extensions_mut().insert(CallerAccount(account));
+    next.run(req).await
+}
+
 type Params = std::collections::HashMap<String, String>;
 type EksResult = Result<Json<Value>, EksError>;
 
@@ -153,16 +200,11 @@ fn paginate<T: Clone>(
     Ok((items[start..end].to_vec(), next))
 }
 
-/// The principal that signed an EKS request (by access key), if registered.
-fn caller_arn(state: &SimState, headers: &HeaderMap) -> Option<String> {
-    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let cred = auth.split("Credential=").nth(1)?;
-    let access_key = cred.split('/').next()?;
-    state
-        .world()
-        .credentials
-        .get(access_key)
-        .map(|c| c.arn.clone())
+/// The principal that signed an EKS request (by access key), if known (registered, or
+/// temporary credentials STS knows).
+async fn caller_arn(state: &SimState, headers: &HeaderMap) -> Option<String> {
+    let (key, token) = signing_key(headers);
+    state.caller_of(&key?, token.as_deref()).await
 }
 
 fn is_valid_cluster_name(name: &str) -> bool {
@@ -176,6 +218,7 @@ fn is_valid_cluster_name(name: &str) -> bool {
 
 async fn create_cluster(
     State(state): State<SimState>,
+    Extension(CallerAccount(account)): Extension<CallerAccount>,
     headers: HeaderMap,
     body: Bytes,
 ) -> EksResult {
@@ -203,14 +246,19 @@ async fn create_cluster(
         .as_str()
         .unwrap_or(&state.kubernetes_version)
         .to_owned();
-    let creator = caller_arn(&state, &headers);
+    let creator = caller_arn(&state, &headers).await;
     let serial = {
         let mut w = state.world();
-        if w.clusters.contains_key(&name) {
-            return Err(
-                EksError::in_use(format!("Cluster already exists with name: {name}"))
-                    .for_cluster(&name),
-            );
+        if let Some(existing) = w.clusters.get(&name) {
+            let message = if existing.account_id == account {
+                format!("Cluster already exists with name: {name}")
+            } else {
+                format!(
+                    "Cluster already exists with name: {name} (in account {}: eks-sim keeps cluster names unique across accounts)",
+                    existing.account_id
+                )
+            };
+            return Err(EksError::in_use(message).for_cluster(&name));
         }
         w.serial += 1;
         w.serial
@@ -218,7 +266,7 @@ async fn create_cluster(
     let mut cluster = Cluster::new(
         &name,
         &state.region,
-        &state.account_id,
+        &account,
         &version,
         &role_arn,
         mode,
@@ -249,8 +297,18 @@ fn describe(state: &SimState, name: &str) -> EksResult {
     Ok(Json(json!({"cluster": c.to_json(&state.tls.ca_data())})))
 }
 
-async fn list_clusters(State(state): State<SimState>, Query(params): Query<Params>) -> EksResult {
-    let names: Vec<String> = state.world().clusters.keys().cloned().collect();
+async fn list_clusters(
+    State(state): State<SimState>,
+    Extension(CallerAccount(account)): Extension<CallerAccount>,
+    Query(params): Query<Params>,
+) -> EksResult {
+    let names: Vec<String> = state
+        .world()
+        .clusters
+        .values()
+        .filter(|c| c.account_id == account)
+        .map(|c| c.name.clone())
+        .collect();
     let (page, next) = paginate(&names, &params, 100)?;
     Ok(Json(json!({"clusters": page, "nextToken": next})))
 }
@@ -337,12 +395,11 @@ async fn create_access_entry(
     body: Bytes,
 ) -> EksResult {
     let req = body_json(&body)?;
-    let (region, account) = (state.region.clone(), state.account_id.clone());
     with_api_cluster(&state, &name, |c| {
         let (new, principal) = NewEntry::from_request(&req, &c.account_id)?;
         let entry = c
             .access_entries
-            .create(new, principal, &name, &region, &account)?;
+            .create(new, principal, &name, &c.region, &c.account_id)?;
         Ok(Json(json!({"accessEntry": entry.to_json(&name)})))
     })
 }

@@ -131,7 +131,7 @@ async fn authenticate(State(ctx): State<KubeCtx>, mut req: Request, next: Next) 
     if is_public(req.uri().path()) {
         return next.run(req).await;
     }
-    match identify(&ctx, req.headers()) {
+    match identify(&ctx, req.headers()).await {
         Ok(id) => {
             req.extensions_mut().insert(id);
             next.run(req).await
@@ -143,19 +143,37 @@ async fn authenticate(State(ctx): State<KubeCtx>, mut req: Request, next: Next) 
     }
 }
 
-fn identify(ctx: &KubeCtx, headers: &HeaderMap) -> Result<Identity, String> {
+/// The caller of a token: verified against the credential table, else, for temporary
+/// credentials eks-sim was not given, the assumed role STS names ([`crate::sts`]).
+async fn identify(ctx: &KubeCtx, headers: &HeaderMap) -> Result<Identity, String> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let tok = token::bearer_token(auth).map_err(|e| e.to_string())?;
+    let now = jiff::Timestamp::now();
+    let verified = token::verify(tok, &ctx.cluster, &ctx.state.world().credentials, now);
+    let caller = match verified {
+        Err(token::TokenError::UnknownAccessKey(key)) if ctx.state.sts.is_some() => {
+            let (access_key_id, session) =
+                token::unverified_credentials(tok, now).map_err(|e| e.to_string())?;
+            let unknown = || token::TokenError::UnknownAccessKey(key.clone()).to_string();
+            let arn = ctx
+                .state
+                .caller_of(
+                    &access_key_id,
+                    Some(session.as_deref().ok_or_else(unknown)?),
+                )
+                .await
+                .ok_or_else(unknown)?;
+            token::VerifiedCaller {
+                access_key_id,
+                arn,
+                ec2_private_dns_name: None,
+            }
+        }
+        other => other.map_err(|e| e.to_string())?,
+    };
     let world = ctx.state.world();
-    let caller = token::verify(
-        tok,
-        &ctx.cluster,
-        &world.credentials,
-        jiff::Timestamp::now(),
-    )
-    .map_err(|e| e.to_string())?;
     let cluster = world.clusters.get(&*ctx.cluster).ok_or("cluster deleted")?;
     identity::map(cluster, &caller).map_err(|e| e.to_string())
 }

@@ -36,7 +36,7 @@ pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
-    Credential(#[from] crate::credentials::CredentialError),
+    State(#[from] crate::state::StateError),
     #[error("cluster {0:?} is defined twice")]
     DuplicateCluster(String),
 }

@@ -1,6 +1,11 @@
 //! The simulator's shared state: settings, the clusters and the credential table (behind
-//! one lock, never held across an await), fault rules, counters, TLS material and the
-//! shutdown signal.
+//! one lock, never held across an await), fault rules, counters, TLS material, the STS that
+//! says who holds unknown temporary credentials, and the shutdown signal.
+//!
+//! Clusters live in accounts (many accounts, as in an AWS Organization): each cluster has
+//! its account, and an EKS caller sees only its own account's clusters ([`Shared::caller_account`]).
+//! Names stay unique across accounts in one simulator (a second account's cluster needs
+//! another name).
 //!
 //! It holds data; request handling lives in the API modules.
 
@@ -13,6 +18,7 @@ use tokio::sync::watch;
 use crate::cluster::{AuthMode, Cluster};
 use crate::credentials::{Credentials, TestCredential};
 use crate::faults::{Counters, FaultRule, Faults};
+use crate::sts::{Sts, StsError};
 use crate::tls::TlsMaterial;
 
 /// A cluster to create at start.
@@ -35,6 +41,9 @@ pub struct SimConfig {
     pub credentials: Vec<TestCredential>,
     pub clusters: Vec<ClusterSeed>,
     pub faults: Vec<FaultRule>,
+    /// Where to ask who holds temporary credentials that were not registered (moto):
+    /// `http://127.0.0.1:PORT`. None: such callers are in `account_id` (EKS) or refused (tokens).
+    pub sts_endpoint: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -47,6 +56,7 @@ impl Default for SimConfig {
             credentials: Vec::new(),
             clusters: Vec::new(),
             faults: Vec::new(),
+            sts_endpoint: None,
         }
     }
 }
@@ -70,6 +80,17 @@ pub struct Shared {
     pub counters: Counters,
     pub tls: TlsMaterial,
     pub shutdown: watch::Sender<bool>,
+    /// See [`SimConfig::sts_endpoint`].
+    pub sts: Option<Sts>,
+}
+
+/// Why the shared state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Credential(#[from] crate::credentials::CredentialError),
+    #[error(transparent)]
+    Sts(#[from] StsError),
 }
 
 /// Handle to the shared state.
@@ -77,10 +98,7 @@ pub type SimState = Arc<Shared>;
 
 impl Shared {
     /// State without clusters (they need listeners: see [`crate::server::spawn`]).
-    pub fn new(
-        config: &SimConfig,
-        tls: TlsMaterial,
-    ) -> Result<SimState, crate::credentials::CredentialError> {
+    pub fn new(config: &SimConfig, tls: TlsMaterial) -> Result<SimState, StateError> {
         let mut world = World::default();
         for c in &config.credentials {
             world.credentials.insert(c.clone())?;
@@ -89,6 +107,7 @@ impl Shared {
         for f in &config.faults {
             faults.add(f.clone());
         }
+        let sts = config.sts_endpoint.as_deref().map(Sts::new).transpose()?;
         Ok(Arc::new(Self {
             region: config.region.clone(),
             account_id: config.account_id.clone(),
@@ -98,6 +117,7 @@ impl Shared {
             counters: Counters::default(),
             tls,
             shutdown: watch::channel(false).0,
+            sts,
         }))
     }
 
@@ -105,5 +125,39 @@ impl Shared {
     /// whole simulator down.
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Shared {
+    /// The principal ARN holding `access_key`: a registered credential's, else, for
+    /// temporary credentials (`session_token`) when an STS endpoint is set, STS's answer.
+    pub async fn caller_of(&self, access_key: &str, session_token: Option<&str>) -> Option<String> {
+        if let Some(known) = self.world().credentials.get(access_key) {
+            return Some(known.arn.clone());
+        }
+        let (sts, token) = (self.sts.as_ref()?, session_token?);
+        match sts.caller_arn(access_key, token).await {
+            Ok(arn) => Some(arn),
+            Err(error) => {
+                tracing::info!(%error, access_key, "caller unknown");
+                None
+            }
+        }
+    }
+
+    /// The account an EKS API caller is in (the holder of the access key of its SigV4
+    /// signature); this simulator's `account_id` when the key is unknown.
+    pub async fn caller_account(
+        &self,
+        access_key: Option<&str>,
+        session_token: Option<&str>,
+    ) -> String {
+        let arn = match access_key {
+            Some(key) => self.caller_of(key, session_token).await,
+            None => None,
+        };
+        arn.and_then(|arn| arn.split(':').nth(4).map(str::to_owned))
+            .filter(|a| a.len() == 12)
+            .unwrap_or_else(|| self.account_id.clone())
     }
 }

@@ -196,6 +196,29 @@ fn parse_amz_date(s: &str) -> Result<Timestamp, TokenError> {
         .map_err(|_| bad())
 }
 
+/// A token's presigned GetCallerIdentity request, checked in everything but the signature.
+struct Presigned {
+    host: String,
+    region: String,
+    pairs: Vec<(String, String)>,
+    /// Query keys in lower case.
+    seen: std::collections::BTreeMap<String, String>,
+    signed_headers: Vec<String>,
+    amz_date: String,
+    scope: String,
+    access_key_id: String,
+}
+
+impl Presigned {
+    fn get(&self, key: &str) -> &str {
+        self.seen.get(key).map(String::as_str).unwrap_or_default()
+    }
+
+    fn session_token(&self) -> Option<&str> {
+        self.seen.get("x-amz-security-token").map(String::as_str)
+    }
+}
+
 /// Verifies `token` for the cluster named `cluster_name` at time `now`.
 pub fn verify(
     token: &str,
@@ -203,6 +226,67 @@ pub fn verify(
     credentials: &Credentials,
     now: Timestamp,
 ) -> Result<VerifiedCaller, TokenError> {
+    let p = presigned(token, now)?;
+    let access_key_id = p.access_key_id.as_str();
+    let cred: &TestCredential = credentials
+        .get(access_key_id)
+        .ok_or_else(|| TokenError::UnknownAccessKey(access_key_id.to_owned()))?;
+    if p.session_token() != cred.session_token.as_deref() {
+        return Err(TokenError::SessionToken(access_key_id.to_owned()));
+    }
+    let mut headers = Vec::with_capacity(p.signed_headers.len());
+    for name in &p.signed_headers {
+        let value = match name.as_str() {
+            "host" => p.host.clone(),
+            "x-k8s-aws-id" => cluster_name.to_owned(),
+            // The authenticator forwards only these two headers to STS.
+            _ => return Err(TokenError::Signature),
+        };
+        headers.push((name.clone(), value));
+    }
+    let unsigned: Vec<(String, String)> = p
+        .pairs
+        .iter()
+        .filter(|(k, _)| k != "X-Amz-Signature")
+        .cloned()
+        .collect();
+    let query = sigv4::canonical_query(&unsigned);
+    let amz_date = p.amz_date.as_str();
+    let key = sigv4::signing_key(&cred.secret_access_key, &amz_date[..8], &p.region, "sts");
+    let presented = p.get("x-amz-signature");
+    let matches = [sigv4::UNSIGNED_PAYLOAD, sigv4::EMPTY_PAYLOAD_SHA256]
+        .iter()
+        .any(|payload| {
+            let creq = sigv4::canonical_request("GET", "/", &query, &headers, payload);
+            let sts = sigv4::string_to_sign(amz_date, &p.scope, &creq);
+            sigv4::constant_time_eq(&sigv4::signature(&key, &sts), presented)
+        });
+    if !matches {
+        return Err(TokenError::Signature);
+    }
+    Ok(VerifiedCaller {
+        access_key_id: access_key_id.to_owned(),
+        arn: cred.arn.clone(),
+        ec2_private_dns_name: cred.ec2_private_dns_name.clone(),
+    })
+}
+
+/// The access key and session token of a token that passes every check [`verify`] makes
+/// before looking the key up: for temporary credentials eks-sim was not given, whose holder
+/// STS names ([`crate::sts`]) and whose signature eks-sim cannot check (it has no secret).
+pub fn unverified_credentials(
+    token: &str,
+    now: Timestamp,
+) -> Result<(String, Option<String>), TokenError> {
+    let p = presigned(token, now)?;
+    Ok((
+        p.access_key_id.clone(),
+        p.session_token().map(str::to_owned),
+    ))
+}
+
+/// Every check of `token` up to the credential lookup: prefix, size, URL, query, dates, scope.
+fn presigned(token: &str, now: Timestamp) -> Result<Presigned, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLong(token.len()));
     }
@@ -281,45 +365,15 @@ pub fn verify(
     {
         return Err(TokenError::Scope(scope.to_owned()));
     }
-    let cred: &TestCredential = credentials
-        .get(access_key_id)
-        .ok_or_else(|| TokenError::UnknownAccessKey(access_key_id.to_owned()))?;
-    let presented_session = seen.get("x-amz-security-token").map(String::as_str);
-    if presented_session != cred.session_token.as_deref() {
-        return Err(TokenError::SessionToken(access_key_id.to_owned()));
-    }
-    let mut headers = Vec::with_capacity(signed_headers.len());
-    for name in &signed_headers {
-        let value = match name.as_str() {
-            "host" => host.clone(),
-            "x-k8s-aws-id" => cluster_name.to_owned(),
-            // The authenticator forwards only these two headers to STS.
-            _ => return Err(TokenError::Signature),
-        };
-        headers.push((name.clone(), value));
-    }
-    let unsigned: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "X-Amz-Signature")
-        .cloned()
-        .collect();
-    let query = sigv4::canonical_query(&unsigned);
-    let key = sigv4::signing_key(&cred.secret_access_key, &amz_date[..8], &region, "sts");
-    let presented = get("x-amz-signature");
-    let matches = [sigv4::UNSIGNED_PAYLOAD, sigv4::EMPTY_PAYLOAD_SHA256]
-        .iter()
-        .any(|payload| {
-            let creq = sigv4::canonical_request("GET", "/", &query, &headers, payload);
-            let sts = sigv4::string_to_sign(amz_date, scope, &creq);
-            sigv4::constant_time_eq(&sigv4::signature(&key, &sts), presented)
-        });
-    if !matches {
-        return Err(TokenError::Signature);
-    }
-    Ok(VerifiedCaller {
+    Ok(Presigned {
+        host,
+        region,
+        pairs,
+        signed_headers,
+        amz_date: amz_date.to_owned(),
+        scope: scope.to_owned(),
         access_key_id: access_key_id.to_owned(),
-        arn: cred.arn.clone(),
-        ec2_private_dns_name: cred.ec2_private_dns_name.clone(),
+        seen,
     })
 }
 

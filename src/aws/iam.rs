@@ -15,11 +15,18 @@
 //!
 //! [`IamDirectory::calls`] counts requests sent by this adapter (one per page); retries made
 //! by the SDK client inside one request are not counted separately.
+//!
+//! Many accounts: [`IamDirectory::in_account`] gives the directory of another account's IAM
+//! (a cluster's, read through its role's credentials), made once per account and kept for the
+//! life of the directory, sharing its call counter.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_iam::Client;
+use aws_sdk_iam::config::Region;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::operation::get_group::{GetGroupError, GetGroupOutput};
@@ -165,11 +172,16 @@ impl IamError {
     }
 }
 
-/// Reads IAM. Cheap to clone; clones share the client and the call counter.
+/// Reads IAM. Cheap to clone; clones share the client, the call counter and the directories
+/// of other accounts.
 #[derive(Debug, Clone)]
 pub struct IamDirectory {
     client: Client,
     calls: Arc<AtomicU64>,
+    /// The account this directory reads, when it was made for one ([`IamDirectory::in_account`]).
+    account: Option<String>,
+    /// Directories of other accounts, by account id.
+    accounts: Arc<Mutex<HashMap<String, IamDirectory>>>,
 }
 
 impl IamDirectory {
@@ -177,6 +189,48 @@ impl IamDirectory {
         IamDirectory {
             client,
             calls: Arc::new(AtomicU64::new(0)),
+            account: None,
+            accounts: Arc::default(),
+        }
+    }
+
+    /// The directory of `account`'s IAM, read with `credentials` (the role of a cluster in
+    /// that account) in `region`'s partition, otherwise configured as this one (endpoint,
+    /// retries, interceptors). Made on first use and kept; it shares this directory's call
+    /// counter, so a run's summary counts its calls too.
+    pub fn in_account(
+        &self,
+        account: &str,
+        region: &str,
+        credentials: SharedCredentialsProvider,
+    ) -> IamDirectory {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        accounts
+            .entry(account.to_owned())
+            .or_insert_with(|| {
+                let config = self
+                    .client
+                    .config()
+                    .to_builder()
+                    .region(Region::new(region.to_owned()))
+                    .credentials_provider(credentials)
+                    .build();
+                IamDirectory {
+                    client: Client::from_conf(config),
+                    calls: self.calls.clone(),
+                    account: Some(account.to_owned()),
+                    accounts: self.accounts.clone(),
+                }
+            })
+            .clone()
+    }
+
+    /// `what`, with the account when this directory reads another account's IAM (for errors).
+    fn entity(&self, what: String) -> String {
+        match self.account.as_deref() {
+            Some("") => format!("{what} in the function's own account"),
+            Some(account) => format!("{what} in account {account}"),
+            None => what,
         }
     }
 
@@ -259,7 +313,7 @@ impl IamDirectory {
         let response = self.client.get_role().role_name(role).send().await;
         one_entity(
             "GetRole",
-            &format!("role {role}"),
+            &self.entity(format!("role {role}")),
             response,
             GetRoleError::is_no_such_entity_exception,
             |output| output.role().map(IamRole::from),
@@ -279,7 +333,7 @@ impl IamDirectory {
         let mut roles = Vec::new();
         self.read_all(
             "ListRoles",
-            &format!("roles under {SSO_ROLE_PATH_PREFIX}"),
+            &self.entity(format!("roles under {SSO_ROLE_PATH_PREFIX}")),
             poll_fn(move |cx| pages.poll_next(cx)),
             |_: &ListRolesError| false,
             |page: ListRolesOutput| roles.extend(page.roles().iter().map(IamRole::from)),

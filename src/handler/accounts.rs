@@ -1,14 +1,16 @@
 //! Routing IAM events by the account they come from (issue 14, many accounts), after
-//! classification and before anything is reconciled or queued. Pure: a [`Decision`], the
-//! payload and the settings in, a (possibly narrowed) decision out.
+//! classification and before anything is reconciled or queued. [`route_by_account`] is pure:
+//! a [`Decision`], the payload, the settings and the [`Accounts`] known in, a (possibly
+//! narrowed) decision out; [`route_event`] first learns the accounts it needs.
 //!
-//! - User and group events matter only when they come from the synced IAM account. That
-//!   account is known when `iam.assumeRoleArn` names it; without it (the function's own
-//!   account, unknown without a call) user and group events are taken as they are.
+//! - User and group events matter only when they come from the synced IAM account:
+//!   `iam.assumeRoleArn`'s, else the function's own (STS GetCallerIdentity, read once per
+//!   instance and shared with the identity the guards protect).
 //! - Role events (CreateRole, DeleteRole) matter for the clusters in the account they come
-//!   from: a cluster reached through an `assumeRoleArn` of another account is dropped; a
-//!   cluster without one (in the function's own account) is kept.
-//! - An event without an account, and every other trigger, is left as it is.
+//!   from: a cluster's account is its `assumeRoleArn`'s, else the function's own.
+//! - An event without an account, and every other trigger, is left as it is; so is an event
+//!   whose account cannot be compared because our own is unknown (GetCallerIdentity failed:
+//!   logged).
 //!
 //! Dropping is always safe to get wrong in the other direction: reconciles are level-triggered,
 //! so a kept cluster costs a reconcile that finds nothing to change.
@@ -17,6 +19,16 @@ use serde_json::Value;
 
 use crate::core::settings::Settings;
 use crate::events::{Action, Decision, Trigger};
+use crate::reconcile::Reconciler;
+
+/// The accounts routing compares an event's with (`None`: unknown, nothing is dropped on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accounts {
+    /// The function's own account (clusters without `assumeRoleArn` are in it).
+    pub own: Option<String>,
+    /// The account whose IAM users and groups are synced.
+    pub synced: Option<String>,
+}
 
 /// The account a CloudTrail event happened in: `detail.recipientAccountId`, else the
 /// envelope's `account`.
@@ -27,8 +39,54 @@ fn event_account(payload: &Value) -> Option<&str> {
     text(payload.pointer("/detail/recipientAccountId")).or_else(|| text(payload.get("account")))
 }
 
+fn is_role_event(event_name: &str) -> bool {
+    matches!(event_name, "CreateRole" | "DeleteRole")
+}
+
+/// [`route_by_account`] with the accounts it needs: our own account is asked of STS (once
+/// per instance) only for an event that routing could drop on it.
+pub async fn route_event(decision: Decision, payload: &Value, reconciler: &Reconciler) -> Decision {
+    let settings = reconciler.settings();
+    let needs_own = match &decision.trigger {
+        Trigger::IamEvent { event_name, .. } => {
+            event_account(payload).is_some()
+                && !matches!(decision.action, Action::Acknowledge)
+                && if is_role_event(event_name) {
+                    settings
+                        .clusters
+                        .iter()
+                        .any(|c| c.assume_role_arn.is_none())
+                } else {
+                    settings.iam_assume_role_arn.is_none()
+                }
+        }
+        _ => false,
+    };
+    let own = if needs_own {
+        match reconciler.own_account().await {
+            Ok(account) => Some(account),
+            Err(error) => {
+                tracing::warn!(%error, "our own account is unknown; the event is not routed by account");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let synced = match &settings.iam_assume_role_arn {
+        Some(role) => Some(role.account_id().to_owned()),
+        None => own.clone(),
+    };
+    route_by_account(decision, payload, settings, &Accounts { own, synced })
+}
+
 /// `decision`, narrowed to what matters for the account the event comes from.
-pub fn route_by_account(decision: Decision, payload: &Value, settings: &Settings) -> Decision {
+pub fn route_by_account(
+    decision: Decision,
+    payload: &Value,
+    settings: &Settings,
+    accounts: &Accounts,
+) -> Decision {
     let Trigger::IamEvent { event_name, .. } = &decision.trigger else {
         return decision;
     };
@@ -38,17 +96,19 @@ pub fn route_by_account(decision: Decision, payload: &Value, settings: &Settings
     if matches!(decision.action, Action::Acknowledge) {
         return decision;
     }
-    if matches!(event_name.as_str(), "CreateRole" | "DeleteRole") {
+    if is_role_event(event_name) {
         let Action::Reconcile { clusters, dry_run } = &decision.action else {
             return decision;
         };
         let in_account: Vec<String> = clusters
             .iter()
             .filter(|name| {
-                settings
+                let cluster_account = settings
                     .cluster(name)
                     .and_then(|c| c.assume_role_arn.as_ref())
-                    .is_none_or(|role| role.account_id() == account)
+                    .map(|role| role.account_id())
+                    .or(accounts.own.as_deref());
+                cluster_account.is_none_or(|a| a == account)
             })
             .cloned()
             .collect();
@@ -81,11 +141,7 @@ pub fn route_by_account(decision: Decision, payload: &Value, settings: &Settings
             ..decision
         };
     }
-    let Some(synced) = settings
-        .iam_assume_role_arn
-        .as_ref()
-        .map(|r| r.account_id())
-    else {
+    let Some(synced) = accounts.synced.as_deref() else {
         return decision;
     };
     if synced == account {
@@ -136,6 +192,13 @@ mod tests {
         }
     }
 
+    fn known(own: Option<&str>, synced: Option<&str>) -> Accounts {
+        Accounts {
+            own: own.map(str::to_owned),
+            synced: synced.map(str::to_owned),
+        }
+    }
+
     fn from(account: &str) -> Value {
         json!({"account": "999999999999", "detail": {"recipientAccountId": account}})
     }
@@ -143,13 +206,19 @@ mod tests {
     #[test]
     fn a_role_event_reconciles_only_the_clusters_of_its_account() {
         let s = settings("");
+        let own = known(Some("111122223333"), Some("111122223333"));
         let both = || decision("CreateRole", reconcile(&["home", "member"]));
-        let member = route_by_account(both(), &from("222233334444"), &s);
-        assert_eq!(member.action, reconcile(&["home", "member"]));
-        let elsewhere = route_by_account(both(), &from("555566667777"), &s);
-        assert_eq!(elsewhere.action, reconcile(&["home"]));
+        let member = route_by_account(both(), &from("222233334444"), &s, &own);
+        assert_eq!(member.action, reconcile(&["member"]));
+        assert!(
+            member
+                .reason
+                .contains("only member in account 222233334444")
+        );
+        let home = route_by_account(both(), &from("111122223333"), &s, &own);
+        assert_eq!(home.action, reconcile(&["home"]));
         let only_member = decision("DeleteRole", reconcile(&["member"]));
-        let dropped = route_by_account(only_member, &from("555566667777"), &s);
+        let dropped = route_by_account(only_member, &from("555566667777"), &s, &own);
         assert_eq!(dropped.action, Action::Acknowledge);
         assert!(
             dropped.reason.contains("555566667777"),
@@ -159,14 +228,44 @@ mod tests {
     }
 
     #[test]
+    fn a_role_event_keeps_clusters_without_a_role_while_our_own_account_is_unknown() {
+        let s = settings("");
+        let both = || decision("CreateRole", reconcile(&["home", "member"]));
+        let unknown = known(None, None);
+        let member = route_by_account(both(), &from("222233334444"), &s, &unknown);
+        assert_eq!(member.action, reconcile(&["home", "member"]));
+        let elsewhere = route_by_account(both(), &from("555566667777"), &s, &unknown);
+        assert_eq!(elsewhere.action, reconcile(&["home"]));
+    }
+
+    #[test]
     fn user_and_group_events_matter_only_from_the_synced_iam_account() {
         let s = settings("iam: {assumeRoleArn: 'arn:aws:iam::111122223333:role/reader'}\n");
+        let accounts = known(None, Some("111122223333"));
         let event = || decision("DeleteGroup", reconcile(&["home", "member"]));
-        let synced = route_by_account(event(), &from("111122223333"), &s);
+        let synced = route_by_account(event(), &from("111122223333"), &s, &accounts);
         assert_eq!(synced.action, reconcile(&["home", "member"]));
-        let other = route_by_account(event(), &from("222233334444"), &s);
+        let other = route_by_account(event(), &from("222233334444"), &s, &accounts);
         assert_eq!(other.action, Action::Acknowledge);
         assert!(other.reason.contains("synced from account 111122223333"));
+    }
+
+    #[test]
+    fn without_iam_assume_role_arn_the_synced_account_is_our_own() {
+        let s = settings("");
+        let own = known(Some("123456789012"), Some("123456789012"));
+        let event = || decision("AddUserToGroup", reconcile(&["home", "member"]));
+        let member = route_by_account(event(), &from("222233334444"), &s, &own);
+        assert_eq!(member.action, Action::Acknowledge);
+        assert!(
+            member
+                .reason
+                .contains("comes from account 222233334444, but IAM users and groups are synced from account 123456789012"),
+            "{}",
+            member.reason
+        );
+        let home = route_by_account(event(), &from("123456789012"), &s, &own);
+        assert_eq!(home, event());
     }
 
     #[test]
@@ -174,12 +273,13 @@ mod tests {
         let s = settings("");
         let event = || decision("DeleteGroup", reconcile(&["home"]));
         assert_eq!(
-            route_by_account(event(), &from("222233334444"), &s),
+            route_by_account(event(), &from("222233334444"), &s, &known(None, None)),
             event()
         );
         let s = settings("iam: {assumeRoleArn: 'arn:aws:iam::111122223333:role/reader'}\n");
+        let accounts = known(None, Some("111122223333"));
         assert_eq!(
-            route_by_account(event(), &json!({"detail": {}}), &s),
+            route_by_account(event(), &json!({"detail": {}}), &s, &accounts),
             event()
         );
     }

@@ -140,7 +140,7 @@ async fn route(
         return Ok(Box::pin(batch::handle_batch(reconciler, payload)).await);
     }
     let decision = classify(payload, reconciler.settings())?;
-    let decision = accounts::route_by_account(decision, payload, reconciler.settings());
+    let decision = Box::pin(accounts::route_event(decision, payload, reconciler)).await;
     tracing::info!(trigger = ?decision.trigger, reason = %decision.reason, "invocation classified");
     let fan_out = queue
         .and_then(|queue| Some((queue, messages_for(&decision, payload)?)))

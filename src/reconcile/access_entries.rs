@@ -35,7 +35,8 @@ impl Reconciler {
         else {
             return Ok(Outcome::Deferred);
         };
-        self.resolve_ids(&mut desired_set, &mut warnings).await?;
+        self.resolve_ids(cluster, &mut desired_set, &mut warnings)
+            .await?;
         let calls = Arc::new(AccessEntryCalls::default());
         let store =
             AccessEntryStore::new(self.eks.client_for(cluster), &cluster.name, calls.clone());

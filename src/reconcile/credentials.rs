@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 
-use crate::core::names::{ArnError, canonical_principal_arn};
+use crate::core::names::{ArnError, account_of, canonical_principal_arn};
 use crate::core::settings::Cluster;
 use crate::token_source::{TokenSource, TokenSourceError};
 
@@ -69,6 +69,11 @@ impl Reconciler {
         if let Some(role) = &cluster.assume_role_arn {
             return Ok(role.as_str().to_owned());
         }
+        self.own_identity().await
+    }
+
+    /// Our own identity (sts:GetCallerIdentity, canonicalized), read once per reconciler.
+    async fn own_identity(&self) -> Result<String, IdentityError> {
         self.identity
             .get_or_try_init(|| async {
                 let arn = self
@@ -85,5 +90,13 @@ impl Reconciler {
             })
             .await
             .cloned()
+    }
+
+    /// The function's own account: that of our caller identity (sts:GetCallerIdentity, read
+    /// at most once per reconciler and shared with the identity guards protect). Event routing
+    /// compares events' accounts with it.
+    pub async fn own_account(&self) -> Result<String, IdentityError> {
+        let arn = self.own_identity().await?;
+        Ok(account_of(&arn).unwrap_or_default().to_owned())
     }
 }

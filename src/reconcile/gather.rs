@@ -2,6 +2,13 @@
 //! runs), one user's groups until they show what the event says (user events), and the
 //! unique ids of configured users and roles (access entries).
 //!
+//! Two IAMs (issue 14, many accounts): users and groups are read in the synced IAM account
+//! (`iam.assumeRoleArn`, else the function's own credentials); roles (the SSO permission-set
+//! roles, GetRole of configured roles) in the cluster's account, with the credentials its EKS
+//! calls use (its `assumeRoleArn`, else the function's own), since `AWSReservedSSO_<set>_<suffix>`
+//! differs per account. The SSO roles are read once per account per run, shared by the
+//! clusters of that account.
+//!
 //! Results are kept per group, so one failed read fails only the clusters that needed it and
 //! is never taken for "no members"; a missing group counts as empty. This module reads; it
 //! does not plan or write, and it knows nothing of aws-auth or access entries.
@@ -11,7 +18,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::aws::iam::IamError;
+use crate::aws::iam::{IamDirectory, IamError};
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
 use crate::core::desired::from_iam::{IamFacts, Member};
@@ -50,11 +57,24 @@ pub enum GatherError {
     PrincipalId(#[source] IamError),
 }
 
-/// What a full reconcile read from IAM, per group (a failed read is kept as its error).
+/// What a full reconcile read from IAM, per group and per account holding SSO roles (a
+/// failed read is kept as its error).
 #[derive(Debug)]
 pub(super) struct IamRead {
     groups: BTreeMap<String, Result<Option<Members>, IamError>>,
-    sso_roles: Option<Result<SsoRoles, IamError>>,
+    /// By [`role_account`]; only the accounts of target clusters with a permission set.
+    sso_roles: BTreeMap<RoleAccount, Result<SsoRoles, IamError>>,
+}
+
+/// Where a cluster's roles are: the account of its `assumeRoleArn`, or `None` for the
+/// function's own account.
+type RoleAccount = Option<String>;
+
+fn role_account(cluster: &Cluster) -> RoleAccount {
+    cluster
+        .assume_role_arn
+        .as_ref()
+        .map(|role| role.account_id().to_owned())
 }
 
 /// Group members with their IAM unique ids.
@@ -63,10 +83,11 @@ type Members = Vec<(Member, String)>;
 type SsoRoles = Vec<((String, String), String)>;
 
 impl Reconciler {
-    /// Reads every group the target clusters need, and the SSO roles when a permission set is
-    /// configured, concurrently: at most [`IAM_READ_CONCURRENCY`] group reads at a time, the
-    /// SSO roles beside them, so the wall time is close to the slowest reads, not their sum.
-    /// Per-group results, so a failure only fails the clusters that needed it.
+    /// Reads every group the target clusters need, and the SSO roles of each account holding
+    /// a target cluster with a permission set, concurrently: at most [`IAM_READ_CONCURRENCY`]
+    /// group reads at a time, the SSO roles beside them, so the wall time is close to the
+    /// slowest reads, not their sum. Per-group and per-account results, so a failure only
+    /// fails the clusters that needed it.
     pub(super) async fn read_iam(&self, targets: &[Cluster]) -> IamRead {
         let needed = |clusters: &[String]| targets.iter().any(|t| clusters.contains(&t.name));
         let mut names: Vec<&str> = Vec::new();
@@ -95,22 +116,31 @@ impl Reconciler {
             })
             .buffer_unordered(IAM_READ_CONCURRENCY)
             .collect::<BTreeMap<_, _>>();
-        let wants_sso = self
-            .settings
-            .sso_permission_sets
-            .iter()
-            .any(|p| needed(&p.clusters));
-        let sso_roles = async {
-            if !wants_sso {
-                return None;
-            }
-            Some(self.iam.sso_roles().await.map(|roles| {
-                roles
-                    .into_iter()
-                    .map(|r| ((r.name, r.arn), r.role_id))
-                    .collect()
-            }))
+        let wants_sso = |cluster: &Cluster| {
+            self.settings
+                .sso_permission_sets
+                .iter()
+                .any(|p| p.clusters.contains(&cluster.name))
         };
+        let mut accounts: Vec<(RoleAccount, IamDirectory)> = Vec::new();
+        for cluster in targets.iter().filter(|c| wants_sso(c)) {
+            let account = role_account(cluster);
+            if !accounts.iter().any(|(a, _)| *a == account) {
+                accounts.push((account, self.roles_directory(cluster)));
+            }
+        }
+        let sso_roles = futures::stream::iter(accounts)
+            .map(|(account, directory)| async move {
+                let roles = directory.sso_roles().await.map(|roles| {
+                    roles
+                        .into_iter()
+                        .map(|r| ((r.name, r.arn), r.role_id))
+                        .collect()
+                });
+                (account, roles)
+            })
+            .buffer_unordered(IAM_READ_CONCURRENCY)
+            .collect::<BTreeMap<_, _>>();
         let (groups, sso_roles) = futures::join!(groups, sso_roles);
         IamRead { groups, sso_roles }
     }
@@ -146,11 +176,29 @@ impl Reconciler {
         }
     }
 
-    /// Fills in the IAM unique ids of configured users and roles (GetUser/GetRole); group
-    /// members and SSO roles already have theirs. A principal IAM does not know is a warning
-    /// (EKS will say whether it accepts the entry).
+    /// The IAM where `cluster`'s roles are read: through the credentials of its EKS calls
+    /// (its `assumeRoleArn`, else the function's own), one directory per account (made with
+    /// the first such cluster's role, kept for the reconciler's life). Without
+    /// `iam.assumeRoleArn`, the function's own account's is the synced IAM itself.
+    pub(super) fn roles_directory(&self, cluster: &Cluster) -> IamDirectory {
+        let account = match role_account(cluster) {
+            Some(account) => account,
+            None if self.settings.iam_assume_role_arn.is_none() => return self.iam.clone(),
+            None => String::new(),
+        };
+        match self.eks.credentials_for(cluster) {
+            Some(credentials) => self.iam.in_account(&account, &cluster.region, credentials),
+            None => self.iam.clone(),
+        }
+    }
+
+    /// Fills in the IAM unique ids of configured users (GetUser, in the synced IAM account)
+    /// and roles (GetRole, in `cluster`'s account); group members and SSO roles already have
+    /// theirs. A principal IAM does not know is a warning (EKS will say whether it accepts the
+    /// entry).
     pub(super) async fn resolve_ids(
         &self,
+        cluster: &Cluster,
         desired: &mut DesiredSet,
         warnings: &mut Vec<String>,
     ) -> Result<(), GatherError> {
@@ -163,7 +211,7 @@ impl Reconciler {
         for (canonical, configured) in missing {
             let name = configured.rsplit('/').next().unwrap_or_default();
             let found = if configured.contains(":role/") {
-                self.iam
+                self.roles_directory(cluster)
                     .get_role(name)
                     .await
                     .map(|r| r.map(|r| (r.arn, r.role_id)))
@@ -229,7 +277,7 @@ pub(super) fn facts_for(
         .iter()
         .any(|p| p.clusters.contains(&cluster.name))
     {
-        match &read.sso_roles {
+        match read.sso_roles.get(&role_account(cluster)) {
             Some(Ok(roles)) => {
                 for ((_, arn), id) in roles {
                     facts
@@ -290,6 +338,47 @@ mod tests {
         assert!(!expectation_met(&Expectation::UserExists, None));
         assert!(expectation_met(&Expectation::UserGone, None));
         assert!(!expectation_met(&Expectation::UserGone, Some(&[])));
+    }
+
+    fn sso_role(account: &str, suffix: &str) -> ((String, String), String) {
+        let name = format!("AWSReservedSSO_Dev_{suffix}");
+        let arn = format!("arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/{name}");
+        ((name, arn), format!("AROA{suffix}"))
+    }
+
+    #[test]
+    fn each_cluster_gets_the_sso_roles_of_its_own_account() {
+        let settings = crate::config::from_text(
+            "clusters:\n  - {name: home, region: eu-west-3}\n  - {name: member, region: eu-west-3, assumeRoleArn: 'arn:aws:iam::222233334444:role/r'}\n  - {name: other, region: eu-west-3, assumeRoleArn: 'arn:aws:iam::333344445555:role/r'}\nssoPermissionSets:\n  - {name: Dev, username: dev, kubernetesGroups: [view]}\n",
+            "test",
+            None,
+        )
+        .unwrap();
+        let denied = IamError::AccessDenied {
+            operation: "ListRoles",
+            entity: "roles in account 333344445555".to_owned(),
+            message: "no".to_owned(),
+        };
+        let read = IamRead {
+            groups: BTreeMap::new(),
+            sso_roles: [
+                (None, Ok(vec![sso_role("111122223333", "aaaa")])),
+                (
+                    Some("222233334444".to_owned()),
+                    Ok(vec![sso_role("222233334444", "bbbb")]),
+                ),
+                (Some("333344445555".to_owned()), Err(denied)),
+            ]
+            .into(),
+        };
+        let facts = |name: &str| facts_for(settings.cluster(name).unwrap(), &settings, &read);
+        let home = facts("home").unwrap();
+        assert_eq!(home.sso_roles, vec![sso_role("111122223333", "aaaa").0]);
+        let member = facts("member").unwrap();
+        assert_eq!(member.sso_roles, vec![sso_role("222233334444", "bbbb").0]);
+        assert_eq!(member.principal_ids.len(), 1);
+        let failed = facts("other").unwrap_err().to_string();
+        assert!(failed.contains("333344445555"), "{failed}");
     }
 
     #[test]

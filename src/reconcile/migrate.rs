@@ -184,7 +184,8 @@ impl Reconciler {
             source,
         })?;
         let (mut desired, mut warnings) = entries::managed_aws_auth(&aws_auth, &self.ownership);
-        self.resolve_ids(&mut desired, &mut warnings).await?;
+        self.resolve_ids(&cluster, &mut desired, &mut warnings)
+            .await?;
         let entry_store = AccessEntryStore::new(
             self.eks.client_for(&cluster),
             &cluster.name,

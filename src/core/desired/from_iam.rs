@@ -11,7 +11,8 @@
 //!   their Kubernetes groups and the username of the first group in configuration order.
 //! - A statically configured user overrides what groups would give that user.
 //! - Configured roles are taken as written; SSO permission sets are found by role name
-//!   (`AWSReservedSSO_<set>_<suffix>`), every match; a permission set with no role is a warning.
+//!   (`AWSReservedSSO_<set>_<suffix>`), every match among the roles of the cluster's own
+//!   account (the suffix differs per account); a permission set with no role is a warning.
 //! - A group that does not exist counts as empty, with a warning (a failed read is an error in
 //!   the adapter and never reaches this module).
 
@@ -33,7 +34,8 @@ pub struct Member {
 pub struct IamFacts {
     /// Members per configured group name; `None` when the group does not exist.
     pub group_members: BTreeMap<String, Option<Vec<Member>>>,
-    /// Every SSO permission-set role of the account: (role name, role ARN).
+    /// Every SSO permission-set role of the cluster's account (read through its
+    /// `assumeRoleArn`, else the function's own credentials): (role name, role ARN).
     pub sso_roles: Vec<(String, String)>,
     /// IAM unique ids by lowercase principal ARN (as IAM returns it), for what was read:
     /// copied onto the desired mappings (access entries are recreated when one changes).

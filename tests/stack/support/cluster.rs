@@ -31,8 +31,18 @@ impl TestCluster {
 
     /// [`TestCluster::new`] on the given stack.
     pub fn new_on(stack: &'static Stack, test: &str) -> TestCluster {
+        TestCluster::create(stack, test, |args| stack.aws(args))
+    }
+
+    /// Creates cluster `t-<test>` through `aws` (awscli as some identity) and a kubeconfig
+    /// for it as the stack's identity.
+    pub(super) fn create(
+        stack: &'static Stack,
+        test: &str,
+        aws: impl Fn(&[&str]) -> Value,
+    ) -> TestCluster {
         let name = format!("t-{test}");
-        stack.aws(&[
+        aws(&[
             "eks",
             "create-cluster",
             "--name",
@@ -44,7 +54,7 @@ impl TestCluster {
             "--access-config",
             "authenticationMode=CONFIG_MAP,bootstrapClusterCreatorAdminPermissions=true",
         ]);
-        let described = stack.aws(&["eks", "describe-cluster", "--name", &name]);
+        let described = aws(&["eks", "describe-cluster", "--name", &name]);
         let endpoint = described["cluster"]["endpoint"]
             .as_str()
             .unwrap()

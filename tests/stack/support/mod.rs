@@ -7,9 +7,11 @@
 //! EKS, kubectl for aws-auth, and the eks-iam-sync binary itself.
 //!
 //! Split by part: `stack` (starting moto + eks-sim, awscli, the admin API, IAM users and
-//! groups), `cluster` (a test's simulated cluster and running the binary against it) and `kube`
-//! (kubectl and raw access to aws-auth). Re-exported here, with the small shared helpers.
+//! groups), `cluster` (a test's simulated cluster and running the binary against it), `kube`
+//! (kubectl and raw access to aws-auth) and `accounts` (moto's cross-account AssumeRole, a
+//! cluster in another account). Re-exported here, with the small shared helpers.
 
+mod accounts;
 mod cluster;
 mod kube;
 mod lambda;
@@ -21,6 +23,8 @@ use std::process::Output;
 
 use serde_json::Value;
 
+#[allow(unused_imports)]
+pub use accounts::Assumed;
 pub use cluster::TestCluster;
 pub use stack::{Stack, iam_group, identity, private_stack, stack};
 
@@ -49,6 +53,18 @@ impl Run {
     pub fn cluster(&self) -> Value {
         self.json()["clusters"][0].clone()
     }
+}
+
+/// The JSON output of a successful awscli run (Null when there is none); panics with its
+/// stderr otherwise.
+fn aws_json(out: &Output, args: &[&str]) -> Value {
+    assert!(
+        out.status.success(),
+        "aws {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
 fn run_output(out: Output) -> Run {

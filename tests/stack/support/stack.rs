@@ -108,13 +108,7 @@ impl Stack {
             .args(["--output", "json"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "aws {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        super::aws_json(&out, args)
     }
 
     /// The simulator's admin API.

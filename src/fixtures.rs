@@ -20,7 +20,7 @@ use crate::core::access_entries::{
     PRINCIPAL_ID_TAG, Policy, STANDARD, Scope, policy_arn,
 };
 use crate::core::aws_auth::ConfigMapData;
-use crate::core::desired::DesiredSet;
+use crate::core::desired::{Access, DesiredSet};
 
 /// The account every fixture principal lives in.
 pub const ACCOUNT: &str = "111122223333";
@@ -75,6 +75,46 @@ impl Desired {
                 "configured in users",
             )
             .expect("a valid desired user");
+        self
+    }
+
+    /// Adds a user mapping with access policies (`configured in users`).
+    pub fn user_with(
+        mut self,
+        arn: &str,
+        username: &str,
+        groups: &[&str],
+        access: &Access,
+    ) -> Desired {
+        self.0
+            .add_user_with(
+                "users",
+                arn,
+                (username, &strings(groups)),
+                access,
+                "configured in users",
+            )
+            .expect("a valid desired user");
+        self
+    }
+
+    /// Adds a role mapping with access policies or an entry type (`configured in roles`).
+    pub fn role_with(
+        mut self,
+        arn: &str,
+        username: &str,
+        groups: &[&str],
+        access: &Access,
+    ) -> Desired {
+        self.0
+            .add_role_with(
+                "roles",
+                arn,
+                (username, &strings(groups)),
+                access,
+                "configured in roles",
+            )
+            .expect("a valid desired role");
         self
     }
 
@@ -148,7 +188,7 @@ pub fn admin_policy() -> Policy {
     }
 }
 
-/// `AmazonEKSViewPolicy` at cluster scope (a policy eks-iam-sync does not own).
+/// `AmazonEKSViewPolicy` at cluster scope.
 pub fn view_policy() -> Policy {
     Policy {
         policy_arn: policy_arn("aws", "AmazonEKSViewPolicy"),

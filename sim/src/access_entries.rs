@@ -1,8 +1,8 @@
 //! EKS access entries and access-policy associations of one cluster, with EKS's validation
 //! rules: principal ARNs of IAM users and roles only (no STS sessions, no service-linked
 //! roles), reserved username prefixes, no `system:` groups, node types limited to roles of
-//! the cluster's account with no groups, username or policies, immutable type and
-//! principal, known policies and well-formed scopes.
+//! the cluster's account with no groups, username or policies (but AmazonEKSAutoNodePolicy
+//! on `EC2` entries), immutable type and principal, known policies and well-formed scopes.
 //!
 //! It keeps the data and the rules; HTTP shapes are [`crate::eks_api`]'s and identity
 //! mapping is [`crate::identity`]'s.
@@ -32,6 +32,7 @@ pub const ACCESS_POLICIES: &[&str] = &[
     "AmazonEKSNetworkingClusterPolicy",
     "AmazonEKSNetworkingPolicy",
     "AmazonEKSViewPolicy",
+    "AmazonEKSSecretReaderPolicy",
     "AmazonEMRJobPolicy",
     "AmazonSagemakerHyperpodClusterPolicy",
     "AmazonSagemakerHyperpodControllerPolicy",
@@ -459,10 +460,17 @@ impl AccessEntries {
         }
         let scope = AccessScope::from_json(&body["accessScope"])?;
         let entry = self.get_mut(principal_arn)?;
-        if !entry.is_standard() {
+        let auto_node =
+            entry.entry_type == "EC2" && policy_arn.ends_with("/AmazonEKSAutoNodePolicy");
+        if !entry.is_standard() && !auto_node {
             return Err(EksError::invalid_request(format!(
-                "Access policies cannot be associated with access entries of type {}.",
-                entry.entry_type
+                "Access policies cannot be associated with access entries of type {}{}.",
+                entry.entry_type,
+                if entry.entry_type == "EC2" {
+                    " other than AmazonEKSAutoNodePolicy"
+                } else {
+                    ""
+                }
             )));
         }
         let now = Timestamp::now();

@@ -2,7 +2,7 @@
 //!
 //! # What this module owns
 //! - The schema of issue 5 (`clusters`, `groups`, `users`, `roles`, `ssoPermissionSets`,
-//!   `accounts`, `guards`), read as YAML (serde-saphyr) or JSON (serde_json) into
+//!   `accounts`, `guards`; `accessPolicies` and `accessEntryType` of issue 13), read as YAML (serde-saphyr) or JSON (serde_json) into
 //!   [`RawConfig`] with `deny_unknown_fields`, so a typo in a key is an error, not a silent
 //!   default.
 //! - Validation of a [`RawConfig`] into [`Settings`], listing *every* [`Problem`] at once, each
@@ -46,12 +46,17 @@
 //!   partition `aws`, `aws-cn`, `aws-us-gov` or `aws-iso*`; 12-digit account; an STS
 //!   assumed-role ARN is rejected with the role ARN to use instead. Duplicates are detected the
 //!   way EKS compares: case-insensitively, and for roles without the path (aws-auth drops it).
-//! - `kubernetesGroups` must be non-empty for `groups` and `ssoPermissionSets` (a mapping that
-//!   grants no group is almost certainly a mistake there); `users` and `roles` may have none
+//! - `kubernetesGroups` must be non-empty for `groups` and `ssoPermissionSets` unless the
+//!   mapping has `accessPolicies` (a mapping that grants nothing is almost certainly a mistake
+//!   there); `users` and `roles` may have none
 //!   (RBAC can bind the username). Group names have no blanks and no duplicates. On a cluster with
 //!   `backend: access-entries`, groups starting with `system:` are rejected by EKS, except
 //!   `system:masters` (translated to AmazonEKSClusterAdminPolicy) and `system:bootstrappers` /
 //!   `system:nodes` (node entries).
+//! - `accessPolicies` (every mapping) and `accessEntryType` (roles): the rules of `access`
+//!   (known EKS policies by short name or ARN in the clusters' partition, once per mapping;
+//!   namespaces a non-empty list of names, optionally ending in `*`; node types take no
+//!   username, groups or policies but `AmazonEKSAutoNodePolicy` for `EC2`).
 //! - Usernames are required for users, roles and permission sets, have no blanks, and may use
 //!   only the authenticator's templates (`{{AccountID}}`, `{{SessionName}}`,
 //!   `{{SessionNameRaw}}`, `{{EC2PrivateDNSName}}`, `{{AccessKeyID}}`).
@@ -74,6 +79,7 @@ use crate::core::settings::{
     Backend, Cluster, GroupMapping, Guards, PrincipalMapping, Settings, SsoPermissionSetMapping,
 };
 
+mod access;
 mod mapper_env;
 mod validate;
 
@@ -280,8 +286,43 @@ impl RawConfig {
             name: name.to_owned(),
             username: username.to_owned(),
             kubernetes_groups: owned(groups),
-            clusters: None,
+            ..RawSsoPermissionSet::default()
         });
+        self
+    }
+
+    /// Adds an access policy to the last `groups[]` mapping (`namespaces: None`: cluster scope).
+    pub fn group_policy(mut self, policy: &str, namespaces: Option<&[&str]>) -> Self {
+        if let Some(m) = self.groups.last_mut() {
+            m.access_policies
+                .push(RawAccessPolicy::new(policy, namespaces));
+        }
+        self
+    }
+
+    /// Adds an access policy to the last `users[]` mapping.
+    pub fn user_policy(mut self, policy: &str, namespaces: Option<&[&str]>) -> Self {
+        if let Some(m) = self.users.last_mut() {
+            m.access_policies
+                .push(RawAccessPolicy::new(policy, namespaces));
+        }
+        self
+    }
+
+    /// Adds an access policy to the last `roles[]` mapping.
+    pub fn role_policy(mut self, policy: &str, namespaces: Option<&[&str]>) -> Self {
+        if let Some(m) = self.roles.last_mut() {
+            m.access_policies
+                .push(RawAccessPolicy::new(policy, namespaces));
+        }
+        self
+    }
+
+    /// Sets `accessEntryType` on the last `roles[]` mapping.
+    pub fn role_entry_type(mut self, entry_type: &str) -> Self {
+        if let Some(m) = self.roles.last_mut() {
+            m.access_entry_type = Some(entry_type.to_owned());
+        }
         self
     }
 
@@ -307,7 +348,7 @@ impl RawPrincipal {
             arn: arn.to_owned(),
             username: username.to_owned(),
             kubernetes_groups: owned(kubernetes_groups),
-            clusters: None,
+            ..RawPrincipal::default()
         }
     }
 }
@@ -339,6 +380,8 @@ pub struct RawGroup {
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
+    pub access_policies: Vec<RawAccessPolicy>,
+    #[serde(default)]
     pub username_prefix: Option<String>,
     #[serde(default)]
     pub clusters: Option<Vec<String>>,
@@ -355,6 +398,12 @@ pub struct RawPrincipal {
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
+    pub access_policies: Vec<RawAccessPolicy>,
+    /// `roles[]` only: `STANDARD`, `EC2_LINUX`, `EC2_WINDOWS`, `FARGATE_LINUX`,
+    /// `HYBRID_LINUX` or `EC2`.
+    #[serde(default)]
+    pub access_entry_type: Option<String>,
+    #[serde(default)]
     pub clusters: Option<Vec<String>>,
 }
 
@@ -369,7 +418,30 @@ pub struct RawSsoPermissionSet {
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
+    pub access_policies: Vec<RawAccessPolicy>,
+    #[serde(default)]
     pub clusters: Option<Vec<String>>,
+}
+
+/// An `accessPolicies[]` item as written: `{policy: AmazonEKSEditPolicy, namespaces: [a, "b-*"]}`
+/// (the policy's short name or full ARN; `namespaces` omitted: cluster scope).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAccessPolicy {
+    #[serde(default)]
+    pub policy: String,
+    #[serde(default)]
+    pub namespaces: Option<Vec<String>>,
+}
+
+impl RawAccessPolicy {
+    /// `policy` at cluster scope (`namespaces: None`) or scoped to `namespaces`.
+    pub fn new(policy: &str, namespaces: Option<&[&str]>) -> Self {
+        RawAccessPolicy {
+            policy: policy.to_owned(),
+            namespaces: namespaces.map(owned),
+        }
+    }
 }
 
 /// `iam` as written: `{assumeRoleArn: ...}`, the role to read IAM users and groups through

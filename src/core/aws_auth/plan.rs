@@ -145,10 +145,23 @@ fn summary(value: Option<&ItemValue>) -> String {
 
 /// Plans one run. Pure: the same request always gives the same plan.
 pub fn plan(request: &PlanRequest<'_>) -> Plan {
+    // Access policies and entry types in aws-auth's terms (issue 13).
+    let view = request.desired.for_aws_auth();
+    let request = &PlanRequest {
+        desired: &view.set,
+        ..*request
+    };
     let empty = ConfigMapData::default();
     let current = request.current.unwrap_or(&empty);
     let mut plan = Plan {
         creates: request.current.is_none(),
+        skipped: (view.skipped.iter())
+            .map(|(section, key, reason)| Skip {
+                section: *section,
+                key: key.clone(),
+                reason: reason.clone(),
+            })
+            .collect(),
         ..Plan::default()
     };
     let aws_auth = match AwsAuth::read(current) {

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::desired::DesiredSet;
+use crate::core::desired::{Access, DesiredSet};
 use crate::core::names::{canonical_principal_arn, sso_permission_set_of_role};
 use crate::core::settings::Settings;
 
@@ -50,7 +50,7 @@ pub fn desired_for_cluster(
     let mut warnings = Vec::new();
     let applies = |clusters: &[String]| clusters.iter().any(|c| c == cluster);
 
-    let mut from_groups: BTreeMap<String, (Member, String, Vec<String>, Vec<String>)> =
+    let mut from_groups: BTreeMap<String, (Member, String, Vec<String>, Vec<String>, Access)> =
         BTreeMap::new();
     for group in settings.groups.iter().filter(|g| applies(&g.clusters)) {
         match facts.group_members.get(&group.iam_group) {
@@ -72,6 +72,7 @@ pub fn desired_for_cluster(
                                 format!("{}{}", group.username_prefix, member.name),
                                 Vec::new(),
                                 Vec::new(),
+                                Access::default(),
                             )
                         });
                     for k8s_group in &group.kubernetes_groups {
@@ -80,6 +81,7 @@ pub fn desired_for_cluster(
                         }
                     }
                     entry.3.push(group.iam_group.clone());
+                    entry.4.merge(&group.access_policies);
                 }
             }
         }
@@ -89,7 +91,7 @@ pub fn desired_for_cluster(
         .iter()
         .filter(|u| applies(&u.clusters))
         .collect();
-    for (key, (member, username, groups, iam_groups)) in &from_groups {
+    for (key, (member, username, groups, iam_groups, access)) in &from_groups {
         if static_users
             .iter()
             .any(|u| u.arn.as_str().eq_ignore_ascii_case(key))
@@ -97,28 +99,33 @@ pub fn desired_for_cluster(
             continue;
         }
         let reason = format!("member of IAM group {}", iam_groups.join(", "));
-        if let Err(e) = set.add_user(&reason, &member.arn, username, groups, &reason) {
+        if let Err(e) = set.add_user_with(&reason, &member.arn, (username, groups), access, &reason)
+        {
             warnings.push(e.to_string());
         }
     }
     for user in static_users {
         let reason = "configured in users".to_owned();
-        if let Err(e) = set.add_user(
+        if let Err(e) = set.add_user_with(
             "users",
             user.arn.as_str(),
-            &user.username,
-            &user.kubernetes_groups,
+            (&user.username, &user.kubernetes_groups),
+            &Access::policies(&user.access_policies),
             &reason,
         ) {
             warnings.push(e.to_string());
         }
     }
     for role in settings.roles.iter().filter(|r| applies(&r.clusters)) {
-        if let Err(e) = set.add_role(
+        let access = Access {
+            entry_type: role.access_entry_type,
+            ..Access::policies(&role.access_policies)
+        };
+        if let Err(e) = set.add_role_with(
             "roles",
             role.arn.as_str(),
-            &role.username,
-            &role.kubernetes_groups,
+            (&role.username, &role.kubernetes_groups),
+            &access,
             "configured in roles",
         ) {
             warnings.push(e.to_string());
@@ -145,11 +152,11 @@ pub fn desired_for_cluster(
         }
         for (name, arn) in roles {
             let reason = format!("SSO permission set {} (role {name})", permission_set.name);
-            if let Err(e) = set.add_role(
+            if let Err(e) = set.add_role_with(
                 "ssoPermissionSets",
                 arn,
-                &permission_set.username,
-                &permission_set.kubernetes_groups,
+                (&permission_set.username, &permission_set.kubernetes_groups),
+                &Access::policies(&permission_set.access_policies),
                 &reason,
             ) {
                 warnings.push(e.to_string());

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::model::{CurrentEntry, DesiredEntry, EntryView, Skip};
-use super::plan::{AccessPlan, AccessPlanRequest, plan_entries};
+use super::plan::{AccessPlan, AccessPlanRequest, entry_limit_refusal, plan_entries};
 use super::translate::translate;
 use crate::core::aws_auth::emit::{EmitError, rewrite};
 use crate::core::aws_auth::{
@@ -107,6 +107,9 @@ pub fn plan_migration(request: &AccessPlanRequest<'_>) -> MigrationPlan {
         ..AccessPlan::default()
     };
     plan_entries(request.current, &movable, false, request, &mut access);
+    access
+        .refusals
+        .extend(entry_limit_refusal(request.current.len(), &access.changes));
     plan.access = access;
     plan
 }

@@ -41,7 +41,9 @@
 //!   `last-cluster-admin` (some entry keeps `AmazonEKSClusterAdminPolicy` at cluster scope),
 //!   `node-role` (no node entry goes without a replacement), `mass-removal` (same fraction and
 //!   override); and this planner's own `ambiguous-entries` (two current entries for one
-//!   principal, one ours: refuse rather than guess which one EKS uses).
+//!   principal, one ours: refuse rather than guess which one EKS uses), and `size-limit`
+//!   (the plan would take the cluster past EKS's [`MAX_ACCESS_ENTRIES`] = 3,000 entries;
+//!   the refusal names the count).
 //! - No change → no operation; any refusal → no operation.
 //!
 //! # Layout
@@ -60,7 +62,7 @@ mod tests;
 pub use migrate::{MigrationPlan, aws_auth_without, managed_aws_auth, plan_migration, verified};
 pub use model::{
     CLUSTER_ADMIN_POLICY_NAME, Change, ChangeKind, CurrentEntry, DesiredEntry, EC2_LINUX,
-    EntryView, MANAGED_TAG, MANAGED_VALUE, Operation, PRINCIPAL_ID_TAG, Policy,
+    EntryView, MANAGED_TAG, MANAGED_VALUE, MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, Policy,
     RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn, policy_name,
 };
 pub use plan::{AccessPlan, AccessPlanRequest, plan};

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, Operation, PRINCIPAL_ID_TAG,
-    STANDARD, Scope, Skip, is_cluster_admin, policy_name,
+    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, MAX_ACCESS_ENTRIES, Operation,
+    PRINCIPAL_ID_TAG, STANDARD, Scope, Skip, is_cluster_admin, policy_name,
 };
 use super::translate::translate;
 use crate::core::desired::DesiredSet;
@@ -108,7 +108,29 @@ pub fn plan(request: &AccessPlanRequest<'_>) -> AccessPlan {
         request,
         &mut plan,
     );
+    plan.refusals
+        .extend(entry_limit_refusal(request.current.len(), &plan.changes));
     plan
+}
+
+/// EKS's quota guard: a plan that would take the cluster past [`MAX_ACCESS_ENTRIES`] is
+/// refused (EKS would reject the creates past it halfway through the run), naming the count.
+pub(super) fn entry_limit_refusal(current: usize, changes: &[Change]) -> Option<Refusal> {
+    let created = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .count();
+    let deleted = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Delete)
+        .count();
+    let after = (current + created).saturating_sub(deleted);
+    (created > 0 && after > MAX_ACCESS_ENTRIES).then(|| Refusal {
+        guard: Guard::SizeLimit,
+        message: format!(
+            "the plan would take the cluster to {after} access entries ({current} now, {created} to create, {deleted} to delete); EKS allows at most {MAX_ACCESS_ENTRIES} per cluster"
+        ),
+    })
 }
 
 /// The shared planner: `remove_unlisted` is false for migration (additive only).

@@ -255,3 +255,20 @@ fn aws_auth_writes_node_types_with_eks_documented_groups_and_skips_auto_mode() {
     assert_eq!(view.skipped[0].1, auto);
     assert!(view.skipped[0].2.contains("no aws-auth equivalent"));
 }
+
+#[test]
+fn a_plan_past_3000_entries_is_refused_naming_the_count() {
+    let current: Vec<CurrentEntry> = (0..2999)
+        .map(|i| entry(&format!("arn:aws:iam::111122223333:user/u{i}"), "u", &[]))
+        .collect();
+    let one = Desired::new().user(ALICE, "alice", &["devs"]);
+    assert!(!plan_with(&current, &one, &[]).is_refused());
+    let two = one.user(BOB, "bob", &["devs"]);
+    let p = plan_with(&current, &two, &[]);
+    assert_eq!(guards_of(&p), [Guard::SizeLimit]);
+    assert!(p.operations().is_empty());
+    assert_eq!(
+        p.refusals[0].to_string(),
+        "refused by guard `size-limit`: the plan would take the cluster to 3001 access entries (2999 now, 2 to create, 0 to delete); EKS allows at most 3000 per cluster"
+    );
+}

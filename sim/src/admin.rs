@@ -202,12 +202,13 @@ async fn seed_access_entries(
     for i in 0..seed.count {
         let arn = format!("arn:aws:iam::{}:user/{}-{i}", c.account_id, seed.prefix);
         let body = json!({"principalArn": arn});
-        let created = crate::access_entries::NewEntry::from_request(&body, &c.account_id)
-            .and_then(|(new, principal)| {
+        let created = crate::access_entries::NewEntry::from_request(&body, &c.account_id).and_then(
+            |(new, principal)| {
                 c.access_entries
                     .create(new, principal, &c.name, &c.region, &c.account_id)
                     .map(drop)
-            });
+            },
+        );
         if let Err(e) = created {
             return bad_request(format!("{arn}: {}", e.message));
         }

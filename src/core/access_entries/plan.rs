@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, MAX_ACCESS_ENTRIES, Operation,
-    PRINCIPAL_ID_TAG, STANDARD, Scope, Skip, is_cluster_admin, policy_name,
+    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, MANAGED_TAG, MANAGED_VALUE,
+    MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, STANDARD, Scope, Skip, is_cluster_admin,
+    policy_name,
 };
 use super::translate::translate;
 use crate::core::desired::DesiredSet;
@@ -174,8 +175,17 @@ pub(super) fn plan_entries(
                         entry.principal_arn
                     ),
                 });
+                // EKS tags can be removed after creation: an entry of ours that lost its tag
+                // looks like this one, so it is reported on every run until someone acts.
+                let lost_tag = if entry.tags.contains_key(PRINCIPAL_ID_TAG) {
+                    format!(
+                        " (it carries {PRINCIPAL_ID_TAG} but not {MANAGED_TAG}={MANAGED_VALUE}: eks-iam-sync created it and its tag was removed; tag it again to manage it, or delete it)"
+                    )
+                } else {
+                    String::new()
+                };
                 plan.warnings.push(format!(
-                    "desired access entry {} ({}) collides with unmanaged entry {}; left as it is",
+                    "desired access entry {} ({}) collides with unmanaged entry {}; left as it is{lost_tag}",
                     want.principal_arn, want.reason, entry.principal_arn
                 ));
             }

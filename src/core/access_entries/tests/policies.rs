@@ -272,3 +272,18 @@ fn a_plan_past_3000_entries_is_refused_naming_the_count() {
         "refused by guard `size-limit`: the plan would take the cluster to 3001 access entries (2999 now, 2 to create, 0 to delete); EKS allows at most 3000 per cluster"
     );
 }
+
+#[test]
+fn an_entry_of_ours_that_lost_its_managed_tag_is_reported_and_left() {
+    let untagged = entry(ALICE, "alice", &[]).id("AIDAALICE");
+    let want = Desired::new().user(ALICE, "alice", &["devs"]);
+    let p = plan_with(&[untagged], &want, &[]);
+    assert!(p.operations().is_empty());
+    assert!(
+        p.warnings[0].contains(
+            "it carries eks-iam-sync/principal-id but not eks-iam-sync/managed=true: eks-iam-sync created it and its tag was removed"
+        ),
+        "{:?}",
+        p.warnings
+    );
+}

@@ -19,7 +19,7 @@ use crate::core::access_entries::{
     CLUSTER_ADMIN_POLICY_NAME, CurrentEntry, EC2_LINUX, MANAGED_TAG, MANAGED_VALUE,
     PRINCIPAL_ID_TAG, Policy, STANDARD, Scope, policy_arn,
 };
-use crate::core::aws_auth::ConfigMapData;
+use crate::core::aws_auth::{ConfigMapData, SectionName};
 use crate::core::desired::{Access, DesiredSet};
 
 /// The account every fixture principal lives in.
@@ -78,43 +78,23 @@ impl Desired {
         self
     }
 
-    /// Adds a user mapping with access policies (`configured in users`).
-    pub fn user_with(
+    /// Adds a role (`MapRoles`) or user (`MapUsers`) mapping with access policies or an entry
+    /// type (`configured in roles` / `users`).
+    pub fn with(
         mut self,
+        section: SectionName,
         arn: &str,
-        username: &str,
-        groups: &[&str],
+        (username, groups): (&str, &[&str]),
         access: &Access,
     ) -> Desired {
+        let (place, reason) = match section {
+            SectionName::MapRoles => ("roles", "configured in roles"),
+            _ => ("users", "configured in users"),
+        };
+        let groups = strings(groups);
         self.0
-            .add_user_with(
-                "users",
-                arn,
-                (username, &strings(groups)),
-                access,
-                "configured in users",
-            )
-            .expect("a valid desired user");
-        self
-    }
-
-    /// Adds a role mapping with access policies or an entry type (`configured in roles`).
-    pub fn role_with(
-        mut self,
-        arn: &str,
-        username: &str,
-        groups: &[&str],
-        access: &Access,
-    ) -> Desired {
-        self.0
-            .add_role_with(
-                "roles",
-                arn,
-                (username, &strings(groups)),
-                access,
-                "configured in roles",
-            )
-            .expect("a valid desired role");
+            .add_with(section, place, arn, (username, &groups, access), reason)
+            .expect("a valid desired mapping");
         self
     }
 

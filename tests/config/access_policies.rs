@@ -43,13 +43,11 @@ fn every_mapping_accepts_access_policies_and_kubernetes_groups_become_optional()
 
 #[test]
 fn policy_problems_are_all_listed_with_their_path() {
-    let text = format!(
-        "clusters:\n  - name: prod\n    region: eu-west-3\n  - name: china\n    region: cn-north-1\n\
-         groups:\n  - iamGroup: team-a\n    accessPolicies:\n      - policy: AmazonEKSViewPolicy\n      - policy: AmazonEKSFooPolicy\n      - policy: AmazonEKSViewPolicy\n        namespaces: [a]\n      - policy: AmazonEKSEditPolicy\n        namespaces: []\n      - policy: AmazonEKSAdminPolicy\n        namespaces: [Team_A, ok, ok, \"*\"]\n      - {{}}\n\
-         users:\n  - arn: arn:aws:iam::111122223333:user/alice\n    username: alice\n    accessPolicies:\n      - policy: arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy\n      - policy: AmazonEKSAutoNodePolicy\n"
-    );
+    let text = "clusters:\n  - name: prod\n    region: eu-west-3\n  - name: china\n    region: cn-north-1\n\
+         groups:\n  - iamGroup: team-a\n    accessPolicies:\n      - policy: AmazonEKSViewPolicy\n      - policy: AmazonEKSFooPolicy\n      - policy: AmazonEKSViewPolicy\n        namespaces: [a]\n      - policy: AmazonEKSEditPolicy\n        namespaces: []\n      - policy: AmazonEKSAdminPolicy\n        namespaces: [Team_A, ok, ok, \"*\"]\n      - {}\n\
+         users:\n  - arn: arn:aws:iam::111122223333:user/alice\n    username: alice\n    accessPolicies:\n      - policy: arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy\n      - policy: AmazonEKSAutoNodePolicy\n";
     assert_eq!(
-        problems(&text),
+        problems(text),
         [
             r#"groups[0].accessPolicies[1].policy: "AmazonEKSFooPolicy": not an EKS access policy (one of: AmazonEKSClusterAdminPolicy, AmazonEKSAdminPolicy, AmazonEKSEditPolicy, AmazonEKSViewPolicy, AmazonEKSAdminViewPolicy, AmazonEKSSecretReaderPolicy)"#,
             r#"groups[0].accessPolicies[2].policy: "AmazonEKSViewPolicy": policy listed twice in this mapping (first at groups[0].accessPolicies[0]): give it once, with all its namespaces"#,

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::aws_auth::SectionName;
 use crate::core::desired::{Access, DesiredSet};
 use crate::core::names::{canonical_principal_arn, sso_permission_set_of_role};
 use crate::core::settings::Settings;
@@ -40,6 +41,10 @@ pub struct IamFacts {
     pub principal_ids: BTreeMap<String, String>,
 }
 
+/// A group member's mapping as it is built: the member, its username, Kubernetes groups, the
+/// IAM groups it comes from, and its access policies.
+type MemberMapping = (Member, String, Vec<String>, Vec<String>, Access);
+
 /// The desired set for `cluster`, with warnings for the operator.
 pub fn desired_for_cluster(
     settings: &Settings,
@@ -50,8 +55,7 @@ pub fn desired_for_cluster(
     let mut warnings = Vec::new();
     let applies = |clusters: &[String]| clusters.iter().any(|c| c == cluster);
 
-    let mut from_groups: BTreeMap<String, (Member, String, Vec<String>, Vec<String>, Access)> =
-        BTreeMap::new();
+    let mut from_groups: BTreeMap<String, MemberMapping> = BTreeMap::new();
     for group in settings.groups.iter().filter(|g| applies(&g.clusters)) {
         match facts.group_members.get(&group.iam_group) {
             None => warnings.push(format!(
@@ -99,18 +103,30 @@ pub fn desired_for_cluster(
             continue;
         }
         let reason = format!("member of IAM group {}", iam_groups.join(", "));
-        if let Err(e) = set.add_user_with(&reason, &member.arn, (username, groups), access, &reason)
-        {
+        let mapping = (username.as_str(), groups.as_slice(), access);
+        if let Err(e) = set.add_with(
+            SectionName::MapUsers,
+            &reason,
+            &member.arn,
+            mapping,
+            &reason,
+        ) {
             warnings.push(e.to_string());
         }
     }
     for user in static_users {
         let reason = "configured in users".to_owned();
-        if let Err(e) = set.add_user_with(
+        let access = Access::policies(&user.access_policies);
+        let mapping = (
+            user.username.as_str(),
+            user.kubernetes_groups.as_slice(),
+            &access,
+        );
+        if let Err(e) = set.add_with(
+            SectionName::MapUsers,
             "users",
             user.arn.as_str(),
-            (&user.username, &user.kubernetes_groups),
-            &Access::policies(&user.access_policies),
+            mapping,
             &reason,
         ) {
             warnings.push(e.to_string());
@@ -121,12 +137,18 @@ pub fn desired_for_cluster(
             entry_type: role.access_entry_type,
             ..Access::policies(&role.access_policies)
         };
-        if let Err(e) = set.add_role_with(
+        let mapping = (
+            role.username.as_str(),
+            role.kubernetes_groups.as_slice(),
+            &access,
+        );
+        let reason = "configured in roles";
+        if let Err(e) = set.add_with(
+            SectionName::MapRoles,
             "roles",
             role.arn.as_str(),
-            (&role.username, &role.kubernetes_groups),
-            &access,
-            "configured in roles",
+            mapping,
+            reason,
         ) {
             warnings.push(e.to_string());
         }
@@ -152,13 +174,11 @@ pub fn desired_for_cluster(
         }
         for (name, arn) in roles {
             let reason = format!("SSO permission set {} (role {name})", permission_set.name);
-            if let Err(e) = set.add_role_with(
-                "ssoPermissionSets",
-                arn,
-                (&permission_set.username, &permission_set.kubernetes_groups),
-                &Access::policies(&permission_set.access_policies),
-                &reason,
-            ) {
+            let access = Access::policies(&permission_set.access_policies);
+            let groups = permission_set.kubernetes_groups.as_slice();
+            let mapping = (permission_set.username.as_str(), groups, &access);
+            let place = "ssoPermissionSets";
+            if let Err(e) = set.add_with(SectionName::MapRoles, place, arn, mapping, &reason) {
                 warnings.push(e.to_string());
             }
         }

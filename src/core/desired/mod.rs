@@ -136,38 +136,8 @@ impl DesiredSet {
         groups: &[String],
         reason: &str,
     ) -> Result<(), DesiredError> {
-        self.add_role_with(place, arn, (username, groups), &Access::default(), reason)
-    }
-
-    /// Adds a role mapping with access policies and an entry type.
-    pub fn add_role_with(
-        &mut self,
-        place: &str,
-        arn: &str,
-        (username, groups): (&str, &[String]),
-        access: &Access,
-        reason: &str,
-    ) -> Result<(), DesiredError> {
-        let canonical = canonical_role_arn(arn).map_err(arn_error(place))?;
-        if let Some(original) = &canonical.rewritten_from {
-            self.warnings.push(format!(
-                "{place}: role ARN {original} written as {} (EKS matches roles without their path or session)",
-                canonical.arn
-            ));
-        }
-        // An STS session ARN is never a principal: its role ARN is all we know.
-        let configured = if arn.contains(":sts:") {
-            canonical.arn.clone()
-        } else {
-            arn.to_owned()
-        };
-        self.add(
-            SectionName::MapRoles,
-            place,
-            (canonical.arn, configured),
-            (username, groups, access),
-            reason,
-        )
+        let mapping = (username, groups, &Access::default());
+        self.add_with(SectionName::MapRoles, place, arn, mapping, reason)
     }
 
     /// Adds a user mapping; user ARNs keep their path.
@@ -179,26 +149,40 @@ impl DesiredSet {
         groups: &[String],
         reason: &str,
     ) -> Result<(), DesiredError> {
-        self.add_user_with(place, arn, (username, groups), &Access::default(), reason)
+        let mapping = (username, groups, &Access::default());
+        self.add_with(SectionName::MapUsers, place, arn, mapping, reason)
     }
 
-    /// Adds a user mapping with access policies (users have no entry type).
-    pub fn add_user_with(
+    /// Adds a role (`MapRoles`) or user (`MapUsers`) mapping with its access policies and, for
+    /// a role, its entry type.
+    pub fn add_with(
         &mut self,
+        section: SectionName,
         place: &str,
         arn: &str,
-        (username, groups): (&str, &[String]),
-        access: &Access,
+        mapping: (&str, &[String], &Access),
         reason: &str,
     ) -> Result<(), DesiredError> {
-        let canonical = canonical_user_arn(arn).map_err(arn_error(place))?;
-        self.add(
-            SectionName::MapUsers,
-            place,
-            (canonical.arn.clone(), canonical.arn),
-            (username, groups, access),
-            reason,
-        )
+        let arns = if section == SectionName::MapRoles {
+            let canonical = canonical_role_arn(arn).map_err(arn_error(place))?;
+            if let Some(original) = &canonical.rewritten_from {
+                self.warnings.push(format!(
+                    "{place}: role ARN {original} written as {} (EKS matches roles without their path or session)",
+                    canonical.arn
+                ));
+            }
+            // An STS session ARN is never a principal: its role ARN is all we know.
+            let configured = if arn.contains(":sts:") {
+                canonical.arn.clone()
+            } else {
+                arn.to_owned()
+            };
+            (canonical.arn, configured)
+        } else {
+            let canonical = canonical_user_arn(arn).map_err(arn_error(place))?;
+            (canonical.arn.clone(), canonical.arn)
+        };
+        self.add(section, place, arns, mapping, reason)
     }
 
     /// Adds an account to mapAccounts.

@@ -140,7 +140,7 @@ fn access_entries_policies_created_rescoped_drift_reverted_unmanaged_untouched()
     t.configure_backend("access-entries", &config("[team-a, team-b]"));
     let report = t.invoke(&t.schedule()).cluster();
     assert_eq!(report["outcome"], "applied", "{report}");
-    assert_eq!(keys(&report, "changed"), [alice.clone()]);
+    assert_eq!(keys(&report, "changed"), std::slice::from_ref(&alice));
     let reason = report["changed"][0]["reason"].as_str().unwrap();
     assert!(
         reason.contains("AmazonEKSViewPolicy scope namespaces team-a → namespaces team-a,team-b"),

@@ -2,6 +2,7 @@
 //! entries, unmanaged entries untouched, entry types, and what aws-auth can express.
 
 use super::*;
+use crate::core::aws_auth::SectionName::{MapRoles, MapUsers};
 use crate::core::desired::Access;
 use crate::core::settings::{AccessPolicy, EntryType};
 
@@ -20,6 +21,29 @@ fn with_policies(policies: &[AccessPolicy]) -> Access {
     Access::policies(policies)
 }
 
+/// Short builder steps for this file's desired sets.
+trait Mappings {
+    /// A user granted `policies`.
+    fn user_p(self, arn: &str, username: &str, groups: &[&str], policies: &[AccessPolicy]) -> Self;
+    /// A role given a node entry type (no username, groups), with `policies`.
+    fn node(self, arn: &str, entry_type: EntryType, policies: &[AccessPolicy]) -> Self;
+}
+
+impl Mappings for Desired {
+    fn user_p(self, arn: &str, username: &str, groups: &[&str], policies: &[AccessPolicy]) -> Self {
+        self.with(
+            MapUsers,
+            arn,
+            (username, groups),
+            &Access::policies(policies),
+        )
+    }
+
+    fn node(self, arn: &str, entry_type: EntryType, policies: &[AccessPolicy]) -> Self {
+        self.with(MapRoles, arn, ("", &[]), &typed(entry_type, policies))
+    }
+}
+
 fn typed(entry_type: EntryType, policies: &[AccessPolicy]) -> Access {
     Access {
         entry_type: Some(entry_type),
@@ -29,12 +53,7 @@ fn typed(entry_type: EntryType, policies: &[AccessPolicy]) -> Access {
 
 #[test]
 fn a_configured_policy_is_associated_with_its_namespaces_on_create() {
-    let want = Desired::new().user_with(
-        ALICE,
-        "alice",
-        &[],
-        &with_policies(&[edit(&["team-a", "team-a-*"])]),
-    );
+    let want = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["team-a", "team-a-*"])]);
     let p = plan_with(&[], &want, &[]);
     let ops = p.operations();
     assert!(matches!(ops[0], Operation::Create { groups, .. } if groups.is_empty()));
@@ -58,14 +77,9 @@ fn a_changed_namespace_list_rescopes_and_the_same_list_in_another_order_does_not
     let current = [entry(ALICE, "alice", &[])
         .managed()
         .with(edit_policy(&["b", "a"]))];
-    let same = Desired::new().user_with(ALICE, "alice", &[], &with_policies(&[edit(&["a", "b"])]));
+    let same = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["a", "b"])]);
     assert!(!plan_with(&current, &same, &[]).has_changes());
-    let wider = Desired::new().user_with(
-        ALICE,
-        "alice",
-        &[],
-        &with_policies(&[edit(&["a", "b", "c"])]),
-    );
+    let wider = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["a", "b", "c"])]);
     let p = plan_with(&current, &wider, &[]);
     assert_eq!(
         p.operations(),
@@ -87,7 +101,7 @@ fn system_masters_and_configured_cluster_admin_give_one_association() {
         "AmazonEKSClusterAdminPolicy",
         &["x"],
     )]);
-    let want = Desired::new().user_with(ALICE, "alice", &["system:masters"], &access);
+    let want = Desired::new().with(MapUsers, ALICE, ("alice", &["system:masters"]), &access);
     let p = plan_with(&[], &want, &[]);
     let associations: Vec<_> = p
         .operations()
@@ -106,7 +120,7 @@ fn system_masters_and_configured_cluster_admin_give_one_association() {
 #[test]
 fn an_unmanaged_entry_is_never_touched_even_with_policies_the_config_disagrees_with() {
     let current = [entry(ALICE, "hand", &[]).with(view_policy())];
-    let want = Desired::new().user_with(ALICE, "alice", &[], &with_policies(&[edit(&["a"])]));
+    let want = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["a"])]);
     let p = plan_with(&current, &want, &[]);
     assert!(p.operations().is_empty(), "{}", p.describe());
     assert!(p.skipped[0].reason.contains("unmanaged access entry"));
@@ -118,17 +132,13 @@ fn entry_types_give_node_entries_without_username_groups_or_policies() {
     let auto = "arn:aws:iam::111122223333:role/auto-nodes";
     let other_account = "arn:aws:iam::999999999999:role/windows";
     let want = Desired::new()
-        .role_with(fargate, "", &[], &typed(EntryType::FargateLinux, &[]))
-        .role_with(
+        .node(fargate, EntryType::FargateLinux, &[])
+        .node(
             auto,
-            "",
-            &[],
-            &typed(
-                EntryType::Ec2,
-                &[AccessPolicy::cluster("AmazonEKSAutoNodePolicy")],
-            ),
+            EntryType::Ec2,
+            &[AccessPolicy::cluster("AmazonEKSAutoNodePolicy")],
         )
-        .role_with(other_account, "", &[], &typed(EntryType::Ec2Windows, &[]));
+        .node(other_account, EntryType::Ec2Windows, &[]);
     let t = translate(&want.0, Some(ACCOUNT));
     let f = &t.entries[&principal_key(fargate)];
     assert_eq!(
@@ -158,7 +168,7 @@ fn entry_types_give_node_entries_without_username_groups_or_policies() {
 #[test]
 fn a_managed_entry_of_another_type_is_recreated_an_unmanaged_one_is_left() {
     let hybrid = "arn:aws:iam::111122223333:role/hybrid";
-    let want = Desired::new().role_with(hybrid, "", &[], &typed(EntryType::HybridLinux, &[]));
+    let want = Desired::new().node(hybrid, EntryType::HybridLinux, &[]);
     let mut eks_made = entry(hybrid, "system:node:{{SessionName}}", &[]);
     eks_made.entry_type = "EC2_LINUX".to_owned();
     let p = plan_with(std::slice::from_ref(&eks_made), &want, &[]);
@@ -176,18 +186,18 @@ fn a_managed_entry_of_another_type_is_recreated_an_unmanaged_one_is_left() {
 fn aws_auth_expresses_cluster_admin_as_masters_and_warns_or_skips_the_rest() {
     let carol = "arn:aws:iam::111122223333:user/carol";
     let want = Desired::new()
-        .user_with(
+        .user_p(
             ALICE,
             "alice",
             &[],
-            &with_policies(&[AccessPolicy::cluster("AmazonEKSClusterAdminPolicy")]),
+            &[AccessPolicy::cluster("AmazonEKSClusterAdminPolicy")],
         )
-        .user_with(BOB, "bob", &["devs"], &with_policies(&[edit(&["team-a"])]))
-        .user_with(
+        .user_p(BOB, "bob", &["devs"], &[edit(&["team-a"])])
+        .user_p(
             carol,
             "carol",
             &[],
-            &with_policies(&[AccessPolicy::cluster("AmazonEKSViewPolicy")]),
+            &[AccessPolicy::cluster("AmazonEKSViewPolicy")],
         );
     let view = want.0.for_aws_auth();
     let users = view
@@ -218,16 +228,12 @@ fn aws_auth_writes_node_types_with_eks_documented_groups_and_skips_auto_mode() {
     let windows = "arn:aws:iam::111122223333:role/windows";
     let auto = "arn:aws:iam::111122223333:role/auto";
     let want = Desired::new()
-        .role_with(fargate, "", &[], &typed(EntryType::FargateLinux, &[]))
-        .role_with(windows, "", &[], &typed(EntryType::Ec2Windows, &[]))
-        .role_with(
+        .node(fargate, EntryType::FargateLinux, &[])
+        .node(windows, EntryType::Ec2Windows, &[])
+        .node(
             auto,
-            "",
-            &[],
-            &typed(
-                EntryType::Ec2,
-                &[AccessPolicy::cluster("AmazonEKSAutoNodePolicy")],
-            ),
+            EntryType::Ec2,
+            &[AccessPolicy::cluster("AmazonEKSAutoNodePolicy")],
         );
     let view = want.0.for_aws_auth();
     let roles = view

@@ -5,7 +5,10 @@
 //! turned into roles, each with a warning) and rejects contradictions, so the planner only
 //! ever sees one clean entry per principal. Each mapping also keeps the ARN as configured
 //! (role path kept) and, when IAM was read for it, the principal's unique id: the
-//! access-entries backend needs both, aws-auth neither.
+//! access-entries backend needs both, aws-auth neither. Each mapping also carries its
+//! [`Access`] (issue 13: access policies with their scopes, a role's entry type): the
+//! access-entries translation uses it whole; aws-auth gets what it can express of it
+//! ([`DesiredSet::for_aws_auth`], in [`aws_auth_view`]).
 //!
 //! Where a desired set comes from: [`from_iam`] (a full reconcile: configuration + IAM),
 //! [`user_event`] (one user's IAM event), [`DesiredSet::from_aws_auth_shape`] (`render`).

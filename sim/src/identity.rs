@@ -345,6 +345,40 @@ mod tests {
     }
 
     #[test]
+    fn namespace_scoped_policies_authorize_only_their_namespaces() {
+        let mut c = cluster(AuthMode::Api, "");
+        let viewer = "arn:aws:iam::012345678901:user/viewer";
+        let body = json!({"principalArn": viewer});
+        let (new, p) =
+            crate::access_entries::NewEntry::from_request(&body, "012345678901").unwrap();
+        c.access_entries
+            .create(new, p, "c", "us-east-1", "012345678901")
+            .unwrap();
+        let scope = json!({"type": "namespace", "namespaces": ["team-a", "dev-*"]});
+        let view = json!({"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "accessScope": scope});
+        c.access_entries.associate(viewer, &view).unwrap();
+        let id = map(&c, &caller(viewer)).unwrap();
+        assert!(id.may_access_configmaps("list", Some("team-a")));
+        assert!(id.may_access_configmaps("get", Some("dev-1")));
+        assert!(!id.may_access_configmaps("list", Some("team-b")));
+        assert!(
+            !id.may_access_configmaps("update", Some("team-a")),
+            "a viewer only reads"
+        );
+        assert!(
+            !id.may_access_configmaps("list", None),
+            "all namespaces needs cluster scope"
+        );
+        let secrets = json!({"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSSecretReaderPolicy", "accessScope": {"type": "cluster"}});
+        c.access_entries.associate(viewer, &secrets).unwrap();
+        let id = map(&c, &caller(viewer)).unwrap();
+        assert!(
+            !id.may_access_configmaps("list", Some("team-b")),
+            "secrets only"
+        );
+    }
+
+    #[test]
     fn map_accounts_gives_the_canonical_arn_and_no_groups() {
         let mut c = cluster(AuthMode::ConfigMap, "");
         c.configmaps

@@ -19,8 +19,8 @@ use crate::core::access_entries::{
     CLUSTER_ADMIN_POLICY_NAME, CurrentEntry, EC2_LINUX, MANAGED_TAG, MANAGED_VALUE,
     PRINCIPAL_ID_TAG, Policy, STANDARD, Scope, policy_arn,
 };
-use crate::core::aws_auth::ConfigMapData;
-use crate::core::desired::DesiredSet;
+use crate::core::aws_auth::{ConfigMapData, SectionName};
+use crate::core::desired::{Access, DesiredSet};
 
 /// The account every fixture principal lives in.
 pub const ACCOUNT: &str = "111122223333";
@@ -75,6 +75,26 @@ impl Desired {
                 "configured in users",
             )
             .expect("a valid desired user");
+        self
+    }
+
+    /// Adds a role (`MapRoles`) or user (`MapUsers`) mapping with access policies or an entry
+    /// type (`configured in roles` / `users`).
+    pub fn with(
+        mut self,
+        section: SectionName,
+        arn: &str,
+        (username, groups): (&str, &[&str]),
+        access: &Access,
+    ) -> Desired {
+        let (place, reason) = match section {
+            SectionName::MapRoles => ("roles", "configured in roles"),
+            _ => ("users", "configured in users"),
+        };
+        let groups = strings(groups);
+        self.0
+            .add_with(section, place, arn, (username, &groups, access), reason)
+            .expect("a valid desired mapping");
         self
     }
 
@@ -148,7 +168,7 @@ pub fn admin_policy() -> Policy {
     }
 }
 
-/// `AmazonEKSViewPolicy` at cluster scope (a policy eks-iam-sync does not own).
+/// `AmazonEKSViewPolicy` at cluster scope.
 pub fn view_policy() -> Policy {
     Policy {
         policy_arn: policy_arn("aws", "AmazonEKSViewPolicy"),

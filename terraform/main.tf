@@ -148,12 +148,6 @@ resource "aws_iam_role_policy" "function" {
           Resource = "*"
         },
         {
-          Sid      = "ListAccessPolicies"
-          Effect   = "Allow"
-          Action   = "eks:ListAccessPolicies"
-          Resource = "*"
-        },
-        {
           # A bad plan must never remove the function's own way into a cluster.
           Sid    = "KeepOwnAccessEntries"
           Effect = "Deny"
@@ -166,23 +160,44 @@ resource "aws_iam_role_policy" "function" {
           Resource = "arn:${local.partition}:eks:*:${local.account}:access-entry/*/role/${local.account}/${aws_iam_role.function.name}/*"
         },
       ],
-      length(var.cluster_arns) == 0 ? [] : [{
-        Sid    = "ConfiguredClusters"
-        Effect = "Allow"
-        Action = [
-          "eks:DescribeCluster",
-          "eks:ListAccessEntries",
-          "eks:CreateAccessEntry",
-          "eks:DescribeAccessEntry",
-          "eks:UpdateAccessEntry",
-          "eks:DeleteAccessEntry",
-          "eks:AssociateAccessPolicy",
-          "eks:DisassociateAccessPolicy",
-          "eks:ListAssociatedAccessPolicies",
-          "eks:TagResource", # the ownership tags, set when an access entry is created
-        ]
-        Resource = concat(var.cluster_arns, local.access_entry_arns)
-      }],
+      length(var.cluster_arns) == 0 ? [] : [
+        {
+          Sid      = "ConfiguredClusters"
+          Effect   = "Allow"
+          Action   = ["eks:DescribeCluster", "eks:ListAccessEntries", "eks:CreateAccessEntry"]
+          Resource = var.cluster_arns
+        },
+        {
+          Sid    = "ConfiguredClustersAccessEntries"
+          Effect = "Allow"
+          Action = [
+            "eks:DescribeAccessEntry",
+            "eks:UpdateAccessEntry",
+            "eks:DeleteAccessEntry",
+            "eks:AssociateAccessPolicy",
+            "eks:DisassociateAccessPolicy",
+            "eks:ListAssociatedAccessPolicies",
+          ]
+          Resource = local.access_entry_arns
+        },
+        {
+          # The ownership tags, set by CreateAccessEntry (tag on create): only on access-entry
+          # ARNs (never a cluster), only our two tag keys, only managed=true. No
+          # eks:UntagResource: the function never removes a tag.
+          Sid      = "OwnershipTagsOnCreate"
+          Effect   = "Allow"
+          Action   = "eks:TagResource"
+          Resource = local.access_entry_arns
+          Condition = {
+            StringEquals = {
+              "aws:RequestTag/eks-iam-sync/managed" = "true"
+            }
+            "ForAllValues:StringEquals" = {
+              "aws:TagKeys" = ["eks-iam-sync/managed", "eks-iam-sync/principal-id"]
+            }
+          }
+        },
+      ],
       length(var.assume_role_arns) == 0 ? [] : [{
         Sid      = "CrossAccountClusters"
         Effect   = "Allow"

@@ -1,8 +1,9 @@
 //! EKS access entries and access-policy associations of one cluster, with EKS's validation
 //! rules: principal ARNs of IAM users and roles only (no STS sessions, no service-linked
 //! roles), reserved username prefixes, no `system:` groups, node types limited to roles of
-//! the cluster's account with no groups, username or policies, immutable type and
-//! principal, known policies and well-formed scopes.
+//! the cluster's account with no groups, username or policies (but AmazonEKSAutoNodePolicy
+//! on `EC2` entries), immutable type and principal, known policies and well-formed scopes, and
+//! the quota of [`MAX_ENTRIES`] entries per cluster.
 //!
 //! It keeps the data and the rules; HTTP shapes are [`crate::eks_api`]'s and identity
 //! mapping is [`crate::identity`]'s.
@@ -32,6 +33,7 @@ pub const ACCESS_POLICIES: &[&str] = &[
     "AmazonEKSNetworkingClusterPolicy",
     "AmazonEKSNetworkingPolicy",
     "AmazonEKSViewPolicy",
+    "AmazonEKSSecretReaderPolicy",
     "AmazonEMRJobPolicy",
     "AmazonSagemakerHyperpodClusterPolicy",
     "AmazonSagemakerHyperpodControllerPolicy",
@@ -43,6 +45,9 @@ pub const POLICY_ARN_PREFIX: &str = "arn:aws:eks::aws:cluster-access-policy/";
 /// The policy that makes a principal a cluster admin.
 pub const CLUSTER_ADMIN_POLICY: &str =
     "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+
+/// EKS's quota of access entries per cluster (not adjustable).
+pub const MAX_ENTRIES: usize = 3000;
 
 const ENTRY_TYPES: &[&str] = &[
     "STANDARD",
@@ -362,6 +367,11 @@ impl AccessEntries {
         region: &str,
         cluster_account: &str,
     ) -> Result<&AccessEntry, EksError> {
+        if self.entries.len() >= MAX_ENTRIES {
+            return Err(EksError::limit_exceeded(format!(
+                "Cluster {cluster_name} already has the maximum number of access entries ({MAX_ENTRIES})."
+            )));
+        }
         if self.get(&new.principal_arn).is_ok() {
             return Err(EksError::in_use(
                 "The specified access entry resource is already in use on this cluster.",
@@ -459,10 +469,17 @@ impl AccessEntries {
         }
         let scope = AccessScope::from_json(&body["accessScope"])?;
         let entry = self.get_mut(principal_arn)?;
-        if !entry.is_standard() {
+        let auto_node =
+            entry.entry_type == "EC2" && policy_arn.ends_with("/AmazonEKSAutoNodePolicy");
+        if !entry.is_standard() && !auto_node {
             return Err(EksError::invalid_request(format!(
-                "Access policies cannot be associated with access entries of type {}.",
-                entry.entry_type
+                "Access policies cannot be associated with access entries of type {}{}.",
+                entry.entry_type,
+                if entry.entry_type == "EC2" {
+                    " other than AmazonEKSAutoNodePolicy"
+                } else {
+                    ""
+                }
             )));
         }
         let now = Timestamp::now();
@@ -547,6 +564,23 @@ mod tests {
             create(&mut e, body).unwrap_err().code,
             "ResourceInUseException"
         );
+    }
+
+    #[test]
+    fn the_3001st_entry_exceeds_the_quota() {
+        let mut e = AccessEntries::default();
+        for i in 0..MAX_ENTRIES {
+            create(
+                &mut e,
+                json!({"principalArn": format!("arn:aws:iam::012345678901:user/u{i}")}),
+            )
+            .unwrap();
+        }
+        let over = create(
+            &mut e,
+            json!({"principalArn": "arn:aws:iam::012345678901:user/x"}),
+        );
+        assert_eq!(over.unwrap_err().code, "ResourceLimitExceededException");
     }
 
     #[test]

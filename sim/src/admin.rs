@@ -1,6 +1,8 @@
 //! The admin API under `/_sim/` on the EKS port, for tests and the harness: register test
 //! credentials, read and reset per-verb request counters, add, list and clear fault rules,
-//! fetch the CA, and see how a cluster reads its aws-auth (including dropped sections).
+//! fetch the CA, see how a cluster reads its aws-auth (including dropped sections), and seed
+//! many access entries at once (scale tests: `{"count": N, "prefix": "seed"}` adds N
+//! unmanaged STANDARD entries for users `PREFIX-0`..`PREFIX-{N-1}` of the cluster's account).
 //! Admin calls are neither counted nor faulted.
 //!
 //! No authentication: the simulator listens on loopback only and holds test data only.
@@ -38,6 +40,10 @@ pub fn app(state: SimState) -> Router {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/_sim/clusters/{name}/aws-auth", get(aws_auth_view))
+        .route(
+            "/_sim/clusters/{name}/access-entries",
+            axum::routing::post(seed_access_entries),
+        )
         .with_state(state)
 }
 
@@ -172,4 +178,40 @@ async fn aws_auth_view(State(state): State<SimState>, Path(name): Path<String>) 
         "dropped": a.dropped.iter().map(|d| json!({"section": d.section, "reason": d.reason})).collect::<Vec<_>>(),
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+struct Seed {
+    count: usize,
+    prefix: String,
+}
+
+async fn seed_access_entries(
+    State(state): State<SimState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let seed: Seed = match serde_json::from_slice(&body) {
+        Ok(seed) => seed,
+        Err(e) => return bad_request(format!("expected {{count, prefix}}: {e}")),
+    };
+    let mut world = state.world();
+    let Some(c) = world.clusters.get_mut(&name) else {
+        return bad_request(format!("no cluster {name}"));
+    };
+    for i in 0..seed.count {
+        let arn = format!("arn:aws:iam::{}:user/{}-{i}", c.account_id, seed.prefix);
+        let body = json!({"principalArn": arn});
+        let created = crate::access_entries::NewEntry::from_request(&body, &c.account_id).and_then(
+            |(new, principal)| {
+                c.access_entries
+                    .create(new, principal, &c.name, &c.region, &c.account_id)
+                    .map(drop)
+            },
+        );
+        if let Err(e) = created {
+            return bad_request(format!("{arn}: {}", e.message));
+        }
+    }
+    Json(json!({"entries": c.access_entries.all().len()})).into_response()
 }

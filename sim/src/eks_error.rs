@@ -42,6 +42,11 @@ impl EksError {
         Self::new("ResourceNotFoundException", 404, message)
     }
 
+    /// A quota reached (e.g. 3,000 access entries per cluster).
+    pub fn limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new("ResourceLimitExceededException", 400, message)
+    }
+
     pub fn in_use(message: impl Into<String>) -> Self {
         Self::new("ResourceInUseException", 409, message)
     }

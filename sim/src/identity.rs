@@ -2,14 +2,25 @@
 //! API modes), then the hidden cluster-creator admin (CONFIG_MAP mode), then the CURRENT
 //! aws-auth (roles before users, last duplicate wins, case-insensitive ARNs, mapAccounts),
 //! with username and group templates rendered. Also the small authorization rule the
-//! simulator applies: system:masters or AmazonEKSClusterAdminPolicy may do everything,
-//! anyone else is refused kube-system ConfigMaps.
+//! simulator applies to ConfigMaps:
+//! - system:masters, or AmazonEKSClusterAdminPolicy at cluster scope: everything.
+//! - Access policies, as EKS scopes them: a policy at cluster scope covers every namespace,
+//!   a namespace-scoped one only the listed namespaces (a name ending in `*` matches a
+//!   prefix). View, AdminView, Edit, Admin and ClusterAdmin may read ConfigMaps; Edit, Admin
+//!   and ClusterAdmin may write them; SecretReader (secrets only) and the node policies
+//!   grant no ConfigMap access. Listing every namespace needs a cluster-scope grant.
+//! - Kubernetes groups (the simulator has no RBAC objects): a caller with at least one group
+//!   other than the node groups, or mapped through aws-auth, may touch ConfigMaps outside
+//!   kube-system, as before; an access-entry caller with policies and no group has only what
+//!   the policies grant.
 //!
 //! It does not verify tokens ([`crate::token`]) nor parse aws-auth ([`crate::aws_auth`]).
 
 use thiserror::Error;
 
-use crate::access_entries::{AccessScope, CLUSTER_ADMIN_POLICY};
+use crate::access_entries::AccessScope;
+
+const CLUSTER_ADMIN_NAME: &str = "AmazonEKSClusterAdminPolicy";
 use crate::arn::{PrincipalArn, PrincipalKind};
 use crate::aws_auth::AwsAuth;
 use crate::cluster::Cluster;
@@ -38,6 +49,39 @@ pub struct Identity {
     pub source: Source,
     /// Whether an access entry grants AmazonEKSClusterAdminPolicy cluster-wide.
     pub cluster_admin_policy: bool,
+    /// The access entry's associated policies (short name, scope); empty for aws-auth.
+    pub policies: Vec<(String, AccessScope)>,
+}
+
+const READ_POLICIES: &[&str] = &[
+    "AmazonEKSViewPolicy",
+    "AmazonEKSAdminViewPolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSClusterAdminPolicy",
+];
+const WRITE_POLICIES: &[&str] = &[
+    "AmazonEKSEditPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSClusterAdminPolicy",
+];
+
+/// Whether `scope` covers `namespace` (`None`: every namespace at once).
+fn covers(scope: &AccessScope, namespace: Option<&str>) -> bool {
+    match (scope, namespace) {
+        (AccessScope::Cluster, _) => true,
+        (AccessScope::Namespaces(_), None) => false,
+        (AccessScope::Namespaces(list), Some(ns)) => list.iter().any(|pattern| {
+            pattern
+                .strip_suffix('*')
+                .map_or(pattern == ns, |prefix| ns.starts_with(prefix))
+        }),
+    }
+}
+
+/// Whether a verb only reads.
+fn is_read(verb: &str) -> bool {
+    matches!(verb, "get" | "list" | "watch")
 }
 
 impl Identity {
@@ -46,9 +90,27 @@ impl Identity {
         self.cluster_admin_policy || self.groups.iter().any(|g| g == "system:masters")
     }
 
-    /// Whether this user may touch ConfigMaps in `namespace`.
-    pub fn may_access_configmaps(&self, namespace: &str) -> bool {
-        self.is_admin() || namespace != "kube-system"
+    /// Whether this user may `verb` ConfigMaps in `namespace` (`None`: all namespaces).
+    pub fn may_access_configmaps(&self, verb: &str, namespace: Option<&str>) -> bool {
+        if self.is_admin() {
+            return true;
+        }
+        let allowed = if is_read(verb) {
+            READ_POLICIES
+        } else {
+            WRITE_POLICIES
+        };
+        let by_policy = self
+            .policies
+            .iter()
+            .any(|(name, scope)| allowed.contains(&name.as_str()) && covers(scope, namespace));
+        let by_groups = (self.source != Source::AccessEntry
+            || self
+                .groups
+                .iter()
+                .any(|g| g != "system:nodes" && g != "system:bootstrappers"))
+            && namespace.is_some_and(|ns| ns != "kube-system");
+        by_policy || by_groups
     }
 }
 
@@ -104,20 +166,25 @@ pub fn map(cluster: &Cluster, caller: &VerifiedCaller) -> Result<Identity, Mappi
         access_key_id: &caller.access_key_id,
         ec2_private_dns_name: caller.ec2_private_dns_name.as_deref(),
     };
-    let build = |username: &str, groups: &[String], source, admin_policy| {
-        Ok(Identity {
-            username: render(username, &values, &canonical)?,
-            groups: groups
+    let build =
+        |username: &str, groups: &[String], source, policies: Vec<(String, AccessScope)>| {
+            let admin_policy = policies
                 .iter()
-                .map(|g| render(g, &values, &canonical))
-                .collect::<Result<_, _>>()?,
-            arn: canonical.clone(),
-            caller_arn: caller.arn.clone(),
-            access_key_id: caller.access_key_id.clone(),
-            source,
-            cluster_admin_policy: admin_policy,
-        })
-    };
+                .any(|(n, s)| n == CLUSTER_ADMIN_NAME && *s == AccessScope::Cluster);
+            Ok(Identity {
+                username: render(username, &values, &canonical)?,
+                groups: groups
+                    .iter()
+                    .map(|g| render(g, &values, &canonical))
+                    .collect::<Result<_, _>>()?,
+                arn: canonical.clone(),
+                caller_arn: caller.arn.clone(),
+                access_key_id: caller.access_key_id.clone(),
+                source,
+                cluster_admin_policy: admin_policy,
+                policies,
+            })
+        };
     if cluster.auth_mode.uses_access_entries()
         && let Some(entry) = cluster
             .access_entries
@@ -125,15 +192,19 @@ pub fn map(cluster: &Cluster, caller: &VerifiedCaller) -> Result<Identity, Mappi
             .iter()
             .find(|e| principal.same_principal(&e.principal))
     {
-        let admin = entry
+        let policies = entry
             .policies
             .iter()
-            .any(|p| p.policy_arn == CLUSTER_ADMIN_POLICY && p.scope == AccessScope::Cluster);
+            .map(|p| {
+                let name = p.policy_arn.rsplit('/').next().unwrap_or_default();
+                (name.to_owned(), p.scope.clone())
+            })
+            .collect();
         let mut groups = entry.kubernetes_groups.clone();
         if !entry.is_standard() {
             groups.push("system:nodes".to_owned());
         }
-        return build(&entry.username, &groups, Source::AccessEntry, admin);
+        return build(&entry.username, &groups, Source::AccessEntry, policies);
     }
     if cluster.creator_is_hidden_admin()
         && let Some(creator) = cluster.creator_arn.as_deref()
@@ -144,21 +215,21 @@ pub fn map(cluster: &Cluster, caller: &VerifiedCaller) -> Result<Identity, Mappi
             "kubernetes-admin",
             &["system:masters".to_owned()],
             Source::ClusterCreator,
-            false,
+            Vec::new(),
         );
     }
     if cluster.auth_mode.uses_config_map() {
         let aws_auth = AwsAuth::read(cluster.configmaps.data("kube-system", "aws-auth"));
         if let Some(m) = aws_auth.role(&canonical) {
-            return build(&m.username, &m.groups, Source::MapRoles, false);
+            return build(&m.username, &m.groups, Source::MapRoles, Vec::new());
         }
         if let Some(m) = aws_auth.user(&canonical) {
-            return build(&m.username, &m.groups, Source::MapUsers, false);
+            return build(&m.username, &m.groups, Source::MapUsers, Vec::new());
         }
         if principal.kind != PrincipalKind::FederatedUser
             && aws_auth.has_account(&principal.account_id)
         {
-            return build(&canonical, &[], Source::MapAccounts, false);
+            return build(&canonical, &[], Source::MapAccounts, Vec::new());
         }
     }
     Err(MappingError::Unmapped(canonical))
@@ -213,7 +284,8 @@ mod tests {
         .unwrap();
         assert_eq!(id.username, "dev:a-b.c");
         assert_eq!(id.source, Source::MapRoles);
-        assert!(!id.may_access_configmaps("kube-system"));
+        assert!(!id.may_access_configmaps("get", Some("kube-system")));
+        assert!(id.may_access_configmaps("get", Some("default")));
     }
 
     #[test]
@@ -270,6 +342,40 @@ mod tests {
         );
         let e = map(&c, &caller("arn:aws:sts::012345678901:assumed-role/Dev/s")).unwrap_err();
         assert!(matches!(e, MappingError::Unmapped(_)));
+    }
+
+    #[test]
+    fn namespace_scoped_policies_authorize_only_their_namespaces() {
+        let mut c = cluster(AuthMode::Api, "");
+        let viewer = "arn:aws:iam::012345678901:user/viewer";
+        let body = json!({"principalArn": viewer});
+        let (new, p) =
+            crate::access_entries::NewEntry::from_request(&body, "012345678901").unwrap();
+        c.access_entries
+            .create(new, p, "c", "us-east-1", "012345678901")
+            .unwrap();
+        let scope = json!({"type": "namespace", "namespaces": ["team-a", "dev-*"]});
+        let view = json!({"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "accessScope": scope});
+        c.access_entries.associate(viewer, &view).unwrap();
+        let id = map(&c, &caller(viewer)).unwrap();
+        assert!(id.may_access_configmaps("list", Some("team-a")));
+        assert!(id.may_access_configmaps("get", Some("dev-1")));
+        assert!(!id.may_access_configmaps("list", Some("team-b")));
+        assert!(
+            !id.may_access_configmaps("update", Some("team-a")),
+            "a viewer only reads"
+        );
+        assert!(
+            !id.may_access_configmaps("list", None),
+            "all namespaces needs cluster scope"
+        );
+        let secrets = json!({"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSSecretReaderPolicy", "accessScope": {"type": "cluster"}});
+        c.access_entries.associate(viewer, &secrets).unwrap();
+        let id = map(&c, &caller(viewer)).unwrap();
+        assert!(
+            !id.may_access_configmaps("list", Some("team-b")),
+            "secrets only"
+        );
     }
 
     #[test]

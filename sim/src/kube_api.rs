@@ -3,7 +3,8 @@
 //! merge-patch, JSON patch, delete, `?dryRun=All`, `?fieldValidation=Strict` — plus the
 //! discovery routes of [`crate::kube_discovery`]. Every request but `/version` and health
 //! needs an EKS bearer token; the caller is mapped through the cluster's current aws-auth
-//! and access entries; non-admins are refused kube-system ConfigMaps. Counters and fault
+//! and access entries; what it may do is [`crate::identity`]'s rule (admins everything, access
+//! policies within their namespaces, groups anything outside kube-system). Counters and fault
 //! injection wrap every request.
 //!
 //! Storage rules are [`crate::configmaps`]'s, identity rules [`crate::identity`]'s.
@@ -215,7 +216,7 @@ fn strict_fields(params: &Params, obj: &Value) -> Result<(), KubeError> {
 }
 
 fn authorize(id: &Identity, verb: &str, ns: &str, name: Option<&str>) -> Result<(), KubeError> {
-    if id.may_access_configmaps(ns) {
+    if id.may_access_configmaps(verb, Some(ns)) {
         Ok(())
     } else {
         Err(KubeError::forbidden(&id.username, verb, ns, name))
@@ -303,7 +304,7 @@ async fn list_all(
     Extension(id): Extension<Identity>,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, KubeError> {
-    if !id.is_admin() {
+    if !id.may_access_configmaps("list", None) {
         return Err(KubeError::forbidden(&id.username, "list", "", None));
     }
     list(&ctx, None, &params)

@@ -19,6 +19,9 @@
 //!   failed grant never leaves a removal that assumed it.
 //! - Every call is counted ([`AccessEntryCalls`]), reads and writes apart; a paginated read
 //!   counts one read per page.
+//! - Reading: one ListAccessEntries pass, then each entry described (DescribeAccessEntry for
+//!   its tags, type, username and groups; ListAssociatedAccessPolicies for its policies) with
+//!   at most [`READ_CONCURRENCY`] entries in flight, results in list order.
 //!
 //! # Pagination
 //! ListAccessEntries and ListAssociatedAccessPolicies go through the SDK's paginators
@@ -35,12 +38,17 @@ use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
 use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
 use aws_sdk_eks::types::{AccessScope, AccessScopeType, AssociatedAccessPolicy};
-use futures::Stream;
 use futures::stream::poll_fn;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::paging::{Page, PagingError, read_pages};
 use super::{Failure, classify};
 use crate::core::access_entries::{Change, CurrentEntry, Operation, Policy, Scope};
+
+/// How many entries are described (DescribeAccessEntry, then ListAssociatedAccessPolicies) at
+/// once: enough to read 1,000 entries in seconds, few enough to stay under EKS's request rate
+/// (BENCHMARKS.md "Access entries at scale").
+pub const READ_CONCURRENCY: usize = 8;
 
 /// EKS access-entry calls made, reads and writes apart.
 #[derive(Debug, Default)]
@@ -265,11 +273,11 @@ impl AccessEntryStore {
             |page: ListAccessEntriesOutput| arns.extend(page.access_entries().iter().cloned()),
         )
         .await?;
-        let mut entries = Vec::with_capacity(arns.len());
-        for arn in arns {
-            entries.push(self.describe(&arn).await?);
-        }
-        Ok(entries)
+        // Bounded concurrency, in list order; the first failure ends the read.
+        futures::stream::iter(arns.iter().map(|arn| self.describe(arn)))
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
     async fn describe(&self, principal: &str) -> Result<CurrentEntry, AccessEntryError> {

@@ -156,7 +156,7 @@ fn raw_from_iam_eks_user_mapper_env(
             arn,
             username,
             kubernetes_groups: vec!["system:masters".to_owned()],
-            clusters: None,
+            ..RawPrincipal::default()
         });
     }
 
@@ -184,7 +184,7 @@ fn raw_from_iam_eks_user_mapper_env(
                         name,
                         username: QOVERY_SSO_USERNAME.to_owned(),
                         kubernetes_groups: vec!["system:masters".to_owned()],
-                        clusters: None,
+                        ..Default::default()
                     });
                 }
                 None => {
@@ -193,7 +193,7 @@ fn raw_from_iam_eks_user_mapper_env(
                         arn,
                         username: QOVERY_SSO_USERNAME.to_owned(),
                         kubernetes_groups: vec!["system:masters".to_owned()],
-                        clusters: None,
+                        ..Default::default()
                     });
                 }
             }
@@ -218,7 +218,7 @@ fn raw_from_iam_eks_user_mapper_env(
             arn: (*arn).to_owned(),
             username: NODE_USERNAME.to_owned(),
             kubernetes_groups: NODE_GROUPS.iter().map(|g| (*g).to_owned()).collect(),
-            clusters: None,
+            ..RawPrincipal::default()
         });
     }
     (raw, problems, origins)

@@ -2,7 +2,7 @@
 //!
 //! # What this module owns
 //! - The schema of issue 5 (`clusters`, `groups`, `users`, `roles`, `ssoPermissionSets`,
-//!   `accounts`, `guards`), read as YAML (serde-saphyr) or JSON (serde_json) into
+//!   `accounts`, `guards`; `accessPolicies` and `accessEntryType` of issue 13), read as YAML (serde-saphyr) or JSON (serde_json) into
 //!   [`RawConfig`] with `deny_unknown_fields`, so a typo in a key is an error, not a silent
 //!   default.
 //! - Validation of a [`RawConfig`] into [`Settings`], listing *every* [`Problem`] at once, each
@@ -46,12 +46,17 @@
 //!   partition `aws`, `aws-cn`, `aws-us-gov` or `aws-iso*`; 12-digit account; an STS
 //!   assumed-role ARN is rejected with the role ARN to use instead. Duplicates are detected the
 //!   way EKS compares: case-insensitively, and for roles without the path (aws-auth drops it).
-//! - `kubernetesGroups` must be non-empty for `groups` and `ssoPermissionSets` (a mapping that
-//!   grants no group is almost certainly a mistake there); `users` and `roles` may have none
+//! - `kubernetesGroups` must be non-empty for `groups` and `ssoPermissionSets` unless the
+//!   mapping has `accessPolicies` (a mapping that grants nothing is almost certainly a mistake
+//!   there); `users` and `roles` may have none
 //!   (RBAC can bind the username). Group names have no blanks and no duplicates. On a cluster with
 //!   `backend: access-entries`, groups starting with `system:` are rejected by EKS, except
 //!   `system:masters` (translated to AmazonEKSClusterAdminPolicy) and `system:bootstrappers` /
 //!   `system:nodes` (node entries).
+//! - `accessPolicies` (every mapping) and `accessEntryType` (roles): the rules of `access`
+//!   (known EKS policies by short name or ARN in the clusters' partition, once per mapping;
+//!   namespaces a non-empty list of names, optionally ending in `*`; node types take no
+//!   username, groups or policies but `AmazonEKSAutoNodePolicy` for `EC2`).
 //! - Usernames are required for users, roles and permission sets, have no blanks, and may use
 //!   only the authenticator's templates (`{{AccountID}}`, `{{SessionName}}`,
 //!   `{{SessionNameRaw}}`, `{{EC2PrivateDNSName}}`, `{{AccessKeyID}}`).
@@ -74,6 +79,8 @@ use crate::core::settings::{
     Backend, Cluster, GroupMapping, Guards, PrincipalMapping, Settings, SsoPermissionSetMapping,
 };
 
+mod access;
+mod builders;
 mod mapper_env;
 mod validate;
 
@@ -236,86 +243,6 @@ pub struct RawConfig {
     pub iam: Option<RawIam>,
 }
 
-/// Builders for tests and callers that assemble a configuration in code:
-/// `RawConfig::default().cluster("prod", "eu-west-3").group("eks-admins", &["system:masters"])`,
-/// then [`validate`] (or [`RawConfig::settings`]) as for a file. Mappings apply to every cluster.
-impl RawConfig {
-    /// Adds a cluster with the default backend and no role to assume.
-    pub fn cluster(mut self, name: &str, region: &str) -> Self {
-        self.clusters.push(RawCluster {
-            name: name.to_owned(),
-            region: region.to_owned(),
-            ..RawCluster::default()
-        });
-        self
-    }
-
-    /// Adds an IAM group mapping with no username prefix.
-    pub fn group(mut self, iam_group: &str, kubernetes_groups: &[&str]) -> Self {
-        self.groups.push(RawGroup {
-            iam_group: iam_group.to_owned(),
-            kubernetes_groups: owned(kubernetes_groups),
-            ..RawGroup::default()
-        });
-        self
-    }
-
-    /// Adds a static user mapping.
-    pub fn user(mut self, arn: &str, username: &str, kubernetes_groups: &[&str]) -> Self {
-        self.users
-            .push(RawPrincipal::new(arn, username, kubernetes_groups));
-        self
-    }
-
-    /// Adds a static role mapping.
-    pub fn role(mut self, arn: &str, username: &str, kubernetes_groups: &[&str]) -> Self {
-        self.roles
-            .push(RawPrincipal::new(arn, username, kubernetes_groups));
-        self
-    }
-
-    /// Adds an SSO permission-set mapping.
-    pub fn sso_permission_set(mut self, name: &str, username: &str, groups: &[&str]) -> Self {
-        self.sso_permission_sets.push(RawSsoPermissionSet {
-            name: name.to_owned(),
-            username: username.to_owned(),
-            kubernetes_groups: owned(groups),
-            clusters: None,
-        });
-        self
-    }
-
-    /// Adds an account id for `mapAccounts`.
-    pub fn account(mut self, account_id: &str) -> Self {
-        self.accounts
-            .push(RawAccountId::Text(account_id.to_owned()));
-        self
-    }
-
-    /// Validates; the problems, if any, as a [`ConfigError::Invalid`] from `"code"`.
-    pub fn settings(&self) -> Result<Settings, ConfigError> {
-        validate(self).map_err(|problems| ConfigError::Invalid {
-            origin: "code".to_owned(),
-            problems: Problems(problems),
-        })
-    }
-}
-
-impl RawPrincipal {
-    fn new(arn: &str, username: &str, kubernetes_groups: &[&str]) -> Self {
-        RawPrincipal {
-            arn: arn.to_owned(),
-            username: username.to_owned(),
-            kubernetes_groups: owned(kubernetes_groups),
-            clusters: None,
-        }
-    }
-}
-
-fn owned(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
 /// `clusters[]` as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -339,6 +266,8 @@ pub struct RawGroup {
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
+    pub access_policies: Vec<RawAccessPolicy>,
+    #[serde(default)]
     pub username_prefix: Option<String>,
     #[serde(default)]
     pub clusters: Option<Vec<String>>,
@@ -355,6 +284,12 @@ pub struct RawPrincipal {
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
+    pub access_policies: Vec<RawAccessPolicy>,
+    /// `roles[]` only: `STANDARD`, `EC2_LINUX`, `EC2_WINDOWS`, `FARGATE_LINUX`,
+    /// `HYBRID_LINUX` or `EC2`.
+    #[serde(default)]
+    pub access_entry_type: Option<String>,
+    #[serde(default)]
     pub clusters: Option<Vec<String>>,
 }
 
@@ -369,7 +304,30 @@ pub struct RawSsoPermissionSet {
     #[serde(default)]
     pub kubernetes_groups: Vec<String>,
     #[serde(default)]
+    pub access_policies: Vec<RawAccessPolicy>,
+    #[serde(default)]
     pub clusters: Option<Vec<String>>,
+}
+
+/// An `accessPolicies[]` item as written: `{policy: AmazonEKSEditPolicy, namespaces: [a, "b-*"]}`
+/// (the policy's short name or full ARN; `namespaces` omitted: cluster scope).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAccessPolicy {
+    #[serde(default)]
+    pub policy: String,
+    #[serde(default)]
+    pub namespaces: Option<Vec<String>>,
+}
+
+impl RawAccessPolicy {
+    /// `policy` at cluster scope (`namespaces: None`) or scoped to `namespaces`.
+    pub fn new(policy: &str, namespaces: Option<&[&str]>) -> Self {
+        RawAccessPolicy {
+            policy: policy.to_owned(),
+            namespaces: namespaces.map(builders::owned),
+        }
+    }
 }
 
 /// `iam` as written: `{assumeRoleArn: ...}`, the role to read IAM users and groups through

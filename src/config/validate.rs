@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::*;
 use crate::core::names::{SSO_ROLE_NAME_PREFIX, is_cluster_name};
+use crate::core::settings::EntryType;
 
 const USERNAME_TEMPLATES: &[&str] = &[
     "AccountID",
@@ -28,6 +29,10 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
         .collect();
     v.all_clusters = all;
     v.backends = backends;
+    v.partitions = clusters
+        .iter()
+        .filter_map(|c| Some((c.name.clone(), region_partition(&c.region)?)))
+        .collect();
 
     let mut seen = Seen::default();
     let groups = raw
@@ -69,11 +74,18 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
                 );
             }
             let clusters = v.cluster_refs(&at, g.clusters.as_deref());
-            let kubernetes_groups = v.kubernetes_groups(&at, &g.kubernetes_groups, true, &clusters);
+            let access_policies = v.access_policies(&at, &g.access_policies, &clusters, None);
+            let kubernetes_groups = v.kubernetes_groups(
+                &at,
+                &g.kubernetes_groups,
+                g.access_policies.is_empty(),
+                &clusters,
+            );
             GroupMapping {
                 iam_group: g.iam_group.clone(),
                 kubernetes_groups,
                 username_prefix: prefix,
+                access_policies,
                 clusters,
             }
         })
@@ -119,11 +131,18 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
             }
             v.username(&format!("{at}.username"), &p.username);
             let clusters = v.cluster_refs(&at, p.clusters.as_deref());
-            let kubernetes_groups = v.kubernetes_groups(&at, &p.kubernetes_groups, true, &clusters);
+            let access_policies = v.access_policies(&at, &p.access_policies, &clusters, None);
+            let kubernetes_groups = v.kubernetes_groups(
+                &at,
+                &p.kubernetes_groups,
+                p.access_policies.is_empty(),
+                &clusters,
+            );
             SsoPermissionSetMapping {
                 name: p.name.clone(),
                 username: p.username.clone(),
                 kubernetes_groups,
+                access_policies,
                 clusters,
             }
         })
@@ -191,10 +210,12 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
 }
 
 #[derive(Default)]
-struct Validator {
-    problems: Vec<Problem>,
+pub(super) struct Validator {
+    pub(super) problems: Vec<Problem>,
     all_clusters: Vec<String>,
     backends: BTreeMap<String, Backend>,
+    /// Each valid cluster's partition (from its region).
+    pub(super) partitions: BTreeMap<String, &'static str>,
 }
 
 /// First occurrence of each (kind, key), for duplicate detection across the document.
@@ -229,7 +250,12 @@ impl Seen {
 }
 
 impl Validator {
-    fn push(&mut self, path: impl Into<String>, value: Option<&str>, why: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        path: impl Into<String>,
+        value: Option<&str>,
+        why: impl Into<String>,
+    ) {
         self.problems.push(Problem::new(path, value, why));
     }
 
@@ -470,8 +496,13 @@ impl Validator {
                     }
                 }
             };
-            self.username(&format!("{at}.username"), &p.username);
+            let entry_type = self.entry_type(&at, kind, p);
+            if !entry_type.is_some_and(EntryType::is_node) {
+                self.username(&format!("{at}.username"), &p.username);
+            }
             let clusters = self.cluster_refs(&at, p.clusters.as_deref());
+            let access_policies =
+                self.access_policies(&at, &p.access_policies, &clusters, entry_type);
             let kubernetes_groups =
                 self.kubernetes_groups(&at, &p.kubernetes_groups, false, &clusters);
             if let Some(arn) = arn {
@@ -479,6 +510,8 @@ impl Validator {
                     arn,
                     username: p.username.clone(),
                     kubernetes_groups,
+                    access_policies,
+                    access_entry_type: entry_type,
                     clusters,
                 });
             }

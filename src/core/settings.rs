@@ -62,12 +62,107 @@ pub struct Cluster {
     pub backend: Backend,
 }
 
+/// An access policy a mapping grants on access-entries clusters (`accessPolicies[]`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AccessPolicy {
+    /// The policy's short name (`AmazonEKSEditPolicy`), validated against
+    /// [`ACCESS_POLICY_NAMES`] (a full ARN in the configuration is reduced to its name).
+    pub name: String,
+    /// Sorted, deduplicated namespaces (`team-a`, `team-a-*`); empty: cluster scope.
+    pub namespaces: Vec<String>,
+}
+
+impl AccessPolicy {
+    /// A policy at cluster scope.
+    pub fn cluster(name: &str) -> Self {
+        AccessPolicy {
+            name: name.to_owned(),
+            namespaces: Vec::new(),
+        }
+    }
+
+    /// A policy scoped to `namespaces` (sorted and deduplicated here).
+    pub fn namespaced(name: &str, namespaces: &[&str]) -> Self {
+        let mut namespaces: Vec<String> = namespaces.iter().map(|n| (*n).to_owned()).collect();
+        namespaces.sort();
+        namespaces.dedup();
+        AccessPolicy {
+            name: name.to_owned(),
+            namespaces,
+        }
+    }
+
+    pub fn is_cluster_scope(&self) -> bool {
+        self.namespaces.is_empty()
+    }
+}
+
+/// The access policies EKS offers to customers for general principals.
+pub const ACCESS_POLICY_NAMES: &[&str] = &[
+    "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSViewPolicy",
+    "AmazonEKSAdminViewPolicy",
+    "AmazonEKSSecretReaderPolicy",
+];
+
+/// The one policy an `EC2` (EKS Auto Mode node class) entry may have.
+pub const AUTO_NODE_POLICY_NAME: &str = "AmazonEKSAutoNodePolicy";
+
+/// `roles[].accessEntryType`: the access-entry type of a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryType {
+    Standard,
+    Ec2Linux,
+    Ec2Windows,
+    FargateLinux,
+    HybridLinux,
+    /// EKS Auto Mode custom node classes.
+    Ec2,
+}
+
+impl EntryType {
+    pub const ALL: [EntryType; 6] = [
+        EntryType::Standard,
+        EntryType::Ec2Linux,
+        EntryType::Ec2Windows,
+        EntryType::FargateLinux,
+        EntryType::HybridLinux,
+        EntryType::Ec2,
+    ];
+
+    /// EKS's name (`EC2_LINUX`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryType::Standard => "STANDARD",
+            EntryType::Ec2Linux => "EC2_LINUX",
+            EntryType::Ec2Windows => "EC2_WINDOWS",
+            EntryType::FargateLinux => "FARGATE_LINUX",
+            EntryType::HybridLinux => "HYBRID_LINUX",
+            EntryType::Ec2 => "EC2",
+        }
+    }
+
+    /// Parses EKS's name.
+    pub fn parse(text: &str) -> Option<EntryType> {
+        EntryType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// A node type (anything but `STANDARD`).
+    pub fn is_node(self) -> bool {
+        self != EntryType::Standard
+    }
+}
+
 /// Members of `iam_group` get `username_prefix + user name` and `kubernetes_groups`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMapping {
     pub iam_group: String,
     pub kubernetes_groups: Vec<String>,
     pub username_prefix: String,
+    /// Access policies granted on access-entries clusters.
+    pub access_policies: Vec<AccessPolicy>,
     /// The clusters this mapping applies to (every cluster when the config omits `clusters`).
     pub clusters: Vec<String>,
 }
@@ -76,8 +171,12 @@ pub struct GroupMapping {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalMapping {
     pub arn: IamArn,
+    /// Empty only for a node `access_entry_type` (EKS sets the username).
     pub username: String,
     pub kubernetes_groups: Vec<String>,
+    pub access_policies: Vec<AccessPolicy>,
+    /// `roles[].accessEntryType` (always `None` for users).
+    pub access_entry_type: Option<EntryType>,
     pub clusters: Vec<String>,
 }
 
@@ -88,6 +187,7 @@ pub struct SsoPermissionSetMapping {
     pub name: String,
     pub username: String,
     pub kubernetes_groups: Vec<String>,
+    pub access_policies: Vec<AccessPolicy>,
     pub clusters: Vec<String>,
 }
 

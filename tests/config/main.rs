@@ -5,6 +5,7 @@
 //! `validation` (every problem with its path), `loader` (file or inline), `mapper_env` (the
 //! iam-eks-user-mapper environment) and `robustness` (proptests). The shared helpers are here.
 
+mod access_policies;
 mod documents;
 mod loader;
 mod mapper_env;

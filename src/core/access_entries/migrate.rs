@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::model::{CurrentEntry, DesiredEntry, EntryView, Skip};
-use super::plan::{AccessPlan, AccessPlanRequest, Writes, plan_entries, proposal};
+use super::plan::{
+    AccessPlan, AccessPlanRequest, Writes, entry_limit_refusal, plan_entries, proposal,
+};
 use super::translate::translate;
 use crate::core::aws_auth::emit::{EmitError, rewrite};
 use crate::core::aws_auth::{
@@ -116,6 +118,9 @@ pub fn plan_migration(request: &AccessPlanRequest<'_>) -> MigrationPlan {
             request.protected,
         ));
     }
+    access
+        .refusals
+        .extend(entry_limit_refusal(request.current.len(), &access.changes));
     plan.access = access;
     plan
 }

@@ -7,7 +7,8 @@
 //!
 //! # Translation (EKS's rules)
 //! - `system:masters` → `AmazonEKSClusterAdminPolicy` at cluster scope (as eksctl's migrator
-//!   does); the group itself is not sent.
+//!   does); the group itself is not sent. Configured `accessPolicies` are associated with
+//!   their scopes (cluster, or the listed namespaces).
 //! - A mapping whose groups include `system:nodes` → an `EC2_LINUX` entry with no username,
 //!   groups or policies. Only a role of the cluster's account can be one.
 //! - Any other `system:` group, or a username starting with a reserved prefix (`system:`,
@@ -18,11 +19,18 @@
 //!
 //! # Ownership and policies
 //! An entry is ours when it carries the tag [`MANAGED_TAG`]`=true` (set when we create it);
-//! any other entry is never updated, deleted, or given policies. On a managed entry we own
-//! the policies our translation can produce ([`OWNED_POLICIES`]: today only
-//! `AmazonEKSClusterAdminPolicy`): they are associated, rescoped or disassociated to match
-//! the configuration. Every other policy associated with a managed entry (by hand) is left
-//! alone, whatever the configuration says.
+//! any other entry (whatever its type: EKS creates node and Fargate entries itself) is never
+//! updated, deleted, or given policies, and a desired principal that has one is reported
+//! every run (an entry of ours whose tag was removed looks exactly like that). On a managed
+//! entry the associated policies are declarative: exactly the configured `accessPolicies`
+//! (plus `AmazonEKSClusterAdminPolicy` at cluster scope for `system:masters`). A missing one
+//! is associated, a changed namespace list re-scopes it, and anything else (associated by
+//! hand) is disassociated and reported as drift reverted.
+//!
+//! # Entry types
+//! `roles[].accessEntryType` picks the type (`EC2_LINUX` by default for a mapping in
+//! `system:nodes`); node types get no username, groups or policies (but
+//! `AmazonEKSAutoNodePolicy` for `EC2`) and need a role of the cluster's account.
 //!
 //! # Guarantees
 //! - Type and principal are immutable: a type change, or a new IAM unique id (the principal
@@ -33,7 +41,9 @@
 //!   `last-cluster-admin` (some entry keeps `AmazonEKSClusterAdminPolicy` at cluster scope),
 //!   `node-role` (no node entry goes without a replacement), `mass-removal` (same fraction and
 //!   override); and this planner's own `ambiguous-entries` (two current entries for one
-//!   principal, one ours: refuse rather than guess which one EKS uses).
+//!   principal, one ours: refuse rather than guess which one EKS uses), and `size-limit`
+//!   (the plan would take the cluster past EKS's [`MAX_ACCESS_ENTRIES`] = 3,000 entries;
+//!   the refusal names the count).
 //! - No change → no operation; any refusal → no operation.
 //!
 //! # Layout
@@ -52,7 +62,7 @@ mod tests;
 pub use migrate::{MigrationPlan, aws_auth_without, managed_aws_auth, plan_migration, verified};
 pub use model::{
     CLUSTER_ADMIN_POLICY_NAME, Change, ChangeKind, CurrentEntry, DesiredEntry, EC2_LINUX,
-    EntryView, MANAGED_TAG, MANAGED_VALUE, OWNED_POLICIES, Operation, PRINCIPAL_ID_TAG, Policy,
+    EntryView, MANAGED_TAG, MANAGED_VALUE, MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, Policy,
     RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn, policy_name,
 };
 pub use plan::{AccessPlan, AccessPlanRequest, Writes, plan, plan_unguarded};

@@ -15,8 +15,8 @@ pub const MANAGED_TAG: &str = "eks-iam-sync/managed";
 pub const MANAGED_VALUE: &str = "true";
 /// The tag recording the IAM unique id the entry was created for.
 pub const PRINCIPAL_ID_TAG: &str = "eks-iam-sync/principal-id";
-/// The access policies eks-iam-sync owns on a managed entry (what its translation produces).
-pub const OWNED_POLICIES: &[&str] = &[CLUSTER_ADMIN_POLICY_NAME];
+/// EKS's quota of access entries per cluster (not adjustable).
+pub const MAX_ACCESS_ENTRIES: usize = 3000;
 /// Username prefixes EKS reserves on STANDARD entries.
 pub const RESERVED_USERNAME_PREFIXES: &[&str] = &["system:", "eks:", "aws:", "amazon:", "iam:"];
 /// The entry type of general principals.

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, OWNED_POLICIES, Operation,
-    PRINCIPAL_ID_TAG, STANDARD, Skip, is_cluster_admin, policy_name,
+    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, MANAGED_TAG, MANAGED_VALUE,
+    MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, STANDARD, Scope, Skip, is_cluster_admin,
+    policy_name,
 };
 use super::translate::translate;
 use crate::core::desired::DesiredSet;
@@ -130,8 +131,30 @@ pub fn plan_unguarded(
         plan.warnings = request.desired.warnings().to_vec();
     }
     plan_entries(request.current, &translation.entries, writes, &mut plan);
+    plan.refusals
+        .extend(entry_limit_refusal(request.current.len(), &plan.changes));
     let proposal = proposal(request.current, &plan.changes);
     (plan, proposal)
+}
+
+/// EKS's quota guard: a plan that would take the cluster past [`MAX_ACCESS_ENTRIES`] is
+/// refused (EKS would reject the creates past it halfway through the run), naming the count.
+pub(super) fn entry_limit_refusal(current: usize, changes: &[Change]) -> Option<Refusal> {
+    let created = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .count();
+    let deleted = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Delete)
+        .count();
+    let after = (current + created).saturating_sub(deleted);
+    (created > 0 && after > MAX_ACCESS_ENTRIES).then(|| Refusal {
+        guard: Guard::SizeLimit,
+        message: format!(
+            "the plan would take the cluster to {after} access entries ({current} now, {created} to create, {deleted} to delete); EKS allows at most {MAX_ACCESS_ENTRIES} per cluster"
+        ),
+    })
 }
 
 /// The shared planner.
@@ -177,8 +200,17 @@ pub(super) fn plan_entries(
                         entry.principal_arn
                     ),
                 });
+                // EKS tags can be removed after creation: an entry of ours that lost its tag
+                // looks like this one, so it is reported on every run until someone acts.
+                let lost_tag = if entry.tags.contains_key(PRINCIPAL_ID_TAG) {
+                    format!(
+                        " (it carries {PRINCIPAL_ID_TAG} but not {MANAGED_TAG}={MANAGED_VALUE}: eks-iam-sync created it and its tag was removed; tag it again to manage it, or delete it)"
+                    )
+                } else {
+                    String::new()
+                };
                 plan.warnings.push(format!(
-                    "desired access entry {} ({}) collides with unmanaged entry {}; left as it is",
+                    "desired access entry {} ({}) collides with unmanaged entry {}; left as it is{lost_tag}",
                     want.principal_arn, want.reason, entry.principal_arn
                 ));
             }
@@ -293,57 +325,13 @@ fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
             });
         }
     }
-    for policy in &want.policies {
-        let name = policy_name(&policy.policy_arn);
-        match entry
-            .policies
-            .iter()
-            .find(|p| policy_name(&p.policy_arn) == name)
-        {
-            Some(p) if p.scope == policy.scope => {}
-            Some(p) => {
-                differences.push(format!("{name} scope {} → {}", p.scope, policy.scope));
-                operations.push(Operation::Associate {
-                    principal_arn: entry.principal_arn.clone(),
-                    policy: policy.clone(),
-                });
-            }
-            None => {
-                differences.push(format!("{name} associated"));
-                operations.push(Operation::Associate {
-                    principal_arn: entry.principal_arn.clone(),
-                    policy: policy.clone(),
-                });
-            }
-        }
-    }
-    for p in &entry.policies {
-        let name = policy_name(&p.policy_arn);
-        let ours = OWNED_POLICIES.contains(&name);
-        let wanted = want
-            .policies
-            .iter()
-            .any(|w| policy_name(&w.policy_arn) == name);
-        if ours && !wanted {
-            differences.push(format!("{name} disassociated"));
-            operations.push(Operation::Disassociate {
-                principal_arn: entry.principal_arn.clone(),
-                policy_arn: p.policy_arn.clone(),
-            });
-        }
-    }
+    let (policy_differences, policy_operations) = compare_policies(entry, want);
+    differences.extend(policy_differences);
+    operations.extend(policy_operations);
     if operations.is_empty() {
         return None;
     }
-    let mut after = EntryView::of_desired(want);
-    // Policies associated by hand stay, and are shown.
-    after.policies.extend(
-        entry
-            .policies
-            .iter()
-            .filter(|p| !OWNED_POLICIES.contains(&policy_name(&p.policy_arn)))
-            .cloned(),
-    );
+    let after = EntryView::of_desired(want);
     Some(Change {
         kind: ChangeKind::Update,
         principal_arn: entry.principal_arn.clone(),
@@ -352,6 +340,69 @@ fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
         reason: format!("{} ({})", differences.join("; "), want.reason),
         operations,
     })
+}
+
+/// The policy calls that make a managed entry's associated policies exactly `want`'s:
+/// associate what is missing, re-scope what changed, disassociate everything else (associated
+/// by hand, or no longer configured). With the differences, for the change's reason.
+fn compare_policies(entry: &CurrentEntry, want: &DesiredEntry) -> (Vec<String>, Vec<Operation>) {
+    let (mut differences, mut operations) = (Vec::new(), Vec::new());
+    for policy in &want.policies {
+        let name = policy_name(&policy.policy_arn);
+        let associate = Operation::Associate {
+            principal_arn: entry.principal_arn.clone(),
+            policy: policy.clone(),
+        };
+        match entry
+            .policies
+            .iter()
+            .find(|p| policy_name(&p.policy_arn) == name)
+        {
+            Some(p) if same_scope(&p.scope, &policy.scope) => {}
+            Some(p) => {
+                differences.push(format!("{name} scope {} → {}", p.scope, policy.scope));
+                operations.push(associate);
+            }
+            None => {
+                differences.push(format!("{name} associated"));
+                operations.push(associate);
+            }
+        }
+    }
+    for p in &entry.policies {
+        let name = policy_name(&p.policy_arn);
+        if want
+            .policies
+            .iter()
+            .any(|w| policy_name(&w.policy_arn) == name)
+        {
+            continue;
+        }
+        differences.push(format!(
+            "{name} ({}) disassociated: not configured for this managed entry (drift reverted)",
+            p.scope
+        ));
+        operations.push(Operation::Disassociate {
+            principal_arn: entry.principal_arn.clone(),
+            policy_arn: p.policy_arn.clone(),
+        });
+    }
+    (differences, operations)
+}
+
+/// Scopes compared as EKS holds them: namespaces as a set.
+fn same_scope(a: &Scope, b: &Scope) -> bool {
+    match (a, b) {
+        (Scope::Namespaces(x), Scope::Namespaces(y)) => {
+            let (mut x, mut y) = (x.clone(), y.clone());
+            x.sort();
+            x.dedup();
+            y.sort();
+            y.dedup();
+            x == y
+        }
+        _ => a == b,
+    }
 }
 
 /// What the guards see of the current entries: each principal's last entry.

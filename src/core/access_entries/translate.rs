@@ -1,6 +1,7 @@
 //! The desired set in access-entry terms, by EKS's rules (listed in the parent module):
-//! `system:masters` becomes a policy, node roles become node entries, what EKS cannot express
-//! is skipped with the reason. It compares nothing with EKS: that is [`super::plan`].
+//! `system:masters` becomes a policy, configured access policies are associated with their
+//! scopes, node roles become node entries of their configured type (`EC2_LINUX` by default),
+//! what EKS cannot express is skipped with the reason. It compares nothing with EKS: that is [`super::plan`].
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use crate::core::aws_auth::SectionName;
 use crate::core::desired::{DesiredMapping, DesiredSet};
 use crate::core::guards::{MASTERS, NODES};
 use crate::core::names::{account_of, principal_key, split_arn};
+use crate::core::settings::AccessPolicy;
 
 /// The desired set in access-entry terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,10 +60,21 @@ fn translate_one(
     cluster_account: Option<&str>,
 ) -> Result<DesiredEntry, String> {
     let partition = split_arn(&mapping.arn).map_or("aws", |parts| parts.partition);
-    if mapping.groups.iter().any(|g| g == NODES) {
+    let configured_type = mapping.access.entry_type;
+    let node_type = match configured_type {
+        Some(t) if t.is_node() => Some(t.as_str()),
+        Some(_) => None,
+        // A node role mapping (aws-auth style) is EC2_LINUX unless told otherwise.
+        None => mapping
+            .groups
+            .iter()
+            .any(|g| g == NODES)
+            .then_some(EC2_LINUX),
+    };
+    if let Some(node_type) = node_type {
         if !is_role {
             return Err(format!(
-                "{NODES} needs a node entry ({EC2_LINUX}), which only an IAM role can have"
+                "{NODES} needs a node entry ({node_type}), which only an IAM role can have"
             ));
         }
         let account = account_of(&mapping.arn);
@@ -69,17 +82,24 @@ fn translate_one(
             && cluster != role
         {
             return Err(format!(
-                "a node entry ({EC2_LINUX}) needs a role of the cluster's account {cluster}, not {role}"
+                "a node entry ({node_type}) needs a role of the cluster's account {cluster}, not {role}"
             ));
         }
+        // Validation allows policies on node types only for EC2 (AmazonEKSAutoNodePolicy).
+        let policies = mapping
+            .access
+            .policies
+            .iter()
+            .map(|p| policy_of(partition, p))
+            .collect();
         return Ok(DesiredEntry {
             principal_arn: mapping.configured_arn.clone(),
-            entry_type: EC2_LINUX.to_owned(),
+            entry_type: node_type.to_owned(),
             username: None,
             groups: Vec::new(),
-            policies: Vec::new(),
+            policies,
             principal_id: mapping.principal_id.clone(),
-            reason: format!("{} (node role: {EC2_LINUX})", mapping.reason),
+            reason: format!("{} (node role: {node_type})", mapping.reason),
         });
     }
     if let Some(prefix) = RESERVED_USERNAME_PREFIXES
@@ -92,7 +112,7 @@ fn translate_one(
         ));
     }
     let mut groups = Vec::new();
-    let mut policies = Vec::new();
+    let mut policies: Vec<Policy> = Vec::new();
     for group in &mapping.groups {
         if group == MASTERS {
             policies.push(Policy {
@@ -107,6 +127,13 @@ fn translate_one(
             groups.push(group.clone());
         }
     }
+    for configured in &mapping.access.policies {
+        let policy = policy_of(partition, configured);
+        // system:masters already gives ClusterAdmin cluster-wide, the widest scope.
+        if !policies.iter().any(|p| p.policy_arn == policy.policy_arn) {
+            policies.push(policy);
+        }
+    }
     Ok(DesiredEntry {
         principal_arn: mapping.configured_arn.clone(),
         entry_type: STANDARD.to_owned(),
@@ -116,4 +143,16 @@ fn translate_one(
         principal_id: mapping.principal_id.clone(),
         reason: mapping.reason.clone(),
     })
+}
+
+/// A configured policy as EKS associates it.
+fn policy_of(partition: &str, policy: &AccessPolicy) -> Policy {
+    Policy {
+        policy_arn: policy_arn(partition, &policy.name),
+        scope: if policy.is_cluster_scope() {
+            Scope::Cluster
+        } else {
+            Scope::Namespaces(policy.namespaces.clone())
+        },
+    }
 }

@@ -209,12 +209,27 @@ pub fn plan_unguarded(
     writes: Writes,
     always: bool,
 ) -> (Plan, Option<Pending>) {
+    // Access policies and entry types in aws-auth's terms (issue 13).
+    let view = request.desired.for_aws_auth();
+    let request = &PlanRequest {
+        desired: &view.set,
+        ..*request
+    };
     let empty = ConfigMapData::default();
     let current = request.current.unwrap_or(&empty);
     let mut plan = Plan {
         creates: request.current.is_none(),
         ..Plan::default()
     };
+    if writes == Writes::Sync {
+        plan.skipped = (view.skipped.iter())
+            .map(|(section, key, reason)| Skip {
+                section: *section,
+                key: key.clone(),
+                reason: reason.clone(),
+            })
+            .collect();
+    }
     let aws_auth = match AwsAuth::read(current) {
         Ok(aws_auth) => aws_auth,
         Err(error) => {

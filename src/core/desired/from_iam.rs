@@ -18,7 +18,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::desired::DesiredSet;
+use crate::core::aws_auth::SectionName;
+use crate::core::desired::{Access, DesiredSet};
 use crate::core::names::{canonical_principal_arn, sso_permission_set_of_role};
 use crate::core::settings::Settings;
 
@@ -42,6 +43,10 @@ pub struct IamFacts {
     pub principal_ids: BTreeMap<String, String>,
 }
 
+/// A group member's mapping as it is built: the member, its username, Kubernetes groups, the
+/// IAM groups it comes from, and its access policies.
+type MemberMapping = (Member, String, Vec<String>, Vec<String>, Access);
+
 /// The desired set for `cluster`, with warnings for the operator.
 pub fn desired_for_cluster(
     settings: &Settings,
@@ -52,8 +57,7 @@ pub fn desired_for_cluster(
     let mut warnings = Vec::new();
     let applies = |clusters: &[String]| clusters.iter().any(|c| c == cluster);
 
-    let mut from_groups: BTreeMap<String, (Member, String, Vec<String>, Vec<String>)> =
-        BTreeMap::new();
+    let mut from_groups: BTreeMap<String, MemberMapping> = BTreeMap::new();
     for group in settings.groups.iter().filter(|g| applies(&g.clusters)) {
         match facts.group_members.get(&group.iam_group) {
             None => warnings.push(format!(
@@ -74,6 +78,7 @@ pub fn desired_for_cluster(
                                 format!("{}{}", group.username_prefix, member.name),
                                 Vec::new(),
                                 Vec::new(),
+                                Access::default(),
                             )
                         });
                     for k8s_group in &group.kubernetes_groups {
@@ -82,6 +87,7 @@ pub fn desired_for_cluster(
                         }
                     }
                     entry.3.push(group.iam_group.clone());
+                    entry.4.merge(&group.access_policies);
                 }
             }
         }
@@ -91,7 +97,7 @@ pub fn desired_for_cluster(
         .iter()
         .filter(|u| applies(&u.clusters))
         .collect();
-    for (key, (member, username, groups, iam_groups)) in &from_groups {
+    for (key, (member, username, groups, iam_groups, access)) in &from_groups {
         if static_users
             .iter()
             .any(|u| u.arn.as_str().eq_ignore_ascii_case(key))
@@ -99,29 +105,52 @@ pub fn desired_for_cluster(
             continue;
         }
         let reason = format!("member of IAM group {}", iam_groups.join(", "));
-        if let Err(e) = set.add_user(&reason, &member.arn, username, groups, &reason) {
+        let mapping = (username.as_str(), groups.as_slice(), access);
+        if let Err(e) = set.add_with(
+            SectionName::MapUsers,
+            &reason,
+            &member.arn,
+            mapping,
+            &reason,
+        ) {
             warnings.push(e.to_string());
         }
     }
     for user in static_users {
         let reason = "configured in users".to_owned();
-        if let Err(e) = set.add_user(
+        let access = Access::policies(&user.access_policies);
+        let mapping = (
+            user.username.as_str(),
+            user.kubernetes_groups.as_slice(),
+            &access,
+        );
+        if let Err(e) = set.add_with(
+            SectionName::MapUsers,
             "users",
             user.arn.as_str(),
-            &user.username,
-            &user.kubernetes_groups,
+            mapping,
             &reason,
         ) {
             warnings.push(e.to_string());
         }
     }
     for role in settings.roles.iter().filter(|r| applies(&r.clusters)) {
-        if let Err(e) = set.add_role(
+        let access = Access {
+            entry_type: role.access_entry_type,
+            ..Access::policies(&role.access_policies)
+        };
+        let mapping = (
+            role.username.as_str(),
+            role.kubernetes_groups.as_slice(),
+            &access,
+        );
+        let reason = "configured in roles";
+        if let Err(e) = set.add_with(
+            SectionName::MapRoles,
             "roles",
             role.arn.as_str(),
-            &role.username,
-            &role.kubernetes_groups,
-            "configured in roles",
+            mapping,
+            reason,
         ) {
             warnings.push(e.to_string());
         }
@@ -147,13 +176,11 @@ pub fn desired_for_cluster(
         }
         for (name, arn) in roles {
             let reason = format!("SSO permission set {} (role {name})", permission_set.name);
-            if let Err(e) = set.add_role(
-                "ssoPermissionSets",
-                arn,
-                &permission_set.username,
-                &permission_set.kubernetes_groups,
-                &reason,
-            ) {
+            let access = Access::policies(&permission_set.access_policies);
+            let groups = permission_set.kubernetes_groups.as_slice();
+            let mapping = (permission_set.username.as_str(), groups, &access);
+            let place = "ssoPermissionSets";
+            if let Err(e) = set.add_with(SectionName::MapRoles, place, arn, mapping, &reason) {
                 warnings.push(e.to_string());
             }
         }

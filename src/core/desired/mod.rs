@@ -5,11 +5,15 @@
 //! turned into roles, each with a warning) and rejects contradictions, so the planner only
 //! ever sees one clean entry per principal. Each mapping also keeps the ARN as configured
 //! (role path kept) and, when IAM was read for it, the principal's unique id: the
-//! access-entries backend needs both, aws-auth neither.
+//! access-entries backend needs both, aws-auth neither. Each mapping also carries its
+//! [`Access`] (issue 13: access policies with their scopes, a role's entry type): the
+//! access-entries translation uses it whole; aws-auth gets what it can express of it
+//! ([`DesiredSet::for_aws_auth`], in [`aws_auth_view`]).
 //!
 //! Where a desired set comes from: [`from_iam`] (a full reconcile: configuration + IAM),
 //! [`user_event`] (one user's IAM event), [`DesiredSet::from_aws_auth_shape`] (`render`).
 
+pub mod aws_auth_view;
 pub mod from_iam;
 pub mod user_event;
 
@@ -19,6 +23,50 @@ use serde::Deserialize;
 
 use crate::core::aws_auth::{ItemValue, SectionName};
 use crate::core::names::{ArnError, canonical_role_arn, canonical_user_arn, is_account_id};
+use crate::core::settings::{AccessPolicy, EntryType};
+
+pub use aws_auth_view::AwsAuthView;
+
+/// What a mapping grants beyond aws-auth's username and groups (issue 13): access policies,
+/// and for roles the access-entry type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Sorted by name, one per name.
+    pub policies: Vec<AccessPolicy>,
+    pub entry_type: Option<EntryType>,
+}
+
+impl Access {
+    /// `policies` (merged per name: namespaces united, cluster scope wins) and no type.
+    pub fn policies(policies: &[AccessPolicy]) -> Access {
+        let mut access = Access::default();
+        access.merge(policies);
+        access
+    }
+
+    /// Adds `policies` to these: a policy given twice keeps the union of its namespaces, or
+    /// cluster scope when either is cluster-wide.
+    pub fn merge(&mut self, policies: &[AccessPolicy]) {
+        for policy in policies {
+            match self.policies.iter_mut().find(|p| p.name == policy.name) {
+                None => self.policies.push(policy.clone()),
+                Some(have) if have.is_cluster_scope() => {}
+                Some(have) if policy.is_cluster_scope() => have.namespaces.clear(),
+                Some(have) => {
+                    have.namespaces.extend(policy.namespaces.iter().cloned());
+                    have.namespaces.sort();
+                    have.namespaces.dedup();
+                }
+            }
+        }
+        self.policies.sort();
+    }
+
+    /// A node type: no username needed.
+    pub fn is_node(&self) -> bool {
+        self.entry_type.is_some_and(EntryType::is_node)
+    }
+}
 
 /// One desired role or user mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +79,11 @@ pub struct DesiredMapping {
     /// The principal's IAM unique id (`AIDA…`/`AROA…`) when IAM was read for it; access
     /// entries are recreated when it changes (a deleted and recreated principal).
     pub principal_id: Option<String>,
+    /// Empty only for a node entry type.
     pub username: String,
     pub groups: Vec<String>,
+    /// Access policies and entry type (access entries; aws-auth expresses what it can).
+    pub access: Access,
     /// Why it is desired ("member of IAM group eks-admins"), for the plan.
     pub reason: String,
 }
@@ -59,7 +110,9 @@ pub enum DesiredError {
     Account { place: String, value: String },
     #[error("{place}: {field} must not be empty")]
     Empty { place: String, field: &'static str },
-    #[error("{place}: {arn} is already desired ({first}) with a different username or groups")]
+    #[error(
+        "{place}: {arn} is already desired ({first}) with a different username, groups, access policies or entry type"
+    )]
     Conflict {
         place: String,
         arn: String,
@@ -86,27 +139,8 @@ impl DesiredSet {
         groups: &[String],
         reason: &str,
     ) -> Result<(), DesiredError> {
-        let canonical = canonical_role_arn(arn).map_err(arn_error(place))?;
-        if let Some(original) = &canonical.rewritten_from {
-            self.warnings.push(format!(
-                "{place}: role ARN {original} written as {} (EKS matches roles without their path or session)",
-                canonical.arn
-            ));
-        }
-        // An STS session ARN is never a principal: its role ARN is all we know.
-        let configured = if arn.contains(":sts:") {
-            canonical.arn.clone()
-        } else {
-            arn.to_owned()
-        };
-        self.add(
-            SectionName::MapRoles,
-            place,
-            (canonical.arn, configured),
-            username,
-            groups,
-            reason,
-        )
+        let mapping = (username, groups, &Access::default());
+        self.add_with(SectionName::MapRoles, place, arn, mapping, reason)
     }
 
     /// Adds a user mapping; user ARNs keep their path.
@@ -118,15 +152,40 @@ impl DesiredSet {
         groups: &[String],
         reason: &str,
     ) -> Result<(), DesiredError> {
-        let canonical = canonical_user_arn(arn).map_err(arn_error(place))?;
-        self.add(
-            SectionName::MapUsers,
-            place,
-            (canonical.arn.clone(), canonical.arn),
-            username,
-            groups,
-            reason,
-        )
+        let mapping = (username, groups, &Access::default());
+        self.add_with(SectionName::MapUsers, place, arn, mapping, reason)
+    }
+
+    /// Adds a role (`MapRoles`) or user (`MapUsers`) mapping with its access policies and, for
+    /// a role, its entry type.
+    pub fn add_with(
+        &mut self,
+        section: SectionName,
+        place: &str,
+        arn: &str,
+        mapping: (&str, &[String], &Access),
+        reason: &str,
+    ) -> Result<(), DesiredError> {
+        let arns = if section == SectionName::MapRoles {
+            let canonical = canonical_role_arn(arn).map_err(arn_error(place))?;
+            if let Some(original) = &canonical.rewritten_from {
+                self.warnings.push(format!(
+                    "{place}: role ARN {original} written as {} (EKS matches roles without their path or session)",
+                    canonical.arn
+                ));
+            }
+            // An STS session ARN is never a principal: its role ARN is all we know.
+            let configured = if arn.contains(":sts:") {
+                canonical.arn.clone()
+            } else {
+                arn.to_owned()
+            };
+            (canonical.arn, configured)
+        } else {
+            let canonical = canonical_user_arn(arn).map_err(arn_error(place))?;
+            (canonical.arn.clone(), canonical.arn)
+        };
+        self.add(section, place, arns, mapping, reason)
     }
 
     /// Adds an account to mapAccounts.
@@ -175,11 +234,10 @@ impl DesiredSet {
         section: SectionName,
         place: &str,
         (arn, configured_arn): (String, String),
-        username: &str,
-        groups: &[String],
+        (username, groups, access): (&str, &[String], &Access),
         reason: &str,
     ) -> Result<(), DesiredError> {
-        if username.trim().is_empty() {
+        if username.trim().is_empty() && !access.is_node() {
             return Err(DesiredError::Empty {
                 place: place.to_owned(),
                 field: "username",
@@ -193,6 +251,7 @@ impl DesiredSet {
             principal_id: None,
             username: username.to_owned(),
             groups,
+            access: access.clone(),
             reason: reason.to_owned(),
         };
         let map = if section == SectionName::MapRoles {
@@ -202,7 +261,9 @@ impl DesiredSet {
         };
         match map.get(&arn.to_ascii_lowercase()) {
             Some(existing)
-                if existing.username == entry.username && existing.groups == entry.groups =>
+                if existing.username == entry.username
+                    && existing.groups == entry.groups
+                    && existing.access == entry.access =>
             {
                 Ok(())
             }

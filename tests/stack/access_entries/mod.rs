@@ -8,11 +8,13 @@
 //! identity eks-iam-sync runs as) holds the bootstrap cluster-admin entry, unmanaged.
 //!
 //! Split by topic: `writes` (what a run creates, updates, deletes, refuses or only plans),
+//! `policies` (access policies, namespace scopes, entry types; issue 13),
 //! `modes` (`backend: auto`, the wrong mode, `migrate`) and `principals` (a recreated
 //! principal, the tool's own identity, a user event). The helpers are here.
 
 mod effective;
 mod modes;
+mod policies;
 mod principals;
 mod writes;
 

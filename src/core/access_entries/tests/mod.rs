@@ -4,6 +4,7 @@ mod describe;
 mod guarding;
 mod migration;
 mod planning;
+mod policies;
 mod translation;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -143,8 +143,9 @@ fn a_recreated_principal_gets_its_entry_recreated() {
 }
 
 #[test]
-fn policies_associated_by_hand_are_left_alone_owned_ones_follow_the_config() {
-    // A hand-associated view policy stays; the admin policy the config no longer lists goes.
+fn policies_on_managed_entries_follow_the_config_hand_added_ones_are_reverted() {
+    // Issue 13 replaced "hand-added policies stay": a hand-associated view policy goes (drift
+    // reverted), and so does the admin policy the config no longer lists.
     let current = [
         entry(ALICE, "alice", &["devs"])
             .managed()
@@ -159,28 +160,31 @@ fn policies_associated_by_hand_are_left_alone_owned_ones_follow_the_config() {
     );
     assert_eq!(
         p.operations(),
-        [&Operation::Disassociate {
-            principal_arn: ALICE.to_owned(),
-            policy_arn: admin_policy().policy_arn
-        }]
+        [
+            &Operation::Disassociate {
+                principal_arn: ALICE.to_owned(),
+                policy_arn: view_policy().policy_arn
+            },
+            &Operation::Disassociate {
+                principal_arn: ALICE.to_owned(),
+                policy_arn: admin_policy().policy_arn
+            }
+        ]
     );
+    assert!(p.changes[0].after.as_ref().unwrap().policies.is_empty());
     assert!(
-        p.changes[0]
-            .after
-            .as_ref()
-            .unwrap()
-            .policies
-            .contains(&view_policy())
+        p.changes[0].reason.contains(
+            "AmazonEKSViewPolicy (cluster) disassociated: not configured for this managed entry (drift reverted)"
+        ),
+        "{}",
+        p.changes[0].reason
     );
     // The config lists the admin policy: a hand-narrowed scope is put back to cluster.
     let narrowed = Policy {
         scope: Scope::Namespaces(vec!["dev".to_owned()]),
         ..admin_policy()
     };
-    let current = [entry(ALICE, "alice", &[])
-        .managed()
-        .with(narrowed)
-        .with(view_policy())];
+    let current = [entry(ALICE, "alice", &[]).managed().with(narrowed)];
     let p = plan_with(
         &current,
         &Desired::new().user(ALICE, "alice", &["system:masters"]),

@@ -42,7 +42,8 @@ impl Reconciler {
         else {
             return Ok(Outcome::Deferred);
         };
-        self.resolve_ids(cluster, &mut desired, &mut warnings).await?;
+        self.resolve_ids(cluster, &mut desired, &mut warnings)
+            .await?;
         let (aws_auth, kube_calls) = self.connect_aws_auth(run).await?;
         let entry_calls = Arc::new(AccessEntryCalls::default());
         let entries = AccessEntryStore::new(

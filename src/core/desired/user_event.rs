@@ -7,7 +7,7 @@
 //! reconcile is that module's business.
 
 use crate::core::aws_auth::{AwsAuth, ItemValue, OwnershipRules, SectionName};
-use crate::core::desired::DesiredSet;
+use crate::core::desired::{Access, DesiredSet};
 use crate::core::names::account_of;
 use crate::core::settings::Settings;
 
@@ -82,7 +82,9 @@ pub fn desired_for_user_event(
         // reconcile keeps it).
         if let (Some(u), Some(arn)) = (static_user, &known_arn) {
             let reason = "configured in users";
-            if let Err(e) = set.add_user(reason, arn, &u.username, &u.kubernetes_groups, reason) {
+            let access = Access::policies(&u.access_policies);
+            let mapping = (u.username.as_str(), u.kubernetes_groups.as_slice(), &access);
+            if let Err(e) = set.add_with(SectionName::MapUsers, reason, arn, mapping, reason) {
                 warnings.push(e.to_string());
             }
         }
@@ -90,6 +92,7 @@ pub fn desired_for_user_event(
     };
     let mut username = None;
     let mut k8s_groups: Vec<String> = Vec::new();
+    let mut access = Access::default();
     let mut via = Vec::new();
     for group in settings.groups.iter().filter(|g| applies(&g.clusters)) {
         if groups
@@ -102,6 +105,7 @@ pub fn desired_for_user_event(
                     k8s_groups.push(g.clone());
                 }
             }
+            access.merge(&group.access_policies);
             via.push(group.iam_group.clone());
         }
     }
@@ -109,6 +113,7 @@ pub fn desired_for_user_event(
         Some(u) => Some((
             u.username.clone(),
             u.kubernetes_groups.clone(),
+            Access::policies(&u.access_policies),
             "configured in users".to_owned(),
         )),
         None => username.map(|prefix| {
@@ -120,13 +125,15 @@ pub fn desired_for_user_event(
             (
                 format!("{prefix}{iam_name}"),
                 k8s_groups,
+                access,
                 format!("member of IAM group {}", via.join(", ")),
             )
         }),
     };
-    if let Some((username, groups, reason)) = entry {
+    if let Some((username, groups, access, reason)) = entry {
         let arn = known_arn?;
-        if let Err(e) = set.add_user(&reason, &arn, &username, &groups, &reason) {
+        let mapping = (username.as_str(), groups.as_slice(), &access);
+        if let Err(e) = set.add_with(SectionName::MapUsers, &reason, &arn, mapping, &reason) {
             warnings.push(e.to_string());
         }
     }

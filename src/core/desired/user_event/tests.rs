@@ -20,7 +20,7 @@ const GROUPS: [&str; 3] = ["admins", "Dev", "ops"];
 
 fn settings() -> Settings {
     from_text(
-        "clusters:\n  - {name: prod, region: eu-west-3}\ngroups:\n  - {iamGroup: admins, kubernetesGroups: ['system:masters']}\n  - {iamGroup: Dev, kubernetesGroups: [devs], usernamePrefix: 'dev-'}\n  - {iamGroup: ops, kubernetesGroups: [ops, devs]}\nusers:\n  - {arn: 'arn:aws:iam::111122223333:user/carol', username: carol-static, kubernetesGroups: [static]}\n",
+        "clusters:\n  - {name: prod, region: eu-west-3}\ngroups:\n  - {iamGroup: admins, kubernetesGroups: ['system:masters']}\n  - {iamGroup: Dev, kubernetesGroups: [devs], usernamePrefix: 'dev-', accessPolicies: [{policy: AmazonEKSViewPolicy, namespaces: [team]}]}\n  - {iamGroup: ops, kubernetesGroups: [ops, devs], accessPolicies: [{policy: AmazonEKSClusterAdminPolicy}]}\nusers:\n  - {arn: 'arn:aws:iam::111122223333:user/carol', username: carol-static, kubernetesGroups: [static]}\n",
         "test",
         None,
     )

@@ -20,8 +20,9 @@
 //! - Every call is counted ([`AccessEntryCalls`]), reads and writes apart; a paginated read
 //!   counts one read per page.
 //! - Reading: one ListAccessEntries pass, then each entry described (DescribeAccessEntry for
-//!   its tags, type, username and groups; ListAssociatedAccessPolicies for its policies) with
-//!   at most [`READ_CONCURRENCY`] entries in flight, results in list order.
+//!   its tags, type, username and groups; ListAssociatedAccessPolicies for its policies, only
+//!   for the entries the caller wants) with at most [`READ_CONCURRENCY`] entries in flight,
+//!   results in list order.
 //!
 //! # Pagination
 //! ListAccessEntries and ListAssociatedAccessPolicies go through the SDK's paginators
@@ -259,6 +260,19 @@ impl AccessEntryStore {
     /// # Errors
     /// Any failed read (a failed read is never taken for "no entries").
     pub async fn list(&self) -> Result<Vec<CurrentEntry>, AccessEntryError> {
+        self.list_for(&|_: &CurrentEntry| true).await
+    }
+
+    /// Every access entry of the cluster, described; the associated policies are read only for
+    /// the entries `wanted` accepts (the others are marked
+    /// [`CurrentEntry::policies_unread`]).
+    ///
+    /// # Errors
+    /// Any failed read (a failed read is never taken for "no entries").
+    pub async fn list_for(
+        &self,
+        wanted: &(dyn Fn(&CurrentEntry) -> bool + Sync),
+    ) -> Result<Vec<CurrentEntry>, AccessEntryError> {
         let mut pages = self
             .client
             .list_access_entries()
@@ -274,10 +288,39 @@ impl AccessEntryStore {
         )
         .await?;
         // Bounded concurrency, in list order; the first failure ends the read.
-        futures::stream::iter(arns.iter().map(|arn| self.describe(arn)))
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await
+        futures::stream::iter(arns.iter().map(|arn| async move {
+            let mut entry = self.describe(arn).await?;
+            if wanted(&entry) {
+                entry.policies = self.policies(&entry.principal_arn).await?;
+            } else {
+                entry.policies_unread = true;
+            }
+            Ok::<_, AccessEntryError>(entry)
+        }))
+        .buffered(READ_CONCURRENCY)
+        .try_collect()
+        .await
+    }
+
+    /// Reads the policies of the entries [`AccessEntryStore::list_for`] left unread.
+    ///
+    /// # Errors
+    /// Any failed read.
+    pub async fn read_unread_policies(
+        &self,
+        entries: &mut [CurrentEntry],
+    ) -> Result<(), AccessEntryError> {
+        let unread: Vec<&mut CurrentEntry> =
+            entries.iter_mut().filter(|e| e.policies_unread).collect();
+        futures::stream::iter(unread.into_iter().map(|entry| async move {
+            entry.policies = self.policies(&entry.principal_arn).await?;
+            entry.policies_unread = false;
+            Ok::<_, AccessEntryError>(())
+        }))
+        .buffered(READ_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(())
     }
 
     async fn describe(&self, principal: &str) -> Result<CurrentEntry, AccessEntryError> {
@@ -297,6 +340,22 @@ impl AccessEntryStore {
                 cluster: self.cluster.clone(),
                 field: "accessEntry",
             })?;
+        Ok(CurrentEntry {
+            principal_arn: entry.principal_arn().unwrap_or(principal).to_owned(),
+            entry_type: entry.r#type().unwrap_or("STANDARD").to_owned(),
+            username: entry.username().map(str::to_owned),
+            groups: entry.kubernetes_groups().to_vec(),
+            tags: entry
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_else(BTreeMap::new),
+            policies: Vec::new(),
+            policies_unread: false,
+        })
+    }
+
+    /// ListAssociatedAccessPolicies of one entry, every page.
+    async fn policies(&self, principal: &str) -> Result<Vec<Policy>, AccessEntryError> {
         let mut pages = self
             .client
             .list_associated_access_policies()
@@ -314,17 +373,7 @@ impl AccessEntryStore {
             },
         )
         .await?;
-        Ok(CurrentEntry {
-            principal_arn: entry.principal_arn().unwrap_or(principal).to_owned(),
-            entry_type: entry.r#type().unwrap_or("STANDARD").to_owned(),
-            username: entry.username().map(str::to_owned),
-            groups: entry.kubernetes_groups().to_vec(),
-            tags: entry
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_else(BTreeMap::new),
-            policies,
-        })
+        Ok(policies)
     }
 
     /// Runs one operation.

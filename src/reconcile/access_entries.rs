@@ -8,13 +8,17 @@
 //! Backend selection is the parent module's; `migrate` reuses [`log_access_plan`]. Nothing
 //! is written in a dry run or when a guard refuses.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::aws::access_entries::{
     AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
 };
 use crate::aws::eks::ClusterInfo;
-use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest, Change};
+use crate::core::access_entries::{
+    self as entries, AccessPlan, AccessPlanRequest, Change, CurrentEntry, principal_key,
+};
+use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
 use crate::core::names::account_of;
 
@@ -71,14 +75,21 @@ impl Reconciler {
         report: &mut ClusterReport,
     ) -> Result<Outcome, AccessEntryError> {
         report.write_attempts = 1;
-        let current = store.list().await?;
-        let plan = entries::plan(&AccessPlanRequest {
-            current: &current,
-            desired,
-            cluster_account: account_of(&info.arn),
-            guards: self.guards(),
-            protected,
-        });
+        let mut current = read_entries(store, desired, protected).await?;
+        let make = |current: &[CurrentEntry]| {
+            entries::plan(&AccessPlanRequest {
+                current,
+                desired,
+                cluster_account: account_of(&info.arn),
+                guards: self.guards(),
+                protected,
+            })
+        };
+        let mut plan = make(&current);
+        if plan.needs_every_policy(&current) {
+            store.read_unread_policies(&mut current).await?;
+            plan = make(&current);
+        }
         report.record_access_plan(&plan);
         log_access_plan(&info.name, &plan, dry_run);
         if plan.is_refused() {
@@ -98,6 +109,28 @@ impl Reconciler {
             Outcome::Unchanged
         })
     }
+}
+
+/// The cluster's access entries, with the policies of those a plan needs read: ours, and
+/// those of desired principals and of the protected identity. The others are unmanaged entries
+/// of principals nobody desires, which a plan never touches (see
+/// [`CurrentEntry::policies_unread`]).
+pub(super) async fn read_entries(
+    store: &AccessEntryStore,
+    desired: &DesiredSet,
+    protected: &[String],
+) -> Result<Vec<CurrentEntry>, AccessEntryError> {
+    let keys: BTreeSet<String> = [SectionName::MapRoles, SectionName::MapUsers]
+        .into_iter()
+        .flat_map(|section| desired.mappings(section))
+        .map(|m| principal_key(&m.arn))
+        .chain(protected.iter().map(|p| principal_key(p)))
+        .collect();
+    store
+        .list_for(&|entry: &CurrentEntry| {
+            entry.is_managed() || keys.contains(&principal_key(&entry.principal_arn))
+        })
+        .await
 }
 
 /// Records in `report` each change EKS rejected or that was not attempted; the number of

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryStore};
-use crate::core::access_entries::AccessPlanRequest;
+use crate::core::access_entries::{AccessPlanRequest, CurrentEntry};
 use crate::core::aws_auth::plan::PlanRequest;
 use crate::core::desired::DesiredSet;
 use crate::core::effective::Store;
@@ -18,7 +18,7 @@ use crate::core::effective::both::{BothRequest, plan_both};
 use crate::core::names::account_of;
 use crate::kubernetes::{AwsAuthStore, KubeError};
 
-use super::access_entries::{log_access_plan, record_results};
+use super::access_entries::{log_access_plan, read_entries, record_results};
 use super::aws_auth::{Retryable, retry_conflicts};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
@@ -87,25 +87,35 @@ impl Reconciler {
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
         let stored = stores.aws_auth.get().await?;
-        let current_entries = stores.entries.list().await?;
+        let mut current_entries = read_entries(stores.entries, desired, run.protected).await?;
         let guards = self.guards();
-        let plan = plan_both(&BothRequest {
-            grants,
-            aws_auth: PlanRequest {
-                current: stored.as_ref().map(|s| &s.content),
-                desired,
-                guards,
-                protected: run.protected,
-                ownership: &self.ownership,
-            },
-            access_entries: AccessPlanRequest {
-                current: &current_entries,
-                desired,
-                cluster_account: account_of(&run.info.arn),
-                guards,
-                protected: run.protected,
-            },
-        });
+        let make = |current_entries: &[CurrentEntry]| {
+            plan_both(&BothRequest {
+                grants,
+                aws_auth: PlanRequest {
+                    current: stored.as_ref().map(|s| &s.content),
+                    desired,
+                    guards,
+                    protected: run.protected,
+                    ownership: &self.ownership,
+                },
+                access_entries: AccessPlanRequest {
+                    current: current_entries,
+                    desired,
+                    cluster_account: account_of(&run.info.arn),
+                    guards,
+                    protected: run.protected,
+                },
+            })
+        };
+        let mut plan = make(&current_entries);
+        if plan.needs_every_policy(&current_entries) {
+            stores
+                .entries
+                .read_unread_policies(&mut current_entries)
+                .await?;
+            plan = make(&current_entries);
+        }
         report.record_both(&plan);
         let cluster = &run.cluster.name;
         for change in &plan.aws_auth.changes {

@@ -66,6 +66,11 @@ pub struct CurrentEntry {
     pub groups: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub policies: Vec<Policy>,
+    /// The policies were not read (an unmanaged entry of a principal nobody desires: the plan
+    /// never touches it). Only the last-cluster-admin guard could need them; a plan refused
+    /// by it while some entry is unread is made again with every entry read
+    /// ([`crate::core::access_entries::AccessPlan::needs_every_policy`]).
+    pub policies_unread: bool,
 }
 
 impl CurrentEntry {

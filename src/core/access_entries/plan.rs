@@ -38,6 +38,13 @@ impl AccessPlan {
         !self.changes.is_empty()
     }
 
+    /// Whether this plan must be made again with every entry's policies read: the
+    /// last-cluster-admin guard refused it while some entry's policies were not read (one of
+    /// them may hold the admin policy that makes the write safe).
+    pub fn needs_every_policy(&self, current: &[CurrentEntry]) -> bool {
+        refused_for_want_of_policies(&self.refusals, current)
+    }
+
     /// The operations to run, in order; empty when refused.
     pub fn operations(&self) -> Vec<&Operation> {
         if self.is_refused() {
@@ -135,6 +142,12 @@ pub fn plan_unguarded(
         .extend(entry_limit_refusal(request.current.len(), &plan.changes));
     let proposal = proposal(request.current, &plan.changes);
     (plan, proposal)
+}
+
+/// Whether `refusals` include last-cluster-admin while some entry's policies were not read.
+pub fn refused_for_want_of_policies(refusals: &[Refusal], current: &[CurrentEntry]) -> bool {
+    refusals.iter().any(|r| r.guard == Guard::LastClusterAdmin)
+        && current.iter().any(|e| e.policies_unread)
 }
 
 /// EKS's quota guard: a plan that would take the cluster past [`MAX_ACCESS_ENTRIES`] is

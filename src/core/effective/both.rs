@@ -10,7 +10,8 @@
 use std::fmt::Write as _;
 
 use super::{Store, combined_view};
-use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest};
+use crate::core::access_entries::plan::refused_for_want_of_policies;
+use crate::core::access_entries::{self as entries, AccessPlan, AccessPlanRequest, CurrentEntry};
 use crate::core::aws_auth::plan::{self as aws_auth, Plan, PlanRequest};
 use crate::core::guards::{self, Phrasing, Refusal, StoreProposal};
 
@@ -44,6 +45,12 @@ impl BothPlan {
 
     pub fn has_changes(&self) -> bool {
         self.aws_auth.has_changes() || self.access_entries.has_changes()
+    }
+
+    /// Whether this plan must be made again with every access entry's policies read (see
+    /// [`crate::core::access_entries::AccessPlan::needs_every_policy`]).
+    pub fn needs_every_policy(&self, current: &[CurrentEntry]) -> bool {
+        refused_for_want_of_policies(&self.refusals, current)
     }
 
     /// Both stores' plans, the shadowed grants, then the refusals once.

@@ -26,6 +26,34 @@ fn guard_last_cluster_admin_policy() {
 }
 
 #[test]
+fn a_last_admin_refusal_while_policies_are_unread_asks_for_every_policy() {
+    // bob's entry is unmanaged and nobody desires him: his policies were not read.
+    let unread = CurrentEntry {
+        policies_unread: true,
+        ..entry(BOB, "bob", &[])
+    };
+    let current = [
+        entry(ALICE, "alice", &[]).managed().with(admin_policy()),
+        unread.clone(),
+    ];
+    let want = Desired::new().user(ALICE, "alice", &["devs"]);
+    let p = plan_with(&current, &want, &[]);
+    assert_eq!(guards_of(&p), [Guard::LastClusterAdmin]);
+    assert!(p.needs_every_policy(&current), "bob may be an admin");
+    // Read: bob is an admin, so the write is safe.
+    let read = [
+        current[0].clone(),
+        CurrentEntry {
+            policies_unread: false,
+            ..unread.with(admin_policy())
+        },
+    ];
+    let p = plan_with(&read, &want, &[]);
+    assert!(!p.is_refused(), "{}", p.describe());
+    assert!(!p.needs_every_policy(&read));
+}
+
+#[test]
 fn guard_protected_principal_keeps_its_entry_and_admin_policy() {
     let protected = [ME.to_owned()];
     let other_admin = entry(ALICE, "alice", &[]).with(admin_policy());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Access entries at scale (issue 13): a cluster holding BENCH_ENTRIES (default 1,000)
-# access entries, read by `eks-iam-sync plan` (every entry listed, described and its policies
-# listed, at most READ_CONCURRENCY = 8 entries in flight), then `apply` of 10 new users with
+# access entries, read by `eks-iam-sync plan` (every entry listed and described, the policies
+# listed only for the entries a plan needs, at most READ_CONCURRENCY = 8 entries in flight), then `apply` of 10 new users with
 # namespace-scoped policies, then the steady-state `plan`. Prints, per step, the wall time and
 # the EKS calls eks-sim counted (per operation).
 #

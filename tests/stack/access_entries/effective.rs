@@ -183,3 +183,35 @@ fn one_warm_lambda_driven_by_events_revokes_everywhere_and_follows_mode_switches
     assert_eq!(added["added"][0]["store"], "access-entries", "{added:#}");
     assert_eq!(t.status_as(&v.key, &v.secret), 200, "API: access entry");
 }
+
+#[test]
+fn an_admin_mapped_only_by_a_role_arn_with_a_path_does_not_count() {
+    let t = TestCluster::new("ae-path-admin");
+    let admins = t.iam("admins");
+    iam_group(&admins, &[]);
+    let alice = t.iam("alice");
+    let (key, secret, alice_arn) = identity(&alice);
+    set_member(&admins, &alice, true);
+    // A hand-written admin mapping that EKS never matches: a role ARN with its path.
+    let path_admin = "- rolearn: arn:aws:iam::123456789012:role/team/Admin\n  username: admin\n  groups: [system:masters]\n";
+    t.create_aws_auth(&[("mapRoles", path_admin)]);
+    t.configure_backend(
+        "auto",
+        &format!("groups:\n  - iamGroup: {admins}\n    kubernetesGroups: [system:masters]\n"),
+    );
+    let run = t.sync(&["apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(t.status_as(&key, &secret), 200);
+
+    // alice leaves: she is the last admin EKS would authorize, so the write is refused.
+    set_member(&admins, &alice, false);
+    let run = t.sync(&["apply"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("refused by guard `last-cluster-admin`"),
+        "{said}"
+    );
+    assert!(section(&t.aws_auth(), "mapUsers").contains(&alice_arn));
+    assert_eq!(t.status_as(&key, &secret), 200, "nothing was written");
+}

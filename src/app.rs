@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{self, CONFIG_ENV, ConfigError, IAM_EKS_USER_MAPPER_VARS};
 use crate::core::aws_auth::OwnershipRules;
+use crate::core::settings::Settings;
 use crate::reconcile::Reconciler;
 
 /// The mark Qovery's iam-eks-user-mapper puts on its entries.
@@ -44,9 +45,24 @@ pub fn ownership_for(env: &HashMap<String, String>) -> OwnershipRules {
 }
 
 /// Builds the reconciler from `env`: configuration first, then the AWS SDK configuration
-/// (aws-config's default chain, so endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
+/// ([`load_sdk_config`]).
 pub async fn reconciler_from_env(env: &HashMap<String, String>) -> Result<Reconciler, ConfigError> {
     let settings = config::load(env)?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(Reconciler::new(Arc::new(settings), sdk, ownership_for(env)))
+    Ok(reconciler_for(settings, env, load_sdk_config().await))
+}
+
+/// The reconciler of validated `settings`, with the ownership rules `env` implies, talking
+/// through clients built from `sdk`.
+pub fn reconciler_for(
+    settings: Settings,
+    env: &HashMap<String, String>,
+    sdk: aws_config::SdkConfig,
+) -> Reconciler {
+    Reconciler::new(Arc::new(settings), sdk, ownership_for(env))
+}
+
+/// The AWS SDK configuration, loaded once per process: aws-config's default chain, so
+/// endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }

@@ -59,21 +59,18 @@ impl Handler {
         Handler { reconciler, queue }
     }
 
-    /// The handler `env` describes: the reconciler of [`app::reconciler_from_env`] with the
+    /// The handler `env` describes: the reconciler of [`app::reconciler_for`] with the
     /// cluster concurrency of [`FleetSettings`], and the work queue when fleet mode is on.
     /// Every setting is validated before any AWS call.
     pub async fn from_env(env: &HashMap<String, String>) -> Result<Handler, StartError> {
         let fleet = FleetSettings::from_env(env)?;
-        let reconciler = app::reconciler_from_env(env)
-            .await?
+        let settings = crate::config::load(env)?;
+        // One SDK configuration for every client (loaded once: it resolves credentials and
+        // region from the environment).
+        let sdk = app::load_sdk_config().await;
+        let queue = fleet.queue(&sdk);
+        let reconciler = app::reconciler_for(settings, env, sdk)
             .with_cluster_concurrency(fleet.cluster_concurrency);
-        let queue = match fleet.queue_url {
-            Some(_) => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                fleet.queue(&sdk)
-            }
-            None => None,
-        };
         Ok(Handler::new(reconciler, queue))
     }
 

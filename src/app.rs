@@ -6,7 +6,7 @@
 //! once, as [`ConfigError`]). The async runtime and the TLS provider are not set up here:
 //! `main` does that once for the whole process.
 //!
-//! [`Settings`]: crate::config::Settings
+//! [`Settings`]: crate::core::settings::Settings
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -83,7 +83,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub credentials_file: Option<PathBuf>,
 
-    /// A fault rule: API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS].
+    /// A fault rule: `API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS]`.
     /// API kube|eks; VERB get|list|create|update|patch|delete|discovery (kube) or an EKS
     /// operation name, `*` for any; ACTION 409|429|500|drop|none. Repeatable.
     #[arg(long = "fault", value_name = "SPEC")]

@@ -1,7 +1,7 @@
 //! The access-entries backend, pure: the desired set translated by EKS's rules, and the
 //! planner that compares it with a cluster's current access entries.
 //!
-//! It owns the translation ([`translate`]), the plan ([`plan()`], [`AccessPlan`]), and the aws-auth → access-entries migration plan ([`plan_migration`]). It does
+//! It owns the translation ([`translate()`]), the plan ([`plan()`], [`AccessPlan`]), and the aws-auth → access-entries migration plan ([`plan_migration`]). It does
 //! not call EKS: [`crate::aws::access_entries`] reads entries into [`CurrentEntry`] values
 //! and carries out [`Operation`]s.
 //!

@@ -2,7 +2,7 @@
 //! configuration wants them ([`DesiredEntry`]), their policies, the EKS calls that change them
 //! ([`Operation`]) and the planned changes ([`Change`]).
 //!
-//! Values only: translating a desired set is [`super::translate`], planning [`super::plan`].
+//! Values only: translating a desired set is [`super::translate()`], planning [`super::plan()`].
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

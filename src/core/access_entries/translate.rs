@@ -1,7 +1,7 @@
 //! The desired set in access-entry terms, by EKS's rules (listed in the parent module):
 //! `system:masters` becomes a policy, configured access policies are associated with their
 //! scopes, node roles become node entries of their configured type (`EC2_LINUX` by default),
-//! what EKS cannot express is skipped with the reason. It compares nothing with EKS: that is [`super::plan`].
+//! what EKS cannot express is skipped with the reason. It compares nothing with EKS: that is [`super::plan()`].
 
 use std::collections::BTreeMap;
 

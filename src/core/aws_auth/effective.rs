@@ -1,7 +1,7 @@
 //! aws-auth's effective entries, and the guards' view of them: what EKS would grant each
 //! principal, found the way EKS looks a caller up ([`super::lookup`]).
 //!
-//! It owns the translation of aws-auth into a [`guards::AccessView`]; the guards themselves
+//! It owns the translation of aws-auth into a [`AccessView`]; the guards themselves
 //! live in [`crate::core::guards`] and know nothing of aws-auth.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -14,7 +14,7 @@
 //!   `system:bootstrappers`, `system:nodes`; `EC2` (Auto Mode) has no aws-auth form and is
 //!   skipped.
 //!
-//! It does not plan anything: [`crate::core::aws_auth::plan()`] plans the view's set.
+//! It does not plan anything: [`crate::core::aws_auth::plan::plan()`] plans the view's set.
 
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::{Access, DesiredMapping, DesiredSet};

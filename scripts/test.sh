@@ -16,6 +16,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo doc (no broken intra-doc links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== deployment checks (templates, Terraform, Lambda package)"
 scripts/check-deploy.sh
 echo "== cargo build (eks-sim, profile ci: integration tests start it)"

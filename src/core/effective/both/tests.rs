@@ -49,6 +49,28 @@ fn plan_for(
     })
 }
 
+/// aws-auth's changes: (kind, key).
+fn aws_auth_changes(plan: &BothPlan) -> Vec<(ChangeKind, &str)> {
+    plan.aws_auth
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.key.as_str()))
+        .collect()
+}
+
+/// The access entries' changes: (kind, principal).
+fn entry_changes(plan: &BothPlan) -> Vec<(EntryChange, &str)> {
+    plan.access_entries
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.principal_arn.as_str()))
+        .collect()
+}
+
+fn guards_of(plan: &BothPlan) -> Vec<Guard> {
+    plan.refusals.iter().map(|r| r.guard).collect()
+}
+
 /// The admins every scenario keeps, so the last-admin guard stays out of the way.
 fn admins() -> (String, CurrentEntry) {
     (
@@ -68,19 +90,9 @@ fn a_revoked_user_leaves_every_store_in_one_plan() {
     let desired = Desired::new().named_role("admin", &["system:masters"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
     assert!(!plan.is_refused(), "{}", plan.describe());
-    let removed: Vec<_> = plan
-        .aws_auth
-        .changes
-        .iter()
-        .map(|c| (c.kind, c.key.as_str()))
-        .collect();
+    let removed = aws_auth_changes(&plan);
     assert_eq!(removed, [(ChangeKind::Remove, user("vic").as_str())]);
-    let deleted: Vec<_> = plan
-        .access_entries
-        .changes
-        .iter()
-        .map(|c| (c.kind, c.principal_arn.as_str()))
-        .collect();
+    let deleted = entry_changes(&plan);
     assert_eq!(deleted, [(EntryChange::Delete, user("vic").as_str())]);
     let write = plan.aws_auth.write.expect("aws-auth is written");
     assert!(!write.data["mapUsers"].contains("vic"), "{write:?}");
@@ -96,23 +108,13 @@ fn the_store_that_does_not_grant_gets_nothing_new_but_stays_in_step() {
         .user(&user("vic"), "vic", &["editors"])
         .user(&user("wanda"), "wanda", &["viewers"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
-    let aws_auth_changes: Vec<_> = plan
-        .aws_auth
-        .changes
-        .iter()
-        .map(|c| (c.kind, c.key.as_str()))
-        .collect();
+    let changed = aws_auth_changes(&plan);
     assert_eq!(
-        aws_auth_changes,
+        changed,
         [(ChangeKind::Change, user("vic").as_str())],
         "vic's mapping follows IAM, wanda is not added to aws-auth"
     );
-    let created: Vec<_> = plan
-        .access_entries
-        .changes
-        .iter()
-        .map(|c| (c.kind, c.principal_arn.as_str()))
-        .collect();
+    let created = entry_changes(&plan);
     assert_eq!(
         created,
         [
@@ -146,12 +148,7 @@ fn an_aws_auth_backend_revokes_the_managed_access_entries_that_outrank_it() {
         [ChangeKind::Add],
         "wanda is granted through aws-auth"
     );
-    let deleted: Vec<_> = plan
-        .access_entries
-        .changes
-        .iter()
-        .map(|c| (c.kind, c.principal_arn.as_str()))
-        .collect();
+    let deleted = entry_changes(&plan);
     assert_eq!(deleted, [(EntryChange::Delete, user("vic").as_str())]);
 }
 
@@ -196,7 +193,7 @@ fn a_masters_mapping_behind_a_non_admin_access_entry_is_no_admin() {
     ];
     let desired = Desired::new().named_role("bob", &["system:masters"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
-    let guards: Vec<Guard> = plan.refusals.iter().map(|r| r.guard).collect();
+    let guards = guards_of(&plan);
     assert_eq!(guards, [Guard::LastClusterAdmin], "{}", plan.describe());
     assert!(
         plan.refusals[0]
@@ -219,7 +216,7 @@ fn a_refusal_in_one_store_stops_both_writes() {
     ];
     let desired = Desired::new().named_role("admin", &["system:masters"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
-    let guards: Vec<Guard> = plan.refusals.iter().map(|r| r.guard).collect();
+    let guards = guards_of(&plan);
     assert_eq!(guards, [Guard::Ambiguous]);
     assert!(plan.aws_auth.write.is_none());
 }

@@ -55,8 +55,8 @@ fn describe(t: &TestCluster, principal: &str) -> Value {
         .clone()
 }
 
-/// Names of the policies associated with an entry, with their scope type.
-fn policies(t: &TestCluster, principal: &str) -> Vec<String> {
+/// The policies associated with an entry, as ListAssociatedAccessPolicies gives them.
+fn associated(t: &TestCluster, principal: &str) -> Vec<Value> {
     let listed = t.on().aws(&[
         "eks",
         "list-associated-access-policies",
@@ -68,11 +68,22 @@ fn policies(t: &TestCluster, principal: &str) -> Vec<String> {
     listed["associatedAccessPolicies"]
         .as_array()
         .unwrap()
+        .clone()
+}
+
+/// The short name of an associated policy.
+fn policy_name(p: &Value) -> &str {
+    p["policyArn"].as_str().unwrap().rsplit('/').next().unwrap()
+}
+
+/// Names of the policies associated with an entry, with their scope type.
+fn policies(t: &TestCluster, principal: &str) -> Vec<String> {
+    associated(t, principal)
         .iter()
         .map(|p| {
             format!(
                 "{} {}",
-                p["policyArn"].as_str().unwrap().rsplit('/').next().unwrap(),
+                policy_name(p),
                 p["accessScope"]["type"].as_str().unwrap()
             )
         })

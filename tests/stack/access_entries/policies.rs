@@ -7,22 +7,12 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::{TRUST, describe, keys, role_arn};
+use super::{TRUST, associated, describe, keys, policy_name, role_arn};
 use crate::support::{TestCluster, iam_group, identity, stack};
 
 /// `NAME scope [namespaces]` of each policy associated with an entry.
 fn scoped_policies(t: &TestCluster, principal: &str) -> Vec<String> {
-    let listed = t.on().aws(&[
-        "eks",
-        "list-associated-access-policies",
-        "--cluster-name",
-        &t.name,
-        "--principal-arn",
-        principal,
-    ]);
-    let mut out: Vec<String> = listed["associatedAccessPolicies"]
-        .as_array()
-        .unwrap()
+    let mut out: Vec<String> = associated(t, principal)
         .iter()
         .map(|p| {
             let scope = &p["accessScope"];
@@ -33,7 +23,7 @@ fn scoped_policies(t: &TestCluster, principal: &str) -> Vec<String> {
             namespaces.sort_unstable();
             format!(
                 "{} {} [{}]",
-                p["policyArn"].as_str().unwrap().rsplit('/').next().unwrap(),
+                policy_name(p),
                 scope["type"].as_str().unwrap(),
                 namespaces.join(",")
             )

@@ -47,15 +47,8 @@ resource "aws_sqs_queue_policy" "work" {
   } : {}
   queue_url = each.value.url
   policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "TlsOnly"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "sqs:*"
-      Resource  = each.value.arn
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
+    Version   = "2012-10-17"
+    Statement = [merge(local.sqs_tls_only, { Resource = each.value.arn })]
   })
 }
 

@@ -17,6 +17,15 @@ locals {
   # IAM CloudTrail events reach EventBridge only in us-east-1.
   forward_iam_events = local.region != "us-east-1"
 
+  # Every queue refuses requests without TLS: merge in the queue's ARN as `Resource`.
+  sqs_tls_only = {
+    Sid       = "TlsOnly"
+    Effect    = "Deny"
+    Principal = "*"
+    Action    = "sqs:*"
+    Condition = { Bool = { "aws:SecureTransport" = "false" } }
+  }
+
   # Exactly eks_iam_sync::events::IAM_EVENT_NAMES (tests/deploy_templates.rs).
   iam_event_names = [
     "AddUserToGroup",
@@ -72,14 +81,7 @@ resource "aws_sqs_queue_policy" "dead_letter" {
           }
         }
       },
-      {
-        Sid       = "TlsOnly"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "sqs:*"
-        Resource  = aws_sqs_queue.dead_letter.arn
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
+      merge(local.sqs_tls_only, { Resource = aws_sqs_queue.dead_letter.arn }),
     ]
   })
 }
@@ -411,14 +413,7 @@ resource "aws_sqs_queue_policy" "forward_dead_letter" {
         Resource  = aws_sqs_queue.forward_dead_letter[0].arn
         Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.forward[0].arn } }
       },
-      {
-        Sid       = "TlsOnly"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "sqs:*"
-        Resource  = aws_sqs_queue.forward_dead_letter[0].arn
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
+      merge(local.sqs_tls_only, { Resource = aws_sqs_queue.forward_dead_letter[0].arn }),
     ]
   })
 }

@@ -28,13 +28,6 @@ enum AttemptError {
     Gather(#[from] GatherError),
 }
 
-impl AttemptError {
-    /// Worth another attempt: someone else wrote aws-auth (409), or the API was busy.
-    fn is_retryable(&self) -> bool {
-        matches!(self, AttemptError::Kube(e) if matches!(e, KubeError::Conflict { .. }) || e.is_transient())
-    }
-}
-
 impl From<AttemptError> for ClusterError {
     fn from(error: AttemptError) -> ClusterError {
         match error {
@@ -50,9 +43,14 @@ pub(super) trait Retryable: std::fmt::Display {
     fn is_retryable(&self) -> bool;
 }
 
+/// Someone else wrote aws-auth (409), or the API was busy.
+pub(super) fn kube_retryable(error: &KubeError) -> bool {
+    matches!(error, KubeError::Conflict { .. }) || error.is_transient()
+}
+
 impl Retryable for AttemptError {
     fn is_retryable(&self) -> bool {
-        AttemptError::is_retryable(self)
+        matches!(self, AttemptError::Kube(e) if kube_retryable(e))
     }
 }
 

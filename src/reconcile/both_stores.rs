@@ -19,13 +19,13 @@ use crate::core::names::account_of;
 use crate::kubernetes::{AwsAuthStore, KubeError};
 
 use super::access_entries::{log_access_plan, read_entries, record_results};
-use super::aws_auth::{Retryable, retry_conflicts};
+use super::aws_auth::{Retryable, kube_retryable, retry_conflicts};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 
 impl Retryable for ClusterError {
     fn is_retryable(&self) -> bool {
-        matches!(self, ClusterError::Kube(e) if matches!(e, KubeError::Conflict { .. }) || e.is_transient())
+        matches!(self, ClusterError::Kube(e) if kube_retryable(e))
     }
 }
 

@@ -98,6 +98,9 @@ pub struct ClusterReport {
     pub shadowed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Planned changes this run did not carry out (rejected, not attempted, refused); a dry
+    /// run's plan is not counted. Anything above zero is alarmed (`NotApplied` metric).
+    pub not_applied: u64,
     pub write_attempts: u32,
     pub api_calls: ApiCalls,
     /// The human-readable plan (as `render` prints it).
@@ -122,6 +125,7 @@ impl ClusterReport {
             refusals: Vec::new(),
             shadowed: Vec::new(),
             error: None,
+            not_applied: 0,
             write_attempts: 0,
             api_calls: ApiCalls::default(),
             plan_text: String::new(),
@@ -320,7 +324,7 @@ mod tests {
             serde_json::json!({
                 "cluster": "prod", "outcome": "unchanged", "backend": "aws-auth",
                 "added": [], "changed": [], "removed": [], "skipped": [],
-                "warnings": [], "refusals": [], "writeAttempts": 0,
+                "warnings": [], "refusals": [], "notApplied": 0, "writeAttempts": 0,
                 "apiCalls": {"kube_get": 0, "kube_put": 0, "kube_post": 0},
             }),
             "rejected, error and the eks_* counts appear only when set; plan_text never"

@@ -143,6 +143,7 @@ mod tests {
             removed: vec![entry.clone(); changes],
             skipped: Vec::new(),
             rejected: Vec::new(),
+            not_applied: 0,
             warnings: Vec::new(),
             refusals: Vec::new(),
             shadowed: Vec::new(),

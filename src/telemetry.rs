@@ -144,6 +144,7 @@ mod tests {
             skipped: Vec::new(),
             rejected: Vec::new(),
             not_applied: 0,
+            partly_tagged: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
             shadowed: Vec::new(),

@@ -1,6 +1,6 @@
 //! `aws::access_entries::AccessEntryStore` on the real `aws_sdk_eks::Client` with
 //! aws-smithy-mocks: pagination and policy scopes read into `CurrentEntry`, calls counted,
-//! EKS validation errors failing one entry (and holding back later removals), throttling
+//! EKS validation errors failing one entry, a removal that finds nothing done, throttling
 //! failing the read instead of reading as "no entries".
 
 use std::collections::HashMap;
@@ -14,16 +14,11 @@ use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
 use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
 use aws_sdk_eks::types::{AccessEntry, AccessScope, AccessScopeType, AssociatedAccessPolicy};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use eks_iam_sync::aws::access_entries::{
-    AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
-};
-use eks_iam_sync::core::access_entries::{
-    Change, ChangeKind, MANAGED_TAG, Operation, Policy, Scope,
-};
+use eks_iam_sync::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
+use eks_iam_sync::core::access_entries::{MANAGED_TAG, Operation, Policy, Scope};
 
 const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
 const NODES: &str = "arn:aws:iam::111122223333:role/nodes";
-const ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
 
 fn fast_retries(config: aws_sdk_eks::config::Builder) -> aws_sdk_eks::config::Builder {
@@ -114,19 +109,8 @@ async fn entries_are_read_across_pages_with_tags_and_policy_scopes() {
     );
 }
 
-fn change(kind: ChangeKind, principal: &str, operations: Vec<Operation>) -> Change {
-    Change {
-        kind,
-        principal_arn: principal.to_owned(),
-        before: None,
-        after: None,
-        reason: "test".to_owned(),
-        operations,
-    }
-}
-
 #[tokio::test]
-async fn a_rejected_entry_fails_alone_and_holds_back_later_removals() {
+async fn a_rejected_call_is_per_entry_and_not_retried() {
     let rejected = mock!(Client::create_access_entry)
         .sequence()
         .http_status(
@@ -137,80 +121,94 @@ async fn a_rejected_entry_fails_alone_and_holds_back_later_removals() {
             ),
         )
         .build();
-    let associate = mock!(Client::associate_access_policy).then_output(|| {
-        aws_sdk_eks::operation::associate_access_policy::AssociateAccessPolicyOutput::builder()
-            .build()
-    });
-    let update = mock!(Client::update_access_entry).then_output(|| {
-        aws_sdk_eks::operation::update_access_entry::UpdateAccessEntryOutput::builder().build()
-    });
-    let delete = mock!(Client::delete_access_entry).then_output(|| {
-        aws_sdk_eks::operation::delete_access_entry::DeleteAccessEntryOutput::builder().build()
-    });
-    let client = mock_client!(
-        aws_sdk_eks,
-        RuleMode::MatchAny,
-        [&rejected, &associate, &update, &delete],
-        fast_retries
-    );
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&rejected], fast_retries);
     let (store, calls) = store(client);
-    let changes = [
-        change(
-            ChangeKind::Create,
-            ALICE,
-            vec![
-                Operation::Create {
-                    principal_arn: ALICE.to_owned(),
-                    entry_type: "STANDARD".to_owned(),
-                    username: Some("alice".to_owned()),
-                    groups: vec![],
-                    tags: Default::default(),
-                },
-                Operation::Associate {
-                    principal_arn: ALICE.to_owned(),
-                    policy: Policy {
-                        policy_arn: ADMIN.to_owned(),
-                        scope: Scope::Cluster,
-                    },
-                },
-            ],
-        ),
-        change(
-            ChangeKind::Update,
-            NODES,
-            vec![Operation::Update {
-                principal_arn: NODES.to_owned(),
-                username: None,
-                groups: vec!["x".to_owned()],
-            }],
-        ),
-        change(
-            ChangeKind::Delete,
-            NODES,
-            vec![Operation::Delete {
-                principal_arn: NODES.to_owned(),
-            }],
-        ),
-    ];
-    let results = store.execute(&changes).await.unwrap();
-    match &results[0] {
-        ChangeResult::Rejected(AccessEntryError::Rejected {
+    let err = store
+        .run(&Operation::Create {
+            principal_arn: ALICE.to_owned(),
+            entry_type: "STANDARD".to_owned(),
+            username: Some("alice".to_owned()),
+            groups: vec![],
+            tags: Default::default(),
+        })
+        .await
+        .unwrap_err();
+    match &err {
+        AccessEntryError::Rejected {
             operation,
             principal,
             message,
             ..
-        }) => {
+        } => {
             assert_eq!(*operation, "CreateAccessEntry");
             assert_eq!(principal, ALICE);
             assert!(message.contains("InvalidParameterException"), "{message}");
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(results[1], ChangeResult::Done);
-    assert!(matches!(&results[2], ChangeResult::NotAttempted(why) if why.contains(ALICE)));
+    assert!(err.is_per_entry());
     assert_eq!(rejected.num_calls(), 1, "a validation error is not retried");
-    assert_eq!((associate.num_calls(), delete.num_calls()), (0, 0));
-    assert_eq!(calls.snapshot(), (0, 2));
+    assert_eq!(calls.snapshot(), (0, 1));
+}
+
+/// Issue 20: a delete of an entry already gone counted as a rejection, and held back every
+/// later revocation. Finding nothing to remove is what a removal is for.
+#[tokio::test]
+async fn a_removal_that_finds_nothing_is_done() {
+    let not_found = || {
+        Some(
+            r#"{"__type":"ResourceNotFoundException","message":"The specified access entry resource is not found"}"#
+                .to_owned(),
+        )
+    };
+    let delete = mock!(Client::delete_access_entry)
+        .sequence()
+        .http_status(404, not_found())
+        .build();
+    let disassociate = mock!(Client::disassociate_access_policy)
+        .sequence()
+        .http_status(404, not_found())
+        .build();
+    let update = mock!(Client::update_access_entry)
+        .sequence()
+        .http_status(404, not_found())
+        .build();
+    let client = mock_client!(
+        aws_sdk_eks,
+        RuleMode::MatchAny,
+        [&delete, &disassociate, &update],
+        fast_retries
+    );
+    let (store, _) = store(client);
+    let gone = Operation::Delete {
+        principal_arn: NODES.to_owned(),
+    };
+    store.run(&gone).await.unwrap();
+    store
+        .run(&Operation::Disassociate {
+            principal_arn: ALICE.to_owned(),
+            policy_arn: VIEW.to_owned(),
+        })
+        .await
+        .unwrap();
+    let err = store
+        .run(&Operation::Update {
+            principal_arn: ALICE.to_owned(),
+            username: None,
+            groups: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AccessEntryError::Rejected {
+                operation: "UpdateAccessEntry",
+                ..
+            }
+        ),
+        "an update that finds nothing did not do its job: {err:?}"
+    );
 }
 
 #[tokio::test]

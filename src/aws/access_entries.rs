@@ -9,14 +9,14 @@
 //! # Errors
 //! EKS's validation answers (`InvalidParameterException`, `InvalidRequestException`,
 //! `ResourceInUseException`, `ResourceNotFoundException` on a write) are
-//! [`AccessEntryError::Rejected`]: [`AccessEntryStore::execute`] reports them against the
-//! entry and goes on with the others. Throttling (after the SDK's retries), access denied and
-//! service failures stop the run for this cluster: they say nothing about one entry.
+//! [`AccessEntryError::Rejected`]: they concern one entry. Throttling (after the SDK's
+//! retries), access denied and service failures say nothing about one entry. Which changes a
+//! failure holds back is decided in [`crate::core::access_entries::hold_back`], not here.
+//!
+//! A delete or disassociation that finds nothing to remove (`ResourceNotFoundException`) has
+//! done what it was for: it succeeds.
 //!
 //! # Guarantees
-//! - Changes run in the plan's order (grants before removals). Once any change failed, the
-//!   deletes and disassociations still to come are not run (reported as not attempted), so a
-//!   failed grant never leaves a removal that assumed it.
 //! - Every call is counted ([`AccessEntryCalls`]), reads and writes apart; a paginated read
 //!   counts one read per page.
 //! - Reading: one ListAccessEntries pass, then each entry described (DescribeAccessEntry for
@@ -44,7 +44,7 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::paging::{Page, PagingError, read_pages};
 use super::{Failure, classify};
-use crate::core::access_entries::{Change, CurrentEntry, Operation, Policy, Scope};
+use crate::core::access_entries::{CurrentEntry, Operation, Policy, Scope};
 
 /// How many entries are described (DescribeAccessEntry, then ListAssociatedAccessPolicies) at
 /// once: enough to read 1,000 entries in seconds, few enough to stay under EKS's request rate
@@ -134,16 +134,6 @@ const REJECTION_CODES: &[&str] = &[
     "ResourceLimitExceededException",
 ];
 
-/// What happened to one planned change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeResult {
-    Done,
-    /// EKS rejected one of its calls (later calls of the change were not made).
-    Rejected(AccessEntryError),
-    /// Not attempted: an earlier change failed and this one removes access.
-    NotAttempted(String),
-}
-
 /// The access entries of one cluster, through its EKS client.
 #[derive(Debug)]
 pub struct AccessEntryStore {
@@ -229,6 +219,28 @@ impl AccessEntryStore {
     {
         sent.map(drop)
             .map_err(|err| self.error(operation, principal, &err))
+    }
+
+    /// A removal's result: finding nothing to remove (`ResourceNotFoundException`) is done.
+    fn removal_outcome<O, E>(
+        &self,
+        operation: &'static str,
+        principal: &str,
+        sent: Result<O, SdkError<E, HttpResponse>>,
+    ) -> Result<(), AccessEntryError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match sent {
+            Err(err)
+                if err.as_service_error().and_then(|e| e.code())
+                    == Some("ResourceNotFoundException") =>
+            {
+                tracing::info!(cluster = %self.cluster, principal, operation, "nothing to remove: already gone");
+                Ok(())
+            }
+            sent => self.outcome(operation, principal, sent),
+        }
     }
 
     /// Gives every page of one paginated read to `take`, counting each request as a read.
@@ -427,7 +439,7 @@ impl AccessEntryStore {
                     .principal_arn(principal_arn)
                     .send()
                     .await;
-                self.outcome(name, principal, sent)
+                self.removal_outcome(name, principal, sent)
             }
             Operation::Associate {
                 principal_arn,
@@ -460,50 +472,9 @@ impl AccessEntryStore {
                     .policy_arn(policy_arn)
                     .send()
                     .await;
-                self.outcome(name, principal, sent)
+                self.removal_outcome(name, principal, sent)
             }
         }
-    }
-
-    /// Carries out the plan's changes in order: one result per change. A rejected call fails
-    /// its change only; once a change failed, later changes that remove access are not run.
-    ///
-    /// # Errors
-    /// A failure that is not about one entry (throttling, denied, unavailable) stops the run.
-    pub async fn execute(&self, changes: &[Change]) -> Result<Vec<ChangeResult>, AccessEntryError> {
-        let mut results = Vec::with_capacity(changes.len());
-        let mut failed: Option<String> = None;
-        for change in changes {
-            let removes = change.operations.iter().any(|op| {
-                matches!(
-                    op,
-                    Operation::Delete { .. } | Operation::Disassociate { .. }
-                )
-            }) && !change
-                .operations
-                .iter()
-                .any(|op| matches!(op, Operation::Create { .. }));
-            if let (true, Some(first)) = (removes, &failed) {
-                results.push(ChangeResult::NotAttempted(format!(
-                    "not attempted: an earlier change failed ({first}), and this one removes access"
-                )));
-                continue;
-            }
-            let mut result = ChangeResult::Done;
-            for op in &change.operations {
-                match self.run(op).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_per_entry() => {
-                        failed.get_or_insert_with(|| change.principal_arn.clone());
-                        result = ChangeResult::Rejected(e);
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            results.push(result);
-        }
-        Ok(results)
     }
 }
 

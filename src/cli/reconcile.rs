@@ -73,6 +73,9 @@ fn print_summary(summary: &RunSummary, json: bool) {
         for rejected in &cluster.rejected {
             println!("rejected {}: {}", rejected.key, rejected.reason);
         }
+        if cluster.not_applied > 0 {
+            println!("not applied: {} planned change(s)", cluster.not_applied);
+        }
         if let Some(error) = &cluster.error {
             println!("error: {error}");
         }
@@ -86,6 +89,7 @@ fn exit_code(summary: &RunSummary, apply: bool) -> ExitCode {
             c.outcome,
             Outcome::Failed | Outcome::Refused | Outcome::Deferred
         ) || !c.rejected.is_empty()
+            || c.not_applied > 0
     });
     if bad {
         return ExitCode::FAILURE;

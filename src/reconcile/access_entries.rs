@@ -11,10 +11,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::aws::access_entries::{
-    AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
-};
+use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
 use crate::aws::eks::ClusterInfo;
+use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::{
     self as entries, AccessPlan, AccessPlanRequest, Change, CurrentEntry, principal_key,
 };
@@ -22,6 +21,7 @@ use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
 use crate::core::names::account_of;
 
+use super::apply::{Applied, ChangeResult, apply_entries};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 
@@ -93,6 +93,7 @@ impl Reconciler {
         report.record_access_plan(&plan);
         log_access_plan(&info.name, &plan, dry_run);
         if plan.is_refused() {
+            report.not_applied = plan.changes.len() as u64;
             return Ok(Outcome::Refused);
         }
         if !plan.has_changes() {
@@ -101,9 +102,23 @@ impl Reconciler {
         if dry_run {
             return Ok(Outcome::Planned);
         }
-        let results = store.execute(&plan.changes).await?;
-        let done = record_results(&info.name, &plan.changes, &results, report);
-        Ok(if done > 0 {
+        let applied = apply_entries(
+            store,
+            Release {
+                current: &current,
+                changes: &plan.changes,
+                progress: &[],
+                other: None,
+                guards: self.guards(),
+                protected,
+            },
+        )
+        .await;
+        record_results(&info.name, &plan.changes, &applied, report);
+        if let Some(error) = applied.stopped {
+            return Err(error);
+        }
+        Ok(if applied.done() > 0 {
             Outcome::Applied
         } else {
             Outcome::Unchanged
@@ -133,28 +148,25 @@ pub(super) async fn read_entries(
         .await
 }
 
-/// Records in `report` each change EKS rejected or that was not attempted; the number of
-/// changes made.
+/// Records in `report` each change that was not made (failed, held back, not attempted),
+/// with why, and counts them in `notApplied`.
 pub(super) fn record_results(
     cluster: &str,
     changes: &[Change],
-    results: &[ChangeResult],
+    applied: &Applied,
     report: &mut ClusterReport,
-) -> usize {
-    let mut done = 0;
-    for (change, result) in changes.iter().zip(results) {
+) {
+    for (change, result) in changes.iter().zip(&applied.results) {
         let why = match result {
-            ChangeResult::Done => {
-                done += 1;
-                continue;
-            }
-            ChangeResult::Rejected(e) => e.to_string(),
-            ChangeResult::NotAttempted(why) => why.clone(),
+            ChangeResult::Done => continue,
+            ChangeResult::Failed(why)
+            | ChangeResult::HeldBack(why)
+            | ChangeResult::NotAttempted(why) => why.clone(),
         };
         tracing::warn!(cluster = %cluster, key = %change.principal_arn, error = %why, "access entry change not made");
         report.record_rejected(&change.principal_arn, why);
+        report.not_applied += 1;
     }
-    done
 }
 
 /// Logs each planned access-entry change and each guard refusal.

@@ -168,6 +168,8 @@ impl Reconciler {
         for refusal in &plan.refusals {
             tracing::warn!(cluster = %cluster.name, guard = %refusal.guard, message = %refusal.message, "write refused by a guard");
         }
+        // Counted until the write is made (a refusal, or a write that fails).
+        report.not_applied = plan.changes.len() as u64;
         if plan.is_refused() {
             return Ok(Outcome::Refused);
         }
@@ -175,12 +177,14 @@ impl Reconciler {
             return Ok(Outcome::Unchanged);
         };
         if dry_run {
+            report.not_applied = 0;
             return Ok(Outcome::Planned);
         }
         match &stored {
             Some(stored) => store.replace(stored, write, false).await?,
             None => store.create(write, false).await?,
         }
+        report.not_applied = 0;
         Ok(Outcome::Applied)
     }
 }

@@ -10,15 +10,18 @@
 use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryStore};
+use crate::core::access_entries::hold_back::{OtherStore, Release, Verdict};
 use crate::core::access_entries::{AccessPlanRequest, CurrentEntry};
 use crate::core::aws_auth::plan::PlanRequest;
 use crate::core::desired::DesiredSet;
 use crate::core::effective::Store;
-use crate::core::effective::both::{BothRequest, plan_both};
+use crate::core::effective::both::{BothPlan, BothRequest, plan_both};
+use crate::core::guards::AccessView;
 use crate::core::names::account_of;
 use crate::kubernetes::{AwsAuthStore, KubeError};
 
 use super::access_entries::{log_access_plan, read_entries, record_results};
+use super::apply::{apply_despite_refusal, apply_entries};
 use super::aws_auth::{Retryable, kube_retryable, retry_conflicts};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
@@ -125,9 +128,34 @@ impl Reconciler {
         for shadowed in &plan.shadowed {
             tracing::info!(cluster = %cluster, shadowed = %shadowed, "grant shadowed by an access entry");
         }
+        let release = Release {
+            current: &current_entries,
+            changes: &plan.access_entries.changes,
+            progress: &[],
+            other: None,
+            guards,
+            protected: run.protected,
+        };
         if plan.is_refused() {
             for refusal in &plan.refusals {
                 tracing::warn!(cluster = %cluster, guard = %refusal.guard, message = %refusal.message, "write refused by a guard");
+            }
+            report.not_applied = plan.aws_auth.changes.len() as u64;
+            if run.dry_run || !plan.access_entries.has_changes() {
+                report.not_applied += plan.access_entries.changes.len() as u64;
+                return Ok(Outcome::Refused);
+            }
+            // Revocations that cannot lock anyone out still happen; grants wait.
+            let applied = apply_despite_refusal(stores.entries, release, &plan.refusals).await;
+            record_results(cluster, &plan.access_entries.changes, &applied, report);
+            if applied.done() > 0 {
+                report.warnings.push(format!(
+                    "{} access-entry revocation(s) made although the plan was refused: they cannot lock anyone out, even taking aws-auth as granting nothing",
+                    applied.done()
+                ));
+            }
+            if let Some(error) = applied.stopped {
+                return Err(error.into());
             }
             return Ok(Outcome::Refused);
         }
@@ -151,18 +179,53 @@ impl Reconciler {
         if grants == Store::AwsAuth {
             written |= write_aws_auth().await?;
         }
+        let mut other_write = Verdict::Run;
         if plan.access_entries.has_changes() {
-            let results = stores.entries.execute(&plan.access_entries.changes).await?;
-            written |= record_results(cluster, &plan.access_entries.changes, &results, report) > 0;
+            // aws-auth parses here (an unparsable one refuses the plan above).
+            let nothing = AccessView::default();
+            let (before, after) = plan
+                .aws_auth_proposal
+                .as_ref()
+                .map_or((&nothing, &nothing), |p| (&p.before, &p.after));
+            let applied = apply_entries(
+                stores.entries,
+                Release {
+                    other: Some(OtherStore { before, after }),
+                    ..release
+                },
+            )
+            .await;
+            record_results(cluster, &plan.access_entries.changes, &applied, report);
+            written |= applied.done() > 0;
+            if let Some(error) = applied.stopped {
+                report.not_applied += aws_auth_pending(grants, &plan);
+                return Err(error.into());
+            }
+            other_write = applied.other_write;
         }
         if grants == Store::AccessEntries {
-            written |= write_aws_auth().await?;
+            match other_write {
+                Verdict::Run => written |= write_aws_auth().await?,
+                Verdict::HeldBack(why) => {
+                    tracing::warn!(cluster = %cluster, why = %why, "aws-auth write held back");
+                    report.warnings.push(format!("aws-auth write {why}"));
+                    report.not_applied += plan.aws_auth.changes.len() as u64;
+                }
+            }
         }
         Ok(if written {
             Outcome::Applied
         } else {
             Outcome::Unchanged
         })
+    }
+}
+
+/// The aws-auth changes not yet written when the run stops in the access entries.
+fn aws_auth_pending(grants: Store, plan: &BothPlan) -> u64 {
+    match grants {
+        Store::AccessEntries => plan.aws_auth.changes.len() as u64,
+        Store::AwsAuth => 0,
     }
 }
 

@@ -16,10 +16,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::aws::access_entries::{
-    AccessEntryCalls, AccessEntryError, AccessEntryStore, ChangeResult,
-};
+use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
 use crate::aws::eks::{AuthenticationMode, EksError};
+use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::{self as entries, AccessPlanRequest};
 use crate::core::aws_auth::emit::EmitError;
 use crate::core::aws_auth::{AwsAuth, ReadError};
@@ -30,6 +29,7 @@ use crate::token_source::TokenSourceError;
 
 use super::Reconciler;
 use super::access_entries::log_access_plan;
+use super::apply::{ChangeResult, apply_entries};
 use super::credentials::{IdentityError, SignerError};
 use super::gather::GatherError;
 
@@ -214,17 +214,32 @@ impl Reconciler {
         if !apply || report.refused {
             return Ok(report);
         }
-        let results = entry_store.execute(&plan.access.changes).await?;
-        for (change, result) in plan.access.changes.iter().zip(&results) {
+        let applied = apply_entries(
+            &entry_store,
+            Release {
+                current: &current,
+                changes: &plan.access.changes,
+                progress: &[],
+                other: None,
+                guards: self.guards(),
+                protected: &protected,
+            },
+        )
+        .await;
+        for (change, result) in plan.access.changes.iter().zip(&applied.results) {
             match result {
                 ChangeResult::Done => {}
-                ChangeResult::Rejected(e) => report.rejected.push(e.to_string()),
-                ChangeResult::NotAttempted(why) => {
+                ChangeResult::Failed(why)
+                | ChangeResult::HeldBack(why)
+                | ChangeResult::NotAttempted(why) => {
                     report
                         .rejected
                         .push(format!("{}: {why}", change.principal_arn));
                 }
             }
+        }
+        if let Some(error) = applied.stopped {
+            return Err(error.into());
         }
         let after = entry_store.list().await?;
         let translation = entries::translate(&desired, cluster_account);

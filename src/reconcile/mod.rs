@@ -5,7 +5,8 @@
 //! - here: [`Reconciler`], the one fan-out driver shared by full runs and user events, and
 //!   backend selection;
 //! - `gather`: IAM reads; `desired`: full vs one-user desired sets;
-//! - `aws_auth` and `access_entries`: one cluster on each backend;
+//! - `aws_auth` and `access_entries`: one cluster on each backend; `apply`: carries out an
+//!   access-entries plan (grants, then the removals no failure holds back);
 //! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
 //! - `migrate`: `eks-iam-sync migrate`.
 //!
@@ -37,6 +38,7 @@
 //! - Clusters are independent: one failing does not stop the others.
 
 mod access_entries;
+mod apply;
 mod aws_auth;
 mod both_stores;
 mod credentials;

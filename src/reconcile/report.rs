@@ -98,9 +98,13 @@ pub struct ClusterReport {
     pub shadowed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Planned changes this run did not carry out (rejected, not attempted, refused); a dry
-    /// run's plan is not counted. Anything above zero is alarmed (`NotApplied` metric).
+    /// Planned changes this run did not carry out (failed, held back, not attempted,
+    /// refused); a dry run's planned changes are not counted, its refused ones are. Anything
+    /// above zero is alarmed (`NotApplied` metric).
     pub not_applied: u64,
+    /// Access entries carrying one of our two tags without the other, reported every run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partly_tagged: Vec<String>,
     pub write_attempts: u32,
     pub api_calls: ApiCalls,
     /// The human-readable plan (as `render` prints it).
@@ -126,6 +130,7 @@ impl ClusterReport {
             shadowed: Vec::new(),
             error: None,
             not_applied: 0,
+            partly_tagged: Vec::new(),
             write_attempts: 0,
             api_calls: ApiCalls::default(),
             plan_text: String::new(),
@@ -228,6 +233,7 @@ impl ClusterReport {
     }
 
     fn push_access_entries(&mut self, plan: &AccessPlan) {
+        self.partly_tagged = plan.partly_tagged.clone();
         let entry = |key: &str, view: Option<&entries::EntryView>, reason: &str| EntryReport {
             store: ACCESS_ENTRIES_STORE,
             section: ACCESS_ENTRIES_SECTION.to_owned(),
@@ -278,6 +284,7 @@ impl ClusterReport {
         self.removed.clear();
         self.skipped.clear();
         self.shadowed.clear();
+        self.partly_tagged.clear();
     }
 }
 

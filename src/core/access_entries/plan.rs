@@ -27,6 +27,9 @@ pub struct AccessPlan {
     pub skipped: Vec<Skip>,
     pub warnings: Vec<String>,
     pub refusals: Vec<Refusal>,
+    /// Entries that carry one of our two tags without the other (reported every run by
+    /// name; see the README "Ownership of access entries").
+    pub partly_tagged: Vec<String>,
 }
 
 impl AccessPlan {
@@ -234,6 +237,25 @@ pub(super) fn plan_entries(
             }
         }
     }
+    for (key, entries) in &by_key {
+        for entry in entries
+            .iter()
+            .filter(|e| partly_tagged(e, desired.get(key)))
+        {
+            plan.partly_tagged.push(entry.principal_arn.clone());
+            if entry.is_managed() {
+                plan.warnings.push(format!(
+                    "access entry {} carries {MANAGED_TAG}={MANAGED_VALUE} but not {PRINCIPAL_ID_TAG}: it is managed, but a deleted and recreated principal cannot be told apart; tag it with its IAM unique id",
+                    entry.principal_arn
+                ));
+            } else if !desired.contains_key(key) {
+                plan.warnings.push(format!(
+                    "access entry {} carries {PRINCIPAL_ID_TAG} but not {MANAGED_TAG}={MANAGED_VALUE}, and IAM no longer grants this principal access: eks-iam-sync created it, its tag was removed, so it is left in place; delete it, or tag it {MANAGED_TAG}={MANAGED_VALUE} again so the next run revokes it",
+                    entry.principal_arn
+                ));
+            }
+        }
+    }
     if writes != Writes::Additive {
         for (key, entries) in &by_key {
             for entry in entries.iter().filter(|e| e.is_managed()) {
@@ -255,6 +277,17 @@ pub(super) fn plan_entries(
     plan.changes.extend(creates);
     plan.changes.extend(updates);
     plan.changes.extend(deletes);
+}
+
+/// An entry that carries one of our two tags without the other: the principal-id tag without
+/// the managed tag (ours once, its tag removed: a Terraform import with `tags = {}`), or the
+/// managed tag without the principal-id tag on an entry whose principal's id we know.
+fn partly_tagged(entry: &CurrentEntry, want: Option<&DesiredEntry>) -> bool {
+    let has_id = entry.tags.contains_key(PRINCIPAL_ID_TAG);
+    match entry.is_managed() {
+        false => has_id,
+        true => !has_id && want.is_some_and(|w| w.principal_id.is_some()),
+    }
 }
 
 fn create_change(want: &DesiredEntry, reason: String, kind: ChangeKind) -> Change {
@@ -419,7 +452,7 @@ fn same_scope(a: &Scope, b: &Scope) -> bool {
 }
 
 /// What the guards see of the current entries: each principal's last entry.
-fn view_before(current: &[CurrentEntry]) -> AccessView {
+pub(super) fn view_before(current: &[CurrentEntry]) -> AccessView {
     let mut view = AccessView::default();
     for entry in current {
         let key = principal_key(&entry.principal_arn);
@@ -437,7 +470,7 @@ fn view_before(current: &[CurrentEntry]) -> AccessView {
 }
 
 /// What the guards would see once `changes` are made.
-fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView {
+pub(super) fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView {
     for change in changes {
         let key = principal_key(&change.principal_arn);
         match &change.after {

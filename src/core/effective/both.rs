@@ -36,6 +36,9 @@ pub struct BothPlan {
     pub refusals: Vec<Refusal>,
     /// aws-auth mappings that EKS shadows with the principal's access entry after the write.
     pub shadowed: Vec<String>,
+    /// What aws-auth grants before and after its write, as the guards see it (`None` when
+    /// aws-auth does not parse): a failed access-entry change is judged again against it.
+    pub aws_auth_proposal: Option<StoreProposal>,
 }
 
 impl BothPlan {
@@ -103,9 +106,11 @@ pub fn plan_both(request: &BothRequest<'_>) -> BothPlan {
         .cloned()
         .collect();
     let mut shadowed = Vec::new();
+    let mut kept_proposal = None;
     if let Some(pending) = pending {
         let protected = request.aws_auth.protected;
         let aws_auth_proposal = pending.proposal(protected);
+        kept_proposal = Some(aws_auth_proposal.clone());
         shadowed = shadowed_grants(&aws_auth_proposal, &entries_proposal);
         if aws_auth_plan.has_changes() || access_plan.has_changes() {
             let both = StoreProposal {
@@ -134,6 +139,7 @@ pub fn plan_both(request: &BothRequest<'_>) -> BothPlan {
         },
         refusals,
         shadowed,
+        aws_auth_proposal: kept_proposal,
     }
 }
 

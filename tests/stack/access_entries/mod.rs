@@ -13,6 +13,7 @@
 //! principal, the tool's own identity, a user event). The helpers are here.
 
 mod effective;
+mod failures;
 mod modes;
 mod policies;
 mod principals;

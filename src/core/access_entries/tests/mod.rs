@@ -2,6 +2,7 @@
 
 mod describe;
 mod guarding;
+mod hold_back;
 mod migration;
 mod planning;
 mod policies;

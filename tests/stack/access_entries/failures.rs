@@ -1,0 +1,118 @@
+//! Issue 20's failure paths, judged with each person's OWN token (200 mapped, 401 not): a
+//! change EKS rejects holds back only what depended on it, and a refusal in aws-auth does not
+//! freeze the access entries' revocations. Every change not made is counted (`notApplied`).
+
+use crate::support::{TestCluster, iam_group, identity, stack};
+
+use super::{ACCOUNT, keys};
+
+fn remove_member(group: &str, user: &str) {
+    stack().aws(&[
+        "iam",
+        "remove-user-from-group",
+        "--group-name",
+        group,
+        "--user-name",
+        user,
+    ]);
+}
+
+#[test]
+fn a_rejected_grant_does_not_keep_a_removed_admin_in() {
+    // Issue 20, scenario 1: admins ann and vic, and a role EKS rejects (service-linked).
+    let t = TestCluster::with_mode("ae-rejected-grant", "API");
+    let (admins, ann, vic) = (t.iam("admins"), t.iam("ann"), t.iam("vic"));
+    let (ann_key, ann_secret, _) = identity(&ann);
+    let (vic_key, vic_secret, vic_arn) = identity(&vic);
+    iam_group(&admins, &[&ann, &vic]);
+    let linked = format!(
+        "arn:aws:iam::{ACCOUNT}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"
+    );
+    t.configure_backend(
+        "auto",
+        &format!(
+            "groups:\n  - iamGroup: {admins}\n    kubernetesGroups: [system:masters]\nroles:\n  - arn: {linked}\n    username: linked\n    kubernetesGroups: [viewers]\n"
+        ),
+    );
+    let first = t.sync(&["apply", "--json"]);
+    assert_eq!(
+        first.code, 1,
+        "not in step while EKS rejects the role: {}",
+        first.stdout
+    );
+    assert_eq!(first.cluster()["notApplied"], 1, "{}", first.stdout);
+    assert_eq!(t.status_as(&ann_key, &ann_secret), 200);
+    assert_eq!(t.status_as(&vic_key, &vic_secret), 200);
+
+    remove_member(&admins, &vic);
+    let second = t.sync(&["apply", "--json"]);
+    let report = second.cluster();
+    assert_eq!(second.code, 1, "{}", second.stdout);
+    assert_eq!(keys(&report, "removed"), [vic_arn.as_str()], "{report}");
+    assert_eq!(keys(&report, "rejected"), [linked.as_str()], "{report}");
+    assert_eq!(report["notApplied"], 1, "only the rejected role: {report}");
+    assert_eq!(
+        t.status_as(&vic_key, &vic_secret),
+        401,
+        "vic's revocation did not wait for the rejected role"
+    );
+    assert_eq!(t.status_as(&ann_key, &ann_secret), 200, "ann keeps access");
+}
+
+#[test]
+fn an_unparsable_aws_auth_does_not_freeze_an_access_entry_revocation() {
+    // Issue 20, scenario 3: API_AND_CONFIG_MAP; bob (a viewer) holds an access entry; someone
+    // else breaks aws-auth; IAM then takes bob's membership away.
+    let t = TestCluster::with_mode("ae-refusal-revokes", "API_AND_CONFIG_MAP");
+    let (view, bob) = (t.iam("view"), t.iam("bob"));
+    let (bob_key, bob_secret, bob_arn) = identity(&bob);
+    iam_group(&view, &[&bob]);
+    t.configure_backend(
+        "auto",
+        &format!("groups:\n  - iamGroup: {view}\n    kubernetesGroups: [viewers]\n"),
+    );
+    let run = t.sync(&["apply"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        t.status_as(&bob_key, &bob_secret),
+        200,
+        "granted by an access entry"
+    );
+
+    let broken = "- rolearn: arn:aws:iam::123456789012:role/x\n  username: {{SessionName}}\n";
+    t.kubectl(
+        &[
+            "delete",
+            "configmap",
+            "aws-auth",
+            "-n",
+            "kube-system",
+            "--ignore-not-found",
+        ],
+        None,
+    );
+    t.create_aws_auth(&[("mapRoles", broken)]);
+    remove_member(&view, &bob);
+    let run = t.sync(&["apply", "--json"]);
+    let report = run.cluster();
+    assert_eq!(run.code, 1, "a refusal is not in step: {}", run.stdout);
+    assert_eq!(report["outcome"], "refused", "{report}");
+    assert!(
+        report["refusals"][0]
+            .as_str()
+            .unwrap()
+            .contains("unparsable-content"),
+        "{report}"
+    );
+    assert_eq!(keys(&report, "removed"), [bob_arn.as_str()], "{report}");
+    assert_eq!(
+        report["notApplied"], 0,
+        "nothing else was planned: {report}"
+    );
+    assert_eq!(
+        t.status_as(&bob_key, &bob_secret),
+        401,
+        "the access entry went although aws-auth is refused"
+    );
+    assert_eq!(t.aws_auth()["mapRoles"], broken, "aws-auth untouched");
+}

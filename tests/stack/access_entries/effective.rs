@@ -5,17 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestCluster, iam_group, identity, section, stack};
+use crate::support::{TestCluster, iam_group, identity, section};
 
-/// Puts IAM user `user` into `group`, or takes them out.
-fn set_member(group: &str, user: &str, member: bool) {
-    let action = if member {
-        "add-user-to-group"
-    } else {
-        "remove-user-from-group"
-    };
-    stack().aws(&["iam", action, "--group-name", group, "--user-name", user]);
-}
+use super::set_member;
 
 /// IAM groups `admins` (`system:masters`) and `view` (`viewers`), and vic, a member of `view`
 /// with an access key of their own; the configuration mapping both groups.

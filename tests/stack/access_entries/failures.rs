@@ -2,20 +2,9 @@
 //! change EKS rejects holds back only what depended on it, and a refusal in aws-auth does not
 //! freeze the access entries' revocations. Every change not made is counted (`notApplied`).
 
-use crate::support::{TestCluster, iam_group, identity, stack};
+use crate::support::{TestCluster, iam_group, identity};
 
-use super::{ACCOUNT, keys};
-
-fn remove_member(group: &str, user: &str) {
-    stack().aws(&[
-        "iam",
-        "remove-user-from-group",
-        "--group-name",
-        group,
-        "--user-name",
-        user,
-    ]);
-}
+use super::{ACCOUNT, keys, set_member};
 
 #[test]
 fn a_rejected_grant_does_not_keep_a_removed_admin_in() {
@@ -24,7 +13,9 @@ fn a_rejected_grant_does_not_keep_a_removed_admin_in() {
     let (admins, ann, vic) = (t.iam("admins"), t.iam("ann"), t.iam("vic"));
     let (ann_key, ann_secret, _) = identity(&ann);
     let (vic_key, vic_secret, vic_arn) = identity(&vic);
-    iam_group(&admins, &[&ann, &vic]);
+    iam_group(&admins, &[]);
+    set_member(&admins, &ann, true);
+    set_member(&admins, &vic, true);
     let linked = format!(
         "arn:aws:iam::{ACCOUNT}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"
     );
@@ -44,7 +35,7 @@ fn a_rejected_grant_does_not_keep_a_removed_admin_in() {
     assert_eq!(t.status_as(&ann_key, &ann_secret), 200);
     assert_eq!(t.status_as(&vic_key, &vic_secret), 200);
 
-    remove_member(&admins, &vic);
+    set_member(&admins, &vic, false);
     let second = t.sync(&["apply", "--json"]);
     let report = second.cluster();
     assert_eq!(second.code, 1, "{}", second.stdout);
@@ -66,7 +57,8 @@ fn an_unparsable_aws_auth_does_not_freeze_an_access_entry_revocation() {
     let t = TestCluster::with_mode("ae-refusal-revokes", "API_AND_CONFIG_MAP");
     let (view, bob) = (t.iam("view"), t.iam("bob"));
     let (bob_key, bob_secret, bob_arn) = identity(&bob);
-    iam_group(&view, &[&bob]);
+    iam_group(&view, &[]);
+    set_member(&view, &bob, true);
     t.configure_backend(
         "auto",
         &format!("groups:\n  - iamGroup: {view}\n    kubernetesGroups: [viewers]\n"),
@@ -92,7 +84,7 @@ fn an_unparsable_aws_auth_does_not_freeze_an_access_entry_revocation() {
         None,
     );
     t.create_aws_auth(&[("mapRoles", broken)]);
-    remove_member(&view, &bob);
+    set_member(&view, &bob, false);
     let run = t.sync(&["apply", "--json"]);
     let report = run.cluster();
     assert_eq!(run.code, 1, "a refusal is not in step: {}", run.stdout);

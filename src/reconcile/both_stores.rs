@@ -28,7 +28,7 @@ use super::{ClusterError, ClusterRun, Reconciler};
 
 impl Retryable for ClusterError {
     fn is_retryable(&self) -> bool {
-        matches!(self, ClusterError::Kube(e) if kube_retryable(e))
+        matches!(self, ClusterError::Kube(e) | ClusterError::AwsAuthUnreadable(e) if kube_retryable(e))
     }
 }
 
@@ -63,6 +63,14 @@ impl Reconciler {
                 .await
         })
         .await;
+        // aws-auth stayed unreadable through the retries: the access entries' safe
+        // revocations still happen (also after a 5xx storm: that is when one must not wait).
+        let result = match result {
+            Err(ClusterError::AwsAuthUnreadable(error)) => Err(self
+                .revoke_without_aws_auth(&entries, run, grants, &desired, report, error)
+                .await),
+            other => other,
+        };
         let (get, put, post) = kube_calls.snapshot();
         let (reads, writes) = entry_calls.snapshot();
         report.api_calls = ApiCalls {
@@ -89,8 +97,20 @@ impl Reconciler {
         desired: &DesiredSet,
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
-        let stored = stores.aws_auth.get().await?;
-        let mut current_entries = read_entries(stores.entries, desired, run.protected).await?;
+        // One store unreadable: the other one's safe revocations still happen (`unreadable`).
+        let stored = match stores.aws_auth.get().await {
+            Ok(stored) => stored,
+            Err(error) => return Err(ClusterError::AwsAuthUnreadable(error)),
+        };
+        let mut current_entries = match read_entries(stores.entries, desired, run.protected).await {
+            Ok(current) => current,
+            Err(error) => {
+                let stored = stored.as_ref();
+                return Err(self
+                    .revoke_without_entries(stores.aws_auth, stored, run, desired, report, error)
+                    .await);
+            }
+        };
         let guards = self.guards();
         let make = |current_entries: &[CurrentEntry]| {
             plan_both(&BothRequest {

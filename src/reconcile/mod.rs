@@ -8,7 +8,8 @@
 //! - `aws_auth` and `access_entries`: one cluster on each backend; `apply`: carries out an
 //!   access-entries plan (grants, then the removals no failure holds back);
 //! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
-//! - `migrate`: `eks-iam-sync migrate`.
+//! - `migrate`: `eks-iam-sync migrate`; `unreadable`: revocations on a cluster that reads
+//!   both stores while one of them cannot be read.
 //!
 //! # Stores (effective access)
 //! The cluster's authentication mode, as DescribeCluster says it now, decides which stores
@@ -46,6 +47,7 @@ mod desired;
 mod gather;
 mod migrate;
 mod report;
+mod unreadable;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,6 +103,10 @@ pub enum ClusterError {
     /// Connecting to, reading or writing aws-auth.
     #[error(transparent)]
     Kube(#[from] KubeError),
+    /// aws-auth could not be read on a cluster that reads both stores (retried as `Kube` is;
+    /// then the access entries' safe revocations are made, see `unreadable`).
+    #[error(transparent)]
+    AwsAuthUnreadable(KubeError),
     #[error(transparent)]
     Gather(#[from] GatherError),
     #[error(transparent)]

@@ -145,7 +145,12 @@ fn summary(value: Option<&ItemValue>) -> String {
 
 /// Plans one run. Pure: the same request always gives the same plan.
 pub fn plan(request: &PlanRequest<'_>) -> Plan {
-    let (mut plan, pending) = plan_unguarded(request, Writes::Sync, false);
+    plan_writes(request, Writes::Sync)
+}
+
+/// Plans one run writing as `writes` says, the guards judging aws-auth alone. Pure.
+pub fn plan_writes(request: &PlanRequest<'_>, writes: Writes) -> Plan {
+    let (mut plan, pending) = plan_unguarded(request, writes, false);
     if let Some(pending) = pending {
         let proposal = pending.proposal(request.protected);
         plan.refusals.extend(guards::check(
@@ -166,6 +171,9 @@ pub enum Writes {
     /// EKS reads the store besides the one that grants: its managed entries are updated and
     /// removed like [`Writes::Sync`]'s, but nothing is added (see [`crate::core::effective`]).
     ExistingOnly,
+    /// Revocations only (the other store EKS reads could not be read, so grants wait): managed
+    /// entries no longer desired are removed; every other entry is kept exactly as it is.
+    RemovalsOnly,
 }
 
 /// A plan's write before the guards have judged it: what EKS reads before and after it, and
@@ -375,7 +383,7 @@ fn plan_section(
         let (key, reason) = (desired.key(), desired.reason());
         let lower = folded_key(key);
         let current = managed_by_key.get(lower.as_ref());
-        if current.is_none() && writes == Writes::ExistingOnly {
+        if current.is_none() && writes != Writes::Sync {
             continue; // this store only keeps what it holds
         }
         if let Some(&index) = unmanaged_by_key.get(lower.as_ref()) {
@@ -396,6 +404,14 @@ fn plan_section(
             continue;
         }
         ledger.insert(name, key);
+        if let (Writes::RemovalsOnly, Some(indices)) = (writes, current) {
+            for &i in indices {
+                handled[i] = true;
+            }
+            let last = &section.items[*indices.last().unwrap_or(&0)].value;
+            generated.push(Desired::Kept(last));
+            continue;
+        }
         match current {
             None => plan.changes.push(Change {
                 kind: ChangeKind::Add,
@@ -456,6 +472,8 @@ enum Desired<'a> {
     Mapping(&'a DesiredMapping),
     /// Account id and reason.
     Account(&'a str, &'a str),
+    /// A current managed entry kept as it is ([`Writes::RemovalsOnly`]).
+    Kept(&'a ItemValue),
 }
 
 impl Desired<'_> {
@@ -463,6 +481,7 @@ impl Desired<'_> {
         match self {
             Desired::Mapping(d) => &d.arn,
             Desired::Account(id, _) => id,
+            Desired::Kept(v) => v.key(),
         }
     }
 
@@ -470,6 +489,7 @@ impl Desired<'_> {
         match self {
             Desired::Mapping(d) => &d.reason,
             Desired::Account(_, why) => why,
+            Desired::Kept(_) => "kept as it is",
         }
     }
 
@@ -482,6 +502,7 @@ impl Desired<'_> {
                 extra: vec![(MARK_KEY.to_owned(), MARK_VALUE.to_owned())],
             }),
             Desired::Account(id, _) => ItemValue::Account((*id).to_owned()),
+            Desired::Kept(v) => (*v).clone(),
         }
     }
 }

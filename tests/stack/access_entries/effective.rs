@@ -26,7 +26,7 @@ fn viewer(t: &TestCluster) -> Viewer {
     iam_group(&view, &[]);
     let vic = t.iam("vic");
     let (key, secret, vic_arn) = identity(&vic);
-    set_member(&view, &vic, true);
+    set_member(t.on(), &view, &vic, true);
     let config = format!(
         "groups:\n  - iamGroup: {admins}\n    kubernetesGroups: [system:masters]\n  - iamGroup: {view}\n    kubernetesGroups: [viewers]\n"
     );
@@ -69,7 +69,7 @@ fn a_member_removed_in_iam_is_refused_with_their_own_token_in_every_mode() {
         "API_AND_CONFIG_MAP: access entry"
     );
 
-    set_member(&v.view, &v.vic, false);
+    set_member(t.on(), &v.view, &v.vic, false);
     apply("revocation");
     assert!(!section(&t.aws_auth(), "mapUsers").contains(&v.vic_arn));
     assert_eq!(
@@ -80,7 +80,7 @@ fn a_member_removed_in_iam_is_refused_with_their_own_token_in_every_mode() {
 
     // After the move to API, a grant goes to the store EKS reads.
     t.set_mode("API");
-    set_member(&v.view, &v.vic, true);
+    set_member(t.on(), &v.view, &v.vic, true);
     apply("API");
     assert_eq!(t.status_as(&v.key, &v.secret), 200, "API: access entry");
 }
@@ -106,7 +106,7 @@ fn an_aws_auth_backend_revokes_the_managed_access_entries_that_outrank_aws_auth(
     assert!(section(&t.aws_auth(), "mapUsers").contains(&v.vic_arn));
     assert_eq!(t.status_as(&v.key, &v.secret), 200);
 
-    set_member(&v.view, &v.vic, false);
+    set_member(t.on(), &v.view, &v.vic, false);
     let run = t.sync(&["apply"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -148,7 +148,7 @@ fn one_warm_lambda_driven_by_events_revokes_everywhere_and_follows_mode_switches
     assert_eq!(second["backend"], "access-entries");
     assert_eq!(t.status_as(&v.key, &v.secret), 200, "an access entry now");
 
-    set_member(&v.view, &v.vic, false);
+    set_member(t.on(), &v.view, &v.vic, false);
     let removed =
         cluster_of(&lambda.invoke(&t.event("remove_user_from_group", membership.clone())));
     let stores: Vec<&str> = removed["removed"]
@@ -166,7 +166,7 @@ fn one_warm_lambda_driven_by_events_revokes_everywhere_and_follows_mode_switches
 
     // The same warm process, after the cluster moved to API: the grant goes where EKS looks.
     t.set_mode("API");
-    set_member(&v.view, &v.vic, true);
+    set_member(t.on(), &v.view, &v.vic, true);
     let added = cluster_of(&lambda.invoke(&t.event("add_user_to_group", membership)));
     assert_eq!(
         added["modeChanged"], "API_AND_CONFIG_MAP -> API",
@@ -183,7 +183,7 @@ fn an_admin_mapped_only_by_a_role_arn_with_a_path_does_not_count() {
     iam_group(&admins, &[]);
     let alice = t.iam("alice");
     let (key, secret, alice_arn) = identity(&alice);
-    set_member(&admins, &alice, true);
+    set_member(t.on(), &admins, &alice, true);
     // A hand-written admin mapping that EKS never matches: a role ARN with its path.
     let path_admin = "- rolearn: arn:aws:iam::123456789012:role/team/Admin\n  username: admin\n  groups: [system:masters]\n";
     t.create_aws_auth(&[("mapRoles", path_admin)]);
@@ -196,7 +196,7 @@ fn an_admin_mapped_only_by_a_role_arn_with_a_path_does_not_count() {
     assert_eq!(t.status_as(&key, &secret), 200);
 
     // alice leaves: she is the last admin EKS would authorize, so the write is refused.
-    set_member(&admins, &alice, false);
+    set_member(t.on(), &admins, &alice, false);
     let run = t.sync(&["apply"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let said = format!("{}{}", run.stdout, run.stderr);

@@ -2,7 +2,7 @@
 //! change EKS rejects holds back only what depended on it, and a refusal in aws-auth does not
 //! freeze the access entries' revocations. Every change not made is counted (`notApplied`).
 
-use crate::support::{TestCluster, iam_group, identity};
+use crate::support::{TestCluster, iam_group, identity, private_stack};
 
 use super::{ACCOUNT, keys, set_member};
 
@@ -14,8 +14,8 @@ fn a_rejected_grant_does_not_keep_a_removed_admin_in() {
     let (ann_key, ann_secret, _) = identity(&ann);
     let (vic_key, vic_secret, vic_arn) = identity(&vic);
     iam_group(&admins, &[]);
-    set_member(&admins, &ann, true);
-    set_member(&admins, &vic, true);
+    set_member(t.on(), &admins, &ann, true);
+    set_member(t.on(), &admins, &vic, true);
     let linked = format!(
         "arn:aws:iam::{ACCOUNT}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"
     );
@@ -35,7 +35,7 @@ fn a_rejected_grant_does_not_keep_a_removed_admin_in() {
     assert_eq!(t.status_as(&ann_key, &ann_secret), 200);
     assert_eq!(t.status_as(&vic_key, &vic_secret), 200);
 
-    set_member(&admins, &vic, false);
+    set_member(t.on(), &admins, &vic, false);
     let second = t.sync(&["apply", "--json"]);
     let report = second.cluster();
     assert_eq!(second.code, 1, "{}", second.stdout);
@@ -58,7 +58,7 @@ fn an_unparsable_aws_auth_does_not_freeze_an_access_entry_revocation() {
     let (view, bob) = (t.iam("view"), t.iam("bob"));
     let (bob_key, bob_secret, bob_arn) = identity(&bob);
     iam_group(&view, &[]);
-    set_member(&view, &bob, true);
+    set_member(t.on(), &view, &bob, true);
     t.configure_backend(
         "auto",
         &format!("groups:\n  - iamGroup: {view}\n    kubernetesGroups: [viewers]\n"),
@@ -84,7 +84,7 @@ fn an_unparsable_aws_auth_does_not_freeze_an_access_entry_revocation() {
         None,
     );
     t.create_aws_auth(&[("mapRoles", broken)]);
-    set_member(&view, &bob, false);
+    set_member(t.on(), &view, &bob, false);
     let run = t.sync(&["apply", "--json"]);
     let report = run.cluster();
     assert_eq!(run.code, 1, "a refusal is not in step: {}", run.stdout);
@@ -107,4 +107,80 @@ fn an_unparsable_aws_auth_does_not_freeze_an_access_entry_revocation() {
         "the access entry went although aws-auth is refused"
     );
     assert_eq!(t.aws_auth()["mapRoles"], broken, "aws-auth untouched");
+}
+
+/// A private stack whose first cluster is `name`: EKS faults are not per cluster, and
+/// clearing faults clears every rule. Starting one can race for ports: one more try.
+fn private_cluster(name: &str, mode: &str) -> TestCluster {
+    let on = std::panic::catch_unwind(|| private_stack(name))
+        .unwrap_or_else(|_| private_stack(&format!("{name}-retry")));
+    TestCluster::with_mode_on(on, name, mode)
+}
+
+#[test]
+fn an_unreadable_aws_auth_does_not_freeze_access_entry_revocations() {
+    // aws-auth cannot be read (every GET answers 500): bob's access entry still goes.
+    let t = private_cluster("ae-unreadable", "API_AND_CONFIG_MAP");
+    let on = t.on();
+    let (view, bob) = (t.iam("view"), t.iam("bob"));
+    let (bob_key, bob_secret, bob_arn) = on.identity(&bob);
+    on.aws(&["iam", "create-group", "--group-name", &view]);
+    set_member(on, &view, &bob, true);
+    let config = format!("groups:\n  - iamGroup: {view}\n    kubernetesGroups: [viewers]\n");
+    t.configure_backend("auto", &config);
+    assert_eq!(t.sync(&["apply"]).code, 0);
+    assert_eq!(t.status_as(&bob_key, &bob_secret), 200);
+    t.inject(&format!("kube/{}:get:500", t.name));
+    set_member(on, &view, &bob, false);
+    let run = t.sync(&["apply", "--json"]);
+    on.admin("DELETE", "/faults", None);
+    let report = run.cluster();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(report["outcome"], "failed", "{report}");
+    assert_eq!(keys(&report, "removed"), [bob_arn.as_str()], "{report}");
+    assert_eq!(
+        t.status_as(&bob_key, &bob_secret),
+        401,
+        "revoked in the access entries while aws-auth could not be read"
+    );
+}
+
+#[test]
+fn unreadable_access_entries_do_not_freeze_aws_auth_revocations() {
+    // The access entries cannot be read: carol's managed aws-auth mapping still goes.
+    let t = private_cluster("ae-unlisted", "API_AND_CONFIG_MAP");
+    let on = t.on();
+    let (ops, carol) = (t.iam("ops"), t.iam("carol"));
+    let (carol_key, carol_secret, carol_arn) = on.identity(&carol);
+    on.aws(&["iam", "create-group", "--group-name", &ops]);
+    set_member(on, &ops, &carol, true);
+    let config = format!("groups:\n  - iamGroup: {ops}\n    kubernetesGroups: [viewers]\n");
+    t.configure_backend("aws-auth", &config);
+    assert_eq!(t.sync(&["apply"]).code, 0);
+    assert_eq!(
+        t.status_as(&carol_key, &carol_secret),
+        200,
+        "mapped in aws-auth"
+    );
+    t.inject("eks:ListAccessEntries:500");
+    set_member(on, &ops, &carol, false);
+    let run = t.sync(&["apply", "--json"]);
+    on.admin("DELETE", "/faults", None);
+    let report = run.cluster();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(report["outcome"], "failed", "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("ListAccessEntries"),
+        "{report}"
+    );
+    assert_eq!(keys(&report, "removed"), [carol_arn.as_str()], "{report}");
+    assert_eq!(report["removed"][0]["store"], "aws-auth", "{report}");
+    assert_eq!(
+        t.status_as(&carol_key, &carol_secret),
+        401,
+        "revoked in aws-auth while the access entries could not be read"
+    );
 }

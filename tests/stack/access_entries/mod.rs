@@ -21,7 +21,7 @@ mod writes;
 
 use serde_json::Value;
 
-use crate::support::{TestCluster, stack};
+use crate::support::{Stack, TestCluster};
 
 const ACCOUNT: &str = "123456789012";
 /// A trust policy for test roles.
@@ -31,14 +31,14 @@ fn role_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/{name}")
 }
 
-/// Puts IAM user `user` into `group`, or takes them out.
-pub(super) fn set_member(group: &str, user: &str, member: bool) {
+/// Puts IAM user `user` into `group` on `on`, or takes them out.
+pub(super) fn set_member(on: &Stack, group: &str, user: &str, member: bool) {
     let action = if member {
         "add-user-to-group"
     } else {
         "remove-user-from-group"
     };
-    stack().aws(&["iam", action, "--group-name", group, "--user-name", user]);
+    on.aws(&["iam", action, "--group-name", group, "--user-name", user]);
 }
 
 /// Principal ARNs of the cluster's access entries.

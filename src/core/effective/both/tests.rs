@@ -220,3 +220,46 @@ fn a_refusal_in_one_store_stops_both_writes() {
     assert_eq!(guards, [Guard::Ambiguous]);
     assert!(plan.aws_auth.write.is_none());
 }
+
+#[test]
+fn removals_only_revokes_and_keeps_everything_else_exactly() {
+    // Issue 20: the access entries cannot be read, so aws-auth may only revoke. ann is still
+    // desired but with other groups (kept as she is: that would be a grant), bob is no longer
+    // desired (removed), carol is new (not added).
+    use crate::core::aws_auth::plan::{Writes, plan_writes};
+    let users = format!(
+        "{}{}",
+        managed_user("ann", &["viewers"]),
+        managed_user("bob", &["viewers"])
+    );
+    let data = aws_auth_data("", &users, "");
+    let want = Desired::new()
+        .user(&user("ann"), "ann", &["system:masters"])
+        .user(&user("carol"), "carol", &["viewers"]);
+    let ownership = OwnershipRules::default();
+    let plan = plan_writes(
+        &PlanRequest {
+            current: Some(&data),
+            desired: &want.0,
+            guards: GuardSettings::default(),
+            protected: &[],
+            ownership: &ownership,
+        },
+        Writes::RemovalsOnly,
+    );
+    let changes: Vec<(ChangeKind, &str)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.key.as_str()))
+        .collect();
+    assert_eq!(changes, [(ChangeKind::Remove, user("bob").as_str())]);
+    let written = &plan.write.as_ref().expect("the removal is written").data["mapUsers"];
+    assert!(!written.contains("user/bob"), "{written}");
+    assert!(!written.contains("user/carol"), "{written}");
+    assert!(
+        written.contains("user/ann")
+            && written.contains("viewers")
+            && !written.contains("system:masters"),
+        "ann kept exactly as she was: {written}"
+    );
+}

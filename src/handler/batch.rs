@@ -32,6 +32,7 @@ use crate::events::{Action, ClassifyError, UserSync, classify};
 use crate::fleet::SyncUserBody;
 use crate::fleet::message::SYNC_USER_ACTION;
 use crate::reconcile::{Reconciler, RunSummary};
+use crate::telemetry::MetricDimensions;
 
 /// `eventSource` of an SQS record.
 pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
@@ -78,7 +79,11 @@ pub fn is_sqs_event(payload: &Value) -> bool {
 }
 
 /// Runs every record of an SQS event and returns the partial batch response.
-pub(super) async fn handle_batch(reconciler: &Reconciler, payload: &Value) -> Value {
+pub(super) async fn handle_batch(
+    reconciler: &Reconciler,
+    dimensions: &MetricDimensions,
+    payload: &Value,
+) -> Value {
     let records: Vec<SqsMessage> = payload["Records"]
         .as_array()
         .map(|records| {
@@ -114,9 +119,9 @@ pub(super) async fn handle_batch(reconciler: &Reconciler, payload: &Value) -> Va
             }
         }
     }
-    verdicts.extend(run_full(reconciler, &full).await);
+    verdicts.extend(run_full(reconciler, dimensions, &full).await);
     let grouped: Vec<Vec<(String, Result<(), RecordError>)>> = futures::stream::iter(groups)
-        .map(|(_, works)| run_group(reconciler, works))
+        .map(|(_, works)| run_group(reconciler, dimensions, works))
         .buffer_unordered(reconciler.cluster_concurrency())
         .collect()
         .await;
@@ -176,6 +181,7 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
 /// The batch's full reconciles as one run; each record's verdict.
 async fn run_full(
     reconciler: &Reconciler,
+    dimensions: &MetricDimensions,
     records: &[(&str, Vec<String>)],
 ) -> Vec<(String, Result<(), RecordError>)> {
     if records.is_empty() {
@@ -195,7 +201,7 @@ async fn run_full(
         records.len()
     );
     let summary = reconciler.reconcile(&clusters, false, &reason).await;
-    report(&summary);
+    report(&summary, dimensions);
     records
         .iter()
         .map(|(id, clusters)| ((*id).to_owned(), verdict(&summary, clusters)))
@@ -205,6 +211,7 @@ async fn run_full(
 /// One group's other records, in order; each record's verdict.
 async fn run_group(
     reconciler: &Reconciler,
+    dimensions: &MetricDimensions,
     works: Vec<(&str, Work)>,
 ) -> Vec<(String, Result<(), RecordError>)> {
     let mut verdicts = Vec::new();
@@ -219,7 +226,7 @@ async fn run_group(
             }
             Work::Acknowledge(_) | Work::Reconcile(_) => continue,
         };
-        report(&summary);
+        report(&summary, dimensions);
         verdicts.push((id.to_owned(), verdict(&summary, clusters)));
     }
     verdicts

@@ -366,6 +366,27 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   tags                = var.tags
 }
 
+# Runs that left planned changes undone (NotApplied: rejected, not attempted, refused) or whose
+# plan a guard refused (Refusals), sustained for alarm_evaluation_periods periods. The metrics
+# are the function's embedded-metric lines, under its FunctionName dimension.
+resource "aws_cloudwatch_metric_alarm" "runs" {
+  for_each            = toset(["NotApplied", "Refusals"])
+  alarm_name          = "${var.function_name}-${lower(each.key)}"
+  alarm_description   = "eks-iam-sync runs reported ${each.key} above zero for ${var.alarm_evaluation_periods} periods in a row (changes IAM asks for are not made); see notApplied, rejected and refusals in the run summaries (logs)"
+  namespace           = "EksIamSync"
+  metric_name         = each.key
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_evaluation_periods
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "missing" # a period without a run neither breaches nor clears it
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
 # The function's own way into each listed cluster, outside aws-auth.
 resource "aws_eks_access_entry" "function" {
   for_each      = toset(var.access_entry_clusters)

@@ -153,13 +153,24 @@ variable "log_retention_in_days" {
 }
 
 variable "alarm_topic_arn" {
-  description = "SNS topic notified by the alarms (dead-letter messages, function errors); null for none."
+  description = "SNS topic notified by the alarms (dead-letter messages, function errors, changes not applied, refusals); null for none."
   type        = string
   default     = null
 
   validation {
     condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
     error_message = "alarm_topic_arn must be an SNS topic ARN or null."
+  }
+}
+
+variable "alarm_evaluation_periods" {
+  description = "Consecutive 5-minute periods in which runs must report NotApplied > 0 (or Refusals > 0) before its alarm fires. A failed change is retried within minutes; one that stays unapplied this long needs a person."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.alarm_evaluation_periods >= 1 && var.alarm_evaluation_periods <= 288
+    error_message = "alarm_evaluation_periods must be between 1 and 288."
   }
 }
 

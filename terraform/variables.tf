@@ -209,9 +209,9 @@ variable "fleet_maximum_concurrency" {
 }
 
 variable "fleet_max_receive_count" {
-  description = "Fleet mode: tries of one cluster's message before it is dead-lettered."
+  description = "Fleet mode: tries of one cluster's message before it is dead-lettered. A failed try is retried after 15 s, 30 s, then 60 s (plus up to 5 s): 5 tries span about 3 minutes, less than one schedule period."
   type        = number
-  default     = 3
+  default     = 5
 
   validation {
     condition     = var.fleet_max_receive_count >= 1 && var.fleet_max_receive_count <= 1000

@@ -2,8 +2,12 @@
 //! work queue the handler expects (dead-letter queue, alarm, event source mapping with partial
 //! batch responses, least-privilege SQS), in `template.yaml` and `terraform/` alike; and the
 //! many-accounts plumbing (the central bus accepting the organization, the forwarder targeting
-//! it).
+//! it). Issue 20: the queue settings follow from retrying a failed record within about a
+//! minute (`ChangeMessageVisibility`, granted on the work queue only).
 
+use std::time::Duration;
+
+use eks_iam_sync::fleet::retry::retry_delay;
 use eks_iam_sync::fleet::{CLUSTER_CONCURRENCY_ENV, QUEUE_URL_ENV};
 use serde_json::json;
 
@@ -54,8 +58,44 @@ fn sam_fleet_mode_is_a_switch_off_by_default() {
     assert_eq!(parameters["ClusterConcurrency"]["Default"], 4);
 }
 
+/// The schedule's period: a dead-lettered cluster is queued again by the next schedule.
+const SCHEDULE_PERIOD: Duration = Duration::from_secs(300);
+
+/// How long a message that fails every try blocks its cluster before it is dead-lettered:
+/// the retry delays between its `max_receive_count` tries (without jitter or run time).
+fn retry_window(max_receive_count: u64) -> Duration {
+    (1..max_receive_count)
+        .map(|n| retry_delay(n, Duration::ZERO))
+        .sum()
+}
+
 #[test]
-fn sam_work_queue_is_fifo_with_a_dead_letter_queue_and_a_long_enough_visibility() {
+fn the_default_tries_retry_for_minutes_and_dead_letter_within_a_schedule_period() {
+    let sam = cloudformation("template.yaml")["Parameters"]["FleetMaxReceiveCount"]["Default"]
+        .as_u64()
+        .unwrap();
+    let variable = squash(&hcl_block(
+        &read("terraform/variables.tf"),
+        r#"variable "fleet_max_receive_count""#,
+        "variables.tf",
+    ));
+    assert!(
+        variable.contains(&format!("default = {sam}")),
+        "variables.tf: the same default as SAM ({sam}): {variable}"
+    );
+    let window = retry_window(sam);
+    assert!(
+        window >= Duration::from_secs(120),
+        "{sam} tries retry for {window:?}: too short to ride out a blip"
+    );
+    assert!(
+        window < SCHEDULE_PERIOD,
+        "{sam} tries block the cluster for {window:?}, longer than a schedule period"
+    );
+}
+
+#[test]
+fn sam_work_queue_is_fifo_with_a_dead_letter_queue_and_a_visibility_any_timeout_fits() {
     let template = cloudformation("template.yaml");
     let resources = &template["Resources"];
     let queue = &resources["WorkQueue"]["Properties"];
@@ -64,9 +104,17 @@ fn sam_work_queue_is_fifo_with_a_dead_letter_queue_and_a_long_enough_visibility(
     let longest_timeout = template["Parameters"]["Timeout"]["MaxValue"]
         .as_u64()
         .unwrap();
+    let visibility = queue["VisibilityTimeout"].as_u64().unwrap();
+    // Lambda refuses a mapping whose queue's visibility timeout is below the function's.
     assert!(
-        queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * longest_timeout,
-        "the visibility timeout must be at least 6 x any function Timeout"
+        visibility >= longest_timeout,
+        "the visibility timeout ({visibility} s) must be at least any function Timeout"
+    );
+    // Failed records are retried by the function within a minute; the queue's own timeout
+    // only holds an invocation that died, and must not freeze a cluster for hours.
+    assert!(
+        visibility <= longest_timeout + 60,
+        "visibility timeout {visibility} s: no more than the largest Timeout + 60 s"
     );
     assert_eq!(
         queue["RedrivePolicy"],
@@ -129,6 +177,8 @@ fn sam_fleet_policy_is_least_privilege_on_the_work_queue() {
             {"Sid": "DrainClusters", "Effect": "Allow",
              "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
              "Resource": "WorkQueue.Arn"},
+            {"Sid": "RetryFailedClustersSoon", "Effect": "Allow",
+             "Action": "sqs:ChangeMessageVisibility", "Resource": "WorkQueue.Arn"},
         ])
     );
 }
@@ -162,7 +212,7 @@ fn terraform_fleet_mode_mirrors_the_sam_switch() {
         );
     }
     let squashed = squash(&fleet);
-    assert!(squashed.contains("work_queue_visibility_timeout = 6 * var.timeout"));
+    assert!(squashed.contains("work_queue_visibility_timeout = var.timeout + 60"));
     let mapping = squash(&hcl_block(
         &fleet,
         r#"resource "aws_lambda_event_source_mapping" "work""#,
@@ -188,6 +238,12 @@ fn terraform_fleet_mode_mirrors_the_sam_switch() {
     assert!(
         policy.contains(
             r#"Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]"#
+        ),
+        "{policy}"
+    );
+    assert!(
+        policy.contains(
+            r#"Action = "sqs:ChangeMessageVisibility" Resource = aws_sqs_queue.work[0].arn"#
         ),
         "{policy}"
     );

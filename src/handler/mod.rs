@@ -154,7 +154,7 @@ async fn route(
 ) -> Result<Value, HandlerError> {
     if is_sqs_event(payload) {
         // Boxed: the batch and dispatch futures are deep, and the runtime's is deeper still.
-        let batch = batch::handle_batch(reconciler, dimensions, payload);
+        let batch = batch::handle_batch(reconciler, queue, dimensions, payload);
         return Ok(Box::pin(batch).await);
     }
     let decision = classify(payload, reconciler.settings())?;

@@ -50,8 +50,20 @@ resource "aws_sqs_queue_policy" "work" {
   } : {}
   queue_url = each.value.url
   policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [merge(local.sqs_tls_only, { Resource = each.value.arn })]
+    Version = "2012-10-17"
+    Statement = concat(
+      [merge(local.sqs_tls_only, { Resource = each.value.arn })],
+      # A work message is obeyed by the function: no one but the function's role (the
+      # dispatcher) may send one, whatever their IAM policies allow.
+      each.key != "work" ? [] : [{
+        Sid       = "OnlyTheFunctionSends"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:SendMessage"
+        Resource  = each.value.arn
+        Condition = { ArnNotEquals = { "aws:PrincipalArn" = aws_iam_role.function.arn } }
+      }],
+    )
   })
 }
 

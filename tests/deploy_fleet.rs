@@ -183,6 +183,75 @@ fn sam_fleet_policy_is_least_privilege_on_the_work_queue() {
     );
 }
 
+/// Issue 20: a work message is obeyed, so the work queue's own policy denies
+/// `sqs:SendMessage` to every principal but the function's role (no IAM grant elsewhere in
+/// the account can open it), and grants nothing.
+#[test]
+fn sam_only_the_functions_role_may_send_to_the_work_queue() {
+    let template = cloudformation("template.yaml");
+    let resources = &template["Resources"];
+    let statements = resources["WorkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert!(
+        statements.iter().all(|s| s["Effect"] == "Deny"),
+        "the work queue policy grants nothing: {statements:?}"
+    );
+    let only = statements
+        .iter()
+        .find(|s| s["Sid"] == "OnlyTheFunctionSends")
+        .expect("template.yaml WorkQueuePolicy: no OnlyTheFunctionSends");
+    assert_eq!(
+        only,
+        &json!({"Sid": "OnlyTheFunctionSends", "Effect": "Deny", "Principal": "*",
+            "Action": "sqs:SendMessage", "Resource": "WorkQueue.Arn",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": "FunctionRole.Arn"}}})
+    );
+    // The role excepted is the one the dispatcher's grant is attached to.
+    assert_eq!(
+        resources["FleetPolicy"]["Properties"]["RoleName"],
+        "FunctionRole"
+    );
+    assert_eq!(
+        resources["Function"]["Properties"]["Role"],
+        "FunctionRole.Arn"
+    );
+}
+
+#[test]
+fn terraform_only_the_functions_role_may_send_to_the_work_queue() {
+    let path = "terraform/fleet.tf";
+    let fleet = read(path);
+    let policy = squash(&hcl_block(
+        &fleet,
+        r#"resource "aws_sqs_queue_policy" "work""#,
+        path,
+    ));
+    for needle in [
+        r#"each.key != "work" ? [] : [{"#,
+        r#"Sid = "OnlyTheFunctionSends" Effect = "Deny" Principal = "*" Action = "sqs:SendMessage" Resource = each.value.arn"#,
+        r#"Condition = { ArnNotEquals = { "aws:PrincipalArn" = aws_iam_role.function.arn } }"#,
+    ] {
+        assert!(
+            policy.contains(needle),
+            "{path}: lacks `{needle}`: {policy}"
+        );
+    }
+    assert!(
+        !policy.contains("\"Allow\""),
+        "{path}: grants nothing: {policy}"
+    );
+    let function = squash(&hcl_block(
+        &read("terraform/main.tf"),
+        r#"resource "aws_lambda_function" "this""#,
+        "main.tf",
+    ));
+    assert!(
+        function.contains("role = aws_iam_role.function.arn"),
+        "{function}"
+    );
+}
+
 #[test]
 fn terraform_fleet_mode_mirrors_the_sam_switch() {
     let fleet = read("terraform/fleet.tf");

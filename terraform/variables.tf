@@ -98,7 +98,7 @@ variable "iam_events_bus_name" {
 }
 
 variable "organization_id" {
-  description = "Many accounts: an AWS Organization id (o-...) whose member accounts' forwarders (terraform/forwarder, or deploy/iam-events-forwarder.yaml as a StackSet) may put IAM events on iam_events_bus_name (aws:PrincipalOrgID). Empty for none."
+  description = "Many accounts: an AWS Organization id (o-...) whose member accounts' forwarders (terraform/forwarder, or deploy/iam-events-forwarder.yaml as a StackSet) may put IAM events on a bus created for them, FUNCTION_NAME-organization (aws:PrincipalOrgID); iam_events_bus_name is not opened. Empty for none."
   type        = string
   default     = ""
 

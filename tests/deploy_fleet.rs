@@ -321,22 +321,78 @@ fn terraform_fleet_mode_mirrors_the_sam_switch() {
 // --- Many accounts (issue 14): member accounts forward to the central bus, which accepts
 // the organization. ---
 
+/// Issue 20: the organization's principals may put events on a bus of their own, never on
+/// the bus the function's own IAM events arrive on (the default bus, which other rules of the
+/// account may act on); the function listens there with the same rule as on its own bus.
 #[test]
-fn the_central_bus_accepts_the_organization_and_the_forwarder_can_target_it() {
-    let template = cloudformation("template.yaml");
-    let policy = at(
-        &template,
-        "template.yaml",
-        "/Resources/OrganizationEventsPolicy",
+fn the_organization_gets_a_bus_of_its_own_and_the_forwarder_can_target_it() {
+    let path = "template.yaml";
+    let template = cloudformation(path);
+    let resources = &template["Resources"];
+    for name in [
+        "OrganizationEventBus",
+        "OrganizationEventsPolicy",
+        "OrganizationIamEvents",
+        "OrganizationIamEventsPermission",
+    ] {
+        assert_eq!(
+            resources[name]["Condition"], "HasOrganization",
+            "{path} {name}: only with an organization"
+        );
+    }
+    assert_eq!(
+        resources["OrganizationEventBus"]["Type"],
+        "AWS::Events::EventBus"
     );
-    assert_eq!(policy["Condition"], "HasOrganization");
-    let statement = &policy["Properties"]["Statement"];
+    let policy = &resources["OrganizationEventsPolicy"]["Properties"];
+    assert_eq!(policy["EventBusName"], "OrganizationEventBus");
+    let statement = &policy["Statement"];
     assert_eq!(statement["Action"], "events:PutEvents");
+    assert_eq!(statement["Resource"], "OrganizationEventBus.Arn");
     assert_eq!(
         statement["Condition"],
         json!({"StringEquals": {"aws:PrincipalOrgID": "OrganizationId"}})
     );
     assert_eq!(template["Parameters"]["OrganizationId"]["Default"], "");
+    // No bus policy opens IamEventsBusName (or any bus but the organization's).
+    let bus_policies: Vec<&serde_json::Value> = resources
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Events::EventBusPolicy")
+        .collect();
+    assert_eq!(bus_policies.len(), 1, "{path}: one bus policy");
+
+    // The function's rule on the organization's bus matches what its own rule matches.
+    let rule = &resources["OrganizationIamEvents"]["Properties"];
+    let own = at(
+        &template,
+        path,
+        "/Resources/Function/Properties/Events/IamEvents/Properties",
+    );
+    assert_eq!(rule["EventBusName"], "OrganizationEventBus");
+    assert_eq!(rule["EventPattern"], own["Pattern"]);
+    let target = &rule["Targets"][0];
+    assert_eq!(target["Arn"], "Function.Arn");
+    assert_eq!(target["RetryPolicy"], own["RetryPolicy"]);
+    assert_eq!(target["DeadLetterConfig"]["Arn"], "DeadLetterQueue.Arn");
+    let permission = &resources["OrganizationIamEventsPermission"]["Properties"];
+    assert_eq!(permission["SourceArn"], "OrganizationIamEvents.Arn");
+    assert_eq!(permission["Principal"], "events.amazonaws.com");
+    let dead_letter_sources = &resources["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        [0]["Condition"]["ArnEquals"]["aws:SourceArn"];
+    assert!(
+        dead_letter_sources.as_array().unwrap().contains(&json!([
+            "HasOrganization",
+            "OrganizationIamEvents.Arn",
+            "AWS::NoValue"
+        ])),
+        "{dead_letter_sources}"
+    );
+    assert_eq!(
+        template["Outputs"]["OrganizationEventBusName"]["Value"],
+        "OrganizationEventBus"
+    );
 
     let path = "deploy/iam-events-forwarder.yaml";
     let forwarder = cloudformation(path);
@@ -353,7 +409,7 @@ fn the_central_bus_accepts_the_organization_and_the_forwarder_can_target_it() {
 }
 
 #[test]
-fn terraform_central_bus_accepts_the_organization_as_sam_does() {
+fn terraform_organization_gets_a_bus_of_its_own_as_in_sam() {
     let variables = squash(&hcl_block(
         &read("terraform/variables.tf"),
         r#"variable "organization_id""#,
@@ -361,24 +417,79 @@ fn terraform_central_bus_accepts_the_organization_as_sam_does() {
     ));
     assert!(variables.contains(r#"default = """#), "{variables}");
     let path = "terraform/main.tf";
-    let policy = squash(&hcl_block(
-        &read(path),
-        r#"resource "aws_cloudwatch_event_bus_policy" "organization""#,
+    let main = read(path);
+    assert!(
+        squash(&main).contains(
+            r#"organization_bus_names = var.organization_id == "" ? [] : ["${var.function_name}-organization"]"#
+        ),
+        "{path}: the organization's bus, only with an organization"
+    );
+    assert_eq!(
+        main.matches(r#"resource "aws_cloudwatch_event_bus_policy""#)
+            .count(),
+        1,
+        "{path}: one bus policy"
+    );
+    let resources: [(&str, &[&str]); 5] = [
+        (
+            r#"resource "aws_cloudwatch_event_bus" "organization""#,
+            &["for_each = toset(local.organization_bus_names)"],
+        ),
+        (
+            r#"resource "aws_cloudwatch_event_bus_policy" "organization""#,
+            &[
+                "for_each = aws_cloudwatch_event_bus.organization",
+                "event_bus_name = each.value.name",
+                r#"Principal = "*""#,
+                r#"Action = "events:PutEvents""#,
+                "Resource = each.value.arn",
+                r#"Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }"#,
+            ],
+        ),
+        (
+            r#"resource "aws_cloudwatch_event_rule" "organization_iam_events""#,
+            &[
+                "for_each = aws_cloudwatch_event_bus.organization",
+                "event_bus_name = each.value.name",
+                "event_pattern = local.iam_event_pattern",
+            ],
+        ),
+        (
+            r#"resource "aws_cloudwatch_event_target" "organization_iam_events""#,
+            &[
+                "event_bus_name = each.value.event_bus_name",
+                "arn = aws_lambda_function.this.arn",
+                "maximum_retry_attempts = 4",
+                "arn = aws_sqs_queue.dead_letter.arn",
+            ],
+        ),
+        (
+            r#"resource "aws_lambda_permission" "organization_iam_events""#,
+            &[
+                r#"principal = "events.amazonaws.com""#,
+                "source_arn = each.value.arn",
+            ],
+        ),
+    ];
+    for (resource, needles) in resources {
+        let body = squash(&hcl_block(&main, resource, path));
+        for needle in needles {
+            assert!(
+                body.contains(needle),
+                "{path}: {resource} lacks `{needle}`: {body}"
+            );
+        }
+    }
+    let dead_letters = squash(&hcl_block(
+        &main,
+        r#"resource "aws_sqs_queue_policy" "dead_letter""#,
         path,
     ));
-    for needle in [
-        r#"count = var.organization_id == "" ? 0 : 1"#,
-        "event_bus_name = var.iam_events_bus_name",
-        r#"Principal = "*""#,
-        r#"Action = "events:PutEvents""#,
-        r#"Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }"#,
-        r#"event-bus/${var.iam_events_bus_name}""#,
-    ] {
-        assert!(
-            policy.contains(needle),
-            "{path}: lacks `{needle}`: {policy}"
-        );
-    }
+    assert!(
+        dead_letters
+            .contains("[for rule in aws_cloudwatch_event_rule.organization_iam_events : rule.arn]"),
+        "{path}: the organization rule may dead-letter: {dead_letters}"
+    );
 }
 
 #[test]
@@ -403,7 +514,9 @@ fn terraform_member_account_forwarder_targets_the_central_bus_with_the_handlers_
     assert_eq!(sorted(names), sorted(expected), "{path}: iam_event_names");
     let squashed = squash(&locals);
     for needle in [
-        r#"target_bus = "arn:${local.partition}:events:${var.target_region}:${var.target_account_id}:event-bus/${var.target_event_bus_name}""#,
+        // By default the bus the main module creates for the organization (never `default`).
+        r#"target_bus_name = coalesce(var.target_event_bus_name, "${var.name}-organization")"#,
+        r#"target_bus = "arn:${local.partition}:events:${var.target_region}:${var.target_account_id}:event-bus/${local.target_bus_name}""#,
         "eventName = local.iam_event_names",
         "errorCode = [{ exists = false }]",
     ] {

@@ -252,7 +252,8 @@ fn terraform_patterns_list_exactly_the_handlers_event_names() {
         "{path}: iam_event_pattern has unexpected keys: {pattern}"
     );
 
-    // Both rules (the function's region and the us-east-1 forwarder) use that one pattern.
+    // Every rule (the function's region, the us-east-1 forwarder, the organization's bus)
+    // uses that one pattern.
     let main_squashed = squash(&main);
     let patterns = main_squashed.matches(" event_pattern =").count();
     let uses = main_squashed
@@ -260,12 +261,13 @@ fn terraform_patterns_list_exactly_the_handlers_event_names() {
         .count();
     assert_eq!(
         (patterns, uses),
-        (2, 2),
+        (3, 3),
         "{path}: every event_pattern must be local.iam_event_pattern"
     );
     for rule in [
         r#"resource "aws_cloudwatch_event_rule" "iam_events""#,
         r#"resource "aws_cloudwatch_event_rule" "forward""#,
+        r#"resource "aws_cloudwatch_event_rule" "organization_iam_events""#,
     ] {
         let body = squash(&hcl_block(&main, rule, path));
         assert!(

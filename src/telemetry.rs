@@ -3,9 +3,11 @@
 //! Inside Lambda every log line is one JSON object on stderr, so CloudWatch Logs Insights can
 //! query changes by cluster, kind and reason; on a terminal the CLI logs human-readable lines.
 //! Metrics use the CloudWatch embedded metric format: one JSON line per run on stdout, which
-//! CloudWatch turns into metrics without any API call. Tokens and secrets are never logged.
+//! CloudWatch turns into metrics without any API call, with the function's name as their
+//! dimension (`FunctionName`), so two stacks in one account keep their metrics (and alarms)
+//! apart. Tokens and secrets are never logged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -15,6 +17,29 @@ use crate::reconcile::{Outcome, RunSummary};
 
 /// The CloudWatch namespace of our metrics.
 pub const METRICS_NAMESPACE: &str = "EksIamSync";
+/// The dimension naming the function (the stack) every metric line is for.
+pub const FUNCTION_NAME_DIMENSION: &str = "FunctionName";
+/// Set by Lambda to the function's name; unset (no dimension) outside Lambda.
+pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
+/// The dimensions of our metric lines: the function's name, when there is one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricDimensions {
+    function_name: Option<String>,
+}
+
+impl MetricDimensions {
+    /// The function's name from [`FUNCTION_NAME_ENV`]; empty counts as unset.
+    pub fn from_env(env: &HashMap<String, String>) -> MetricDimensions {
+        MetricDimensions {
+            function_name: env
+                .get(FUNCTION_NAME_ENV)
+                .map(|name| name.trim())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+        }
+    }
+}
 
 /// Installs the global subscriber: JSON lines (Lambda) or compact text (CLI), level from
 /// `RUST_LOG` (default `info`, or `warn` for the CLI).
@@ -40,8 +65,13 @@ pub fn init(json: bool) {
     };
 }
 
-/// One embedded-metric-format line with `counts`, dimensionless.
-pub fn metric_line(counts: &BTreeMap<&'static str, u64>, now: SystemTime) -> String {
+/// One embedded-metric-format line with `counts`, under the `FunctionName` dimension when
+/// `dimensions` has a function name (else dimensionless).
+pub fn metric_line(
+    counts: &BTreeMap<&'static str, u64>,
+    dimensions: &MetricDimensions,
+    now: SystemTime,
+) -> String {
     let timestamp = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -50,15 +80,23 @@ pub fn metric_line(counts: &BTreeMap<&'static str, u64>, now: SystemTime) -> Str
         .keys()
         .map(|name| json!({"Name": name, "Unit": "Count"}))
         .collect();
+    let dimension_names: Vec<&str> = dimensions
+        .function_name
+        .iter()
+        .map(|_| FUNCTION_NAME_DIMENSION)
+        .collect();
     let mut line = json!({
         "_aws": {
             "Timestamp": timestamp,
-            "CloudWatchMetrics": [{"Namespace": METRICS_NAMESPACE, "Dimensions": [[]], "Metrics": metrics}],
+            "CloudWatchMetrics": [{"Namespace": METRICS_NAMESPACE, "Dimensions": [dimension_names], "Metrics": metrics}],
         }
     });
     if let Value::Object(object) = &mut line {
         for (name, value) in counts {
             object.insert((*name).to_owned(), json!(value));
+        }
+        if let Some(function_name) = &dimensions.function_name {
+            object.insert(FUNCTION_NAME_DIMENSION.to_owned(), json!(function_name));
         }
     }
     line.to_string()
@@ -98,6 +136,18 @@ pub fn metric_counts(summary: &RunSummary) -> BTreeMap<&'static str, u64> {
             .sum(),
     );
     counts.insert("IamCalls", summary.iam_calls);
+    counts.insert(
+        "NotApplied",
+        summary.clusters.iter().map(|c| c.not_applied).sum(),
+    );
+    counts.insert(
+        "PartlyTagged",
+        summary
+            .clusters
+            .iter()
+            .map(|c| c.partly_tagged.len() as u64)
+            .sum(),
+    );
     counts
 }
 
@@ -105,10 +155,18 @@ pub fn metric_counts(summary: &RunSummary) -> BTreeMap<&'static str, u64> {
 mod tests {
     use super::*;
 
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     #[test]
     fn metric_lines_follow_the_embedded_metric_format() {
         let counts: BTreeMap<_, _> = [("Changes", 3), ("Errors", 0)].into();
-        let line: Value = serde_json::from_str(&metric_line(&counts, UNIX_EPOCH)).unwrap();
+        let line = metric_line(&counts, &MetricDimensions::default(), UNIX_EPOCH);
+        let line: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             METRICS_NAMESPACE
@@ -119,10 +177,48 @@ mod tests {
         );
         assert_eq!(line["Changes"], 3);
         assert_eq!(line["Errors"], 0);
+        // Outside Lambda: no function, no dimension.
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+        assert!(line.get(FUNCTION_NAME_DIMENSION).is_none(), "{line}");
     }
 
     #[test]
-    fn metric_counts_sum_changes_writes_and_count_failed_and_refused_clusters() {
+    fn metric_lines_of_two_functions_carry_their_own_function_name_dimension() {
+        let counts: BTreeMap<_, _> = [("NotApplied", 2)].into();
+        let lines: Vec<Value> = ["stack-a-fn", "stack-b-fn"]
+            .iter()
+            .map(|name| {
+                let dimensions = MetricDimensions::from_env(&env(&[(FUNCTION_NAME_ENV, name)]));
+                serde_json::from_str(&metric_line(&counts, &dimensions, UNIX_EPOCH)).unwrap()
+            })
+            .collect();
+        for (line, name) in lines.iter().zip(["stack-a-fn", "stack-b-fn"]) {
+            assert_eq!(
+                line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                json!([[FUNCTION_NAME_DIMENSION]])
+            );
+            assert_eq!(line[FUNCTION_NAME_DIMENSION], name);
+            assert_eq!(line["NotApplied"], 2);
+        }
+    }
+
+    #[test]
+    fn an_empty_function_name_is_no_dimension() {
+        for value in ["", "  "] {
+            let dimensions = MetricDimensions::from_env(&env(&[(FUNCTION_NAME_ENV, value)]));
+            assert_eq!(dimensions, MetricDimensions::default());
+        }
+        assert_eq!(
+            MetricDimensions::from_env(&env(&[])),
+            MetricDimensions::default()
+        );
+    }
+
+    #[test]
+    fn metric_counts_sum_changes_writes_and_not_applied_and_count_failed_and_refused_clusters() {
         use crate::reconcile::{ApiCalls, ClusterReport, EntryReport, RunSummary};
         let entry = EntryReport {
             store: "aws-auth",
@@ -132,7 +228,7 @@ mod tests {
             groups: None,
             reason: "r".to_owned(),
         };
-        let cluster = |outcome, changes: usize, api_calls| ClusterReport {
+        let cluster = |outcome, changes: usize, not_applied, api_calls| ClusterReport {
             cluster: "c".to_owned(),
             outcome,
             backend: "aws-auth",
@@ -143,12 +239,12 @@ mod tests {
             removed: vec![entry.clone(); changes],
             skipped: Vec::new(),
             rejected: Vec::new(),
-            not_applied: 0,
             partly_tagged: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
             shadowed: Vec::new(),
             error: None,
+            not_applied,
             write_attempts: 1,
             api_calls,
             plan_text: String::new(),
@@ -163,9 +259,9 @@ mod tests {
             reason: "test".to_owned(),
             dry_run: false,
             clusters: vec![
-                cluster(Outcome::Applied, 2, writes),
-                cluster(Outcome::Refused, 1, ApiCalls::default()),
-                cluster(Outcome::Failed, 0, ApiCalls::default()),
+                cluster(Outcome::Applied, 2, 1, writes),
+                cluster(Outcome::Refused, 1, 4, ApiCalls::default()),
+                cluster(Outcome::Failed, 0, 0, ApiCalls::default()),
             ],
             iam_calls: 7,
             eks_calls: 2,
@@ -177,6 +273,8 @@ mod tests {
             ("Errors", 1),
             ("Writes", 5),
             ("IamCalls", 7),
+            ("NotApplied", 5),
+            ("PartlyTagged", 0),
         ]
         .into();
         assert_eq!(counts, expected);

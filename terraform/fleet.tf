@@ -4,8 +4,11 @@
 # Off by default: small deployments reconcile in place. tests/deploy_templates.rs checks it.
 
 locals {
-  # Lambda's advice for a queue feeding a function: at least 6 x the function timeout.
-  work_queue_visibility_timeout = 6 * var.timeout
+  # A failed record is made visible again within about a minute by the function itself
+  # (ChangeMessageVisibility, README "Fleet mode"), so this only bounds the records of an
+  # invocation that died without answering; Lambda refuses a mapping whose queue's timeout is
+  # below the function's.
+  work_queue_visibility_timeout = var.timeout + 60
   # Room for the dispatcher (schedule, IAM events, direct invokes) beside the workers.
   reserved_concurrency = var.fleet ? var.fleet_maximum_concurrency + 2 : 1
   fleet_environment = var.fleet ? {
@@ -47,12 +50,25 @@ resource "aws_sqs_queue_policy" "work" {
   } : {}
   queue_url = each.value.url
   policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [merge(local.sqs_tls_only, { Resource = each.value.arn })]
+    Version = "2012-10-17"
+    Statement = concat(
+      [merge(local.sqs_tls_only, { Resource = each.value.arn })],
+      # A work message is obeyed by the function: no one but the function's role (the
+      # dispatcher) may send one, whatever their IAM policies allow.
+      each.key != "work" ? [] : [{
+        Sid       = "OnlyTheFunctionSends"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:SendMessage"
+        Resource  = each.value.arn
+        Condition = { ArnNotEquals = { "aws:PrincipalArn" = aws_iam_role.function.arn } }
+      }],
+    )
   })
 }
 
-# Least privilege: the dispatcher sends; the event source mapping receives and deletes.
+# Least privilege: the dispatcher sends; the event source mapping receives and deletes; the
+# worker shortens a failed record's visibility timeout so it is retried soon.
 resource "aws_iam_role_policy" "fleet" {
   count = var.fleet ? 1 : 0
   name  = "eks-iam-sync-fleet"
@@ -70,6 +86,12 @@ resource "aws_iam_role_policy" "fleet" {
         Sid      = "DrainClusters"
         Effect   = "Allow"
         Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        Resource = aws_sqs_queue.work[0].arn
+      },
+      {
+        Sid      = "RetryFailedClustersSoon"
+        Effect   = "Allow"
+        Action   = "sqs:ChangeMessageVisibility"
         Resource = aws_sqs_queue.work[0].arn
       },
     ]

@@ -1,7 +1,7 @@
 # Terraform module for eks-iam-sync: the same system as template.yaml (function, IAM events
 # rule, schedule, retries and dead-letter queue with alarms, least-privilege IAM, the
 # function's own EKS access entries), plus the us-east-1 forwarder of IAM events when the
-# function runs in another region, the event bus policy accepting the organization's member
+# function runs in another region, a dedicated event bus accepting the organization's member
 # accounts (organization_id; their forwarder is the module in terraform/forwarder), and fleet
 # mode (fleet.tf). tests/deploy_templates.rs checks the event pattern.
 
@@ -54,6 +54,9 @@ locals {
     for arn in var.cluster_arns : "${replace(arn, ":cluster/", ":access-entry/")}/*"
   ]
   alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+
+  # Many accounts: the bus the organization's forwarders put IAM events on (none without one).
+  organization_bus_names = var.organization_id == "" ? [] : ["${var.function_name}-organization"]
 }
 
 # Events that could not be delivered (EventBridge) or failed every retry (Lambda async).
@@ -77,7 +80,10 @@ resource "aws_sqs_queue_policy" "dead_letter" {
         Resource  = aws_sqs_queue.dead_letter.arn
         Condition = {
           ArnEquals = {
-            "aws:SourceArn" = [aws_cloudwatch_event_rule.iam_events.arn, aws_cloudwatch_event_rule.schedule.arn]
+            "aws:SourceArn" = concat(
+              [aws_cloudwatch_event_rule.iam_events.arn, aws_cloudwatch_event_rule.schedule.arn],
+              [for rule in aws_cloudwatch_event_rule.organization_iam_events : rule.arn],
+            )
           }
         }
       },
@@ -287,10 +293,18 @@ resource "aws_lambda_permission" "iam_events" {
 }
 
 # Many accounts: the organization's forwarders (terraform/forwarder in each member account, or
-# deploy/iam-events-forwarder.yaml as a StackSet) put their accounts' IAM events on this bus.
+# deploy/iam-events-forwarder.yaml as a StackSet) put their accounts' IAM events on a bus of
+# their own, so no principal of the organization can put events on iam_events_bus_name (the
+# default bus, which other rules of this account may act on).
+resource "aws_cloudwatch_event_bus" "organization" {
+  for_each = toset(local.organization_bus_names)
+  name     = each.value
+  tags     = var.tags
+}
+
 resource "aws_cloudwatch_event_bus_policy" "organization" {
-  count          = var.organization_id == "" ? 0 : 1
-  event_bus_name = var.iam_events_bus_name
+  for_each       = aws_cloudwatch_event_bus.organization
+  event_bus_name = each.value.name
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -298,10 +312,47 @@ resource "aws_cloudwatch_event_bus_policy" "organization" {
       Effect    = "Allow"
       Principal = "*"
       Action    = "events:PutEvents"
-      Resource  = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${var.iam_events_bus_name}"
+      Resource  = each.value.arn
       Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }
     }]
   })
+}
+
+# The function's IAM events rule on the organization's bus: the same pattern, retries and
+# dead-letter queue as on iam_events_bus_name.
+resource "aws_cloudwatch_event_rule" "organization_iam_events" {
+  for_each       = aws_cloudwatch_event_bus.organization
+  name           = "${var.function_name}-org-iam-events"
+  description    = "IAM CloudTrail events of the organization's member accounts (eks-iam-sync)"
+  event_bus_name = each.value.name
+  event_pattern  = local.iam_event_pattern
+  tags           = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "organization_iam_events" {
+  for_each       = aws_cloudwatch_event_rule.organization_iam_events
+  rule           = each.value.name
+  event_bus_name = each.value.event_bus_name
+  target_id      = "eks-iam-sync"
+  arn            = aws_lambda_function.this.arn
+
+  retry_policy {
+    maximum_retry_attempts       = 4
+    maximum_event_age_in_seconds = 3600
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+}
+
+resource "aws_lambda_permission" "organization_iam_events" {
+  for_each      = aws_cloudwatch_event_rule.organization_iam_events
+  statement_id  = "AllowOrganizationIamEventsRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = each.value.arn
 }
 
 resource "aws_cloudwatch_event_rule" "schedule" {
@@ -362,6 +413,27 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  tags                = var.tags
+}
+
+# Runs that left planned changes undone (NotApplied: rejected, not attempted, refused) or whose
+# plan a guard refused (Refusals), sustained for alarm_evaluation_periods periods. The metrics
+# are the function's embedded-metric lines, under its FunctionName dimension.
+resource "aws_cloudwatch_metric_alarm" "runs" {
+  for_each            = toset(["NotApplied", "Refusals"])
+  alarm_name          = "${var.function_name}-${lower(each.key)}"
+  alarm_description   = "eks-iam-sync runs reported ${each.key} above zero for ${var.alarm_evaluation_periods} periods in a row (changes IAM asks for are not made); see notApplied, rejected and refusals in the run summaries (logs)"
+  namespace           = "EksIamSync"
+  metric_name         = each.key
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_evaluation_periods
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "missing" # a period without a run neither breaches nor clears it
   alarm_actions       = local.alarm_actions
   tags                = var.tags
 }

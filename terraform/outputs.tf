@@ -30,6 +30,11 @@ output "iam_events_rule_arn" {
   value       = aws_cloudwatch_event_rule.iam_events.arn
 }
 
+output "organization_event_bus_name" {
+  description = "Many accounts: the bus the organization's forwarders target (terraform/forwarder target_event_bus_name; null without organization_id)."
+  value       = one([for bus in aws_cloudwatch_event_bus.organization : bus.name])
+}
+
 output "forward_rule_arn" {
   description = "The us-east-1 rule forwarding IAM events to the function's region (null when the function runs in us-east-1)."
   value       = local.forward_iam_events ? aws_cloudwatch_event_rule.forward[0].arn : null

@@ -98,7 +98,7 @@ variable "iam_events_bus_name" {
 }
 
 variable "organization_id" {
-  description = "Many accounts: an AWS Organization id (o-...) whose member accounts' forwarders (terraform/forwarder, or deploy/iam-events-forwarder.yaml as a StackSet) may put IAM events on iam_events_bus_name (aws:PrincipalOrgID). Empty for none."
+  description = "Many accounts: an AWS Organization id (o-...) whose member accounts' forwarders (terraform/forwarder, or deploy/iam-events-forwarder.yaml as a StackSet) may put IAM events on a bus created for them, FUNCTION_NAME-organization (aws:PrincipalOrgID); iam_events_bus_name is not opened. Empty for none."
   type        = string
   default     = ""
 
@@ -153,13 +153,24 @@ variable "log_retention_in_days" {
 }
 
 variable "alarm_topic_arn" {
-  description = "SNS topic notified by the alarms (dead-letter messages, function errors); null for none."
+  description = "SNS topic notified by the alarms (dead-letter messages, function errors, changes not applied, refusals); null for none."
   type        = string
   default     = null
 
   validation {
     condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
     error_message = "alarm_topic_arn must be an SNS topic ARN or null."
+  }
+}
+
+variable "alarm_evaluation_periods" {
+  description = "Consecutive 5-minute periods in which runs must report NotApplied > 0 (or Refusals > 0) before its alarm fires. A failed change is retried within minutes; one that stays unapplied this long needs a person."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.alarm_evaluation_periods >= 1 && var.alarm_evaluation_periods <= 288
+    error_message = "alarm_evaluation_periods must be between 1 and 288."
   }
 }
 
@@ -198,9 +209,9 @@ variable "fleet_maximum_concurrency" {
 }
 
 variable "fleet_max_receive_count" {
-  description = "Fleet mode: tries of one cluster's message before it is dead-lettered."
+  description = "Fleet mode: tries of one cluster's message before it is dead-lettered. A failed try is retried after 15 s, 30 s, then 60 s (plus up to 5 s): 5 tries span about 3 minutes, less than one schedule period."
   type        = number
-  default     = 3
+  default     = 5
 
   validation {
     condition     = var.fleet_max_receive_count >= 1 && var.fleet_max_receive_count <= 1000

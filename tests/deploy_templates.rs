@@ -4,13 +4,16 @@
 //! Terraform module must list exactly [`IAM_EVENT_NAMES`] in their EventBridge patterns, with
 //! the CloudTrail envelope (`source`, `detail-type`, `eventSource`) and failed calls filtered
 //! out, so the templates and the handler cannot drift apart. Also checked: the schedule's
-//! default and the function settings issue 7 fixes (runtime, architecture, concurrency), and
+//! default and the function settings issue 7 fixes (runtime, architecture, concurrency), the
+//! run alarms of issue 20 (`NotApplied`, `Refusals` on the function's own metrics), and
 //! fleet mode's switch (issue 14, in `deploy_fleet.rs`).
 //! scripts/check-deploy.sh validates the same files with cfn-lint, SAM, checkov and terraform fmt.
 
 use std::collections::BTreeSet;
 
 use eks_iam_sync::events::{CLOUDTRAIL_API_CALL, IAM_EVENT_NAMES};
+use eks_iam_sync::reconcile::RunSummary;
+use eks_iam_sync::telemetry::{FUNCTION_NAME_DIMENSION, METRICS_NAMESPACE, metric_counts};
 use serde_json::{Value, json};
 
 mod deploy_support;
@@ -249,7 +252,8 @@ fn terraform_patterns_list_exactly_the_handlers_event_names() {
         "{path}: iam_event_pattern has unexpected keys: {pattern}"
     );
 
-    // Both rules (the function's region and the us-east-1 forwarder) use that one pattern.
+    // Every rule (the function's region, the us-east-1 forwarder, the organization's bus)
+    // uses that one pattern.
     let main_squashed = squash(&main);
     let patterns = main_squashed.matches(" event_pattern =").count();
     let uses = main_squashed
@@ -257,12 +261,13 @@ fn terraform_patterns_list_exactly_the_handlers_event_names() {
         .count();
     assert_eq!(
         (patterns, uses),
-        (2, 2),
+        (3, 3),
         "{path}: every event_pattern must be local.iam_event_pattern"
     );
     for rule in [
         r#"resource "aws_cloudwatch_event_rule" "iam_events""#,
         r#"resource "aws_cloudwatch_event_rule" "forward""#,
+        r#"resource "aws_cloudwatch_event_rule" "organization_iam_events""#,
     ] {
         let body = squash(&hcl_block(&main, rule, path));
         assert!(
@@ -326,6 +331,110 @@ fn terraform_function_settings() {
     assert!(
         memory.contains("default = 128"),
         "variables.tf memory_size: {memory}"
+    );
+}
+
+// --- Run alarms (issue 20): NotApplied > 0 and Refusals > 0, sustained, on the function's own
+// metrics, notifying the alarm topic. ---
+
+/// The metrics the alarms watch, and the names of every metric a run's line carries.
+const RUN_ALARM_METRICS: [&str; 2] = ["NotApplied", "Refusals"];
+
+fn emitted_metric_names() -> BTreeSet<&'static str> {
+    let summary = RunSummary {
+        reason: "names only".to_owned(),
+        dry_run: false,
+        clusters: Vec::new(),
+        iam_calls: 0,
+        eks_calls: 0,
+    };
+    metric_counts(&summary).into_keys().collect()
+}
+
+#[test]
+fn sam_alarms_on_not_applied_and_refusals_sustained_for_a_parameter_of_periods() {
+    let template = cloudformation("template.yaml");
+    let emitted = emitted_metric_names();
+    let for_each = at(
+        &template,
+        "template.yaml",
+        "/Resources/Fn::ForEach::RunAlarms",
+    );
+    assert_eq!(for_each[0], "MetricName");
+    assert_eq!(for_each[1], json!(RUN_ALARM_METRICS));
+    for metric in RUN_ALARM_METRICS {
+        assert!(emitted.contains(metric), "{metric} is not in {emitted:?}");
+    }
+    let alarm = &for_each[2]["${MetricName}Alarm"];
+    assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm");
+    let p = &alarm["Properties"];
+    assert_eq!(p["Namespace"], METRICS_NAMESPACE);
+    assert_eq!(p["MetricName"], "MetricName", "!Ref MetricName");
+    assert_eq!(
+        p["Dimensions"],
+        json!([{"Name": FUNCTION_NAME_DIMENSION, "Value": "Function"}]),
+        "the function's own metrics, not every stack's"
+    );
+    assert_eq!(p["Threshold"], 0);
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(p["EvaluationPeriods"], "AlarmEvaluationPeriods");
+    assert_eq!(p["DatapointsToAlarm"], "AlarmEvaluationPeriods");
+    assert_eq!(
+        p["AlarmActions"],
+        json!(["HasAlarmTopic", ["AlarmTopicArn"], "AWS::NoValue"])
+    );
+    let periods = &template["Parameters"]["AlarmEvaluationPeriods"];
+    assert_eq!(periods["Type"], "Number");
+    assert!(
+        periods["Default"].as_u64().unwrap() >= 2,
+        "sustained: {periods}"
+    );
+    assert_eq!(periods["MinValue"], 1);
+}
+
+#[test]
+fn terraform_alarms_on_not_applied_and_refusals_as_sam_does() {
+    let path = "terraform/main.tf";
+    let main = read(path);
+    let alarm = squash(&hcl_block(
+        &main,
+        r#"resource "aws_cloudwatch_metric_alarm" "runs""#,
+        path,
+    ));
+    let metrics = format!(
+        "for_each = toset([{}])",
+        RUN_ALARM_METRICS.map(|m| format!("\"{m}\"")).join(", ")
+    );
+    for needle in [
+        metrics.as_str(),
+        &format!(r#"namespace = "{METRICS_NAMESPACE}""#),
+        "metric_name = each.key",
+        &format!(
+            "dimensions = {{ {FUNCTION_NAME_DIMENSION} = aws_lambda_function.this.function_name }}"
+        ),
+        "evaluation_periods = var.alarm_evaluation_periods",
+        "datapoints_to_alarm = var.alarm_evaluation_periods",
+        "threshold = 0",
+        r#"comparison_operator = "GreaterThanThreshold""#,
+        "alarm_actions = local.alarm_actions",
+    ] {
+        assert!(alarm.contains(needle), "{path}: lacks `{needle}`: {alarm}");
+    }
+    assert!(
+        squash(&main)
+            .contains("alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]"),
+        "{path}: the alarm actions are the alarm_topic_arn variable"
+    );
+    let variable = squash(&hcl_block(
+        &read("terraform/variables.tf"),
+        r#"variable "alarm_evaluation_periods""#,
+        "variables.tf",
+    ));
+    let sam_default =
+        cloudformation("template.yaml")["Parameters"]["AlarmEvaluationPeriods"]["Default"].clone();
+    assert!(
+        variable.contains(&format!("default = {sam_default}")),
+        "variables.tf alarm_evaluation_periods: the same default as SAM ({sam_default}): {variable}"
     );
 }
 

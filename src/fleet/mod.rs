@@ -6,7 +6,8 @@
 //! affected cluster becomes one message ([`message`]) sent to the queue ([`queue`]). Lambda's
 //! SQS event source mapping then invokes the same function with batches of those messages;
 //! each record runs in place for its cluster, and the records whose cluster failed are named
-//! in the partial batch response, so only they are retried and, in the end, dead-lettered.
+//! in the partial batch response, so only they are retried (about a minute later at most,
+//! [`retry`]) and, in the end, dead-lettered.
 //! Without the variable everything runs in place, [`CLUSTER_CONCURRENCY_ENV`] clusters at a
 //! time.
 //!
@@ -19,11 +20,12 @@
 
 pub mod message;
 pub mod queue;
+pub mod retry;
 
 use std::collections::HashMap;
 
 pub use message::{SyncUserBody, WorkMessage, messages_for};
-pub use queue::{SendReport, WorkQueue};
+pub use queue::{Retry, SendReport, VisibilityUnchanged, WorkQueue};
 
 use crate::reconcile::CLUSTER_CONCURRENCY;
 

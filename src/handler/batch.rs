@@ -17,11 +17,17 @@
 //! - A record fails (is named) when its body is malformed or names an unknown cluster, or when
 //!   one of its clusters failed. A guard refusal is a result, not a failure: retrying cannot
 //!   change it.
+//! - Retry soon: in fleet mode a failed record's visibility timeout is first shortened to
+//!   [`retry_delay`] (15 s, 30 s, then 60 s, plus jitter: at most [`RETRY_BOUND`]) with
+//!   `ChangeMessageVisibilityBatch`, so its FIFO group (its cluster) is not frozen for the
+//!   queue's visibility timeout. A batch never loses a record: a record whose visibility could
+//!   not be changed is still named (it then waits out the queue's visibility timeout).
 //! - Reconciles are level-triggered, so running a group's full reconcile before its user
 //!   events, or a later record succeeding after an earlier one failed, loses nothing: a
 //!   retried record re-reads the truth.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
 use futures::StreamExt;
@@ -29,12 +35,16 @@ use serde_json::Value;
 
 use super::report;
 use crate::events::{Action, ClassifyError, UserSync, classify};
-use crate::fleet::SyncUserBody;
 use crate::fleet::message::SYNC_USER_ACTION;
+use crate::fleet::retry::{RETRY_BOUND, RETRY_JITTER, retry_delay};
+use crate::fleet::{Retry, SyncUserBody, WorkQueue};
 use crate::reconcile::{Reconciler, RunSummary};
+use crate::telemetry::MetricDimensions;
 
 /// `eventSource` of an SQS record.
 pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
+/// The record attribute counting how many times SQS has handed the record out.
+const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
 
 /// Why one record failed; logged with its message id.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +87,14 @@ pub fn is_sqs_event(payload: &Value) -> bool {
         == Some(SQS_EVENT_SOURCE)
 }
 
-/// Runs every record of an SQS event and returns the partial batch response.
-pub(super) async fn handle_batch(reconciler: &Reconciler, payload: &Value) -> Value {
+/// Runs every record of an SQS event and returns the partial batch response; with the work
+/// `queue` (fleet mode), the failed records are first made visible again soon.
+pub(super) async fn handle_batch(
+    reconciler: &Reconciler,
+    queue: Option<&WorkQueue>,
+    dimensions: &MetricDimensions,
+    payload: &Value,
+) -> Value {
     let records: Vec<SqsMessage> = payload["Records"]
         .as_array()
         .map(|records| {
@@ -114,26 +130,72 @@ pub(super) async fn handle_batch(reconciler: &Reconciler, payload: &Value) -> Va
             }
         }
     }
-    verdicts.extend(run_full(reconciler, &full).await);
+    verdicts.extend(run_full(reconciler, dimensions, &full).await);
     let grouped: Vec<Vec<(String, Result<(), RecordError>)>> = futures::stream::iter(groups)
-        .map(|(_, works)| run_group(reconciler, works))
+        .map(|(_, works)| run_group(reconciler, dimensions, works))
         .buffer_unordered(reconciler.cluster_concurrency())
         .collect()
         .await;
     verdicts.extend(grouped.into_iter().flatten());
     let mut response = SqsBatchResponse::default();
+    let mut failed = Vec::new();
     for record in &records {
         let id = record.message_id.clone().unwrap_or_default();
         match verdicts.get(&id) {
             Some(Ok(())) => tracing::info!(message_id = %id, "record done"),
             Some(Err(error)) => {
                 tracing::error!(message_id = %id, error = %error, "record failed; SQS retries it");
+                failed.push(record);
                 response.add_failure(id);
             }
-            None => response.add_failure(id),
+            None => {
+                failed.push(record);
+                response.add_failure(id);
+            }
         }
     }
+    if let Some(queue) = queue {
+        retry_soon(queue, &failed).await;
+    }
     serde_json::to_value(&response).unwrap_or_default()
+}
+
+/// Shortens the failed records' visibility timeouts to [`retry_delay`]; logs the records
+/// whose timeout could not be changed (they are named all the same).
+async fn retry_soon(queue: &WorkQueue, failed: &[&SqsMessage]) {
+    let retries: Vec<Retry> = failed
+        .iter()
+        .filter_map(|record| {
+            let receive_count = record
+                .attributes
+                .get(RECEIVE_COUNT_ATTRIBUTE)
+                .and_then(|count| count.parse::<u64>().ok())
+                .unwrap_or(1);
+            let jitter =
+                Duration::from_millis(rand::random_range(0..=RETRY_JITTER.as_millis() as u64));
+            Some(Retry {
+                message_id: record.message_id.clone()?,
+                receipt_handle: record.receipt_handle.clone()?,
+                delay: retry_delay(receive_count, jitter),
+            })
+        })
+        .collect();
+    if retries.is_empty() {
+        return;
+    }
+    let unchanged = queue.retry_after(&retries).await;
+    for record in &unchanged {
+        tracing::warn!(
+            message_id = %record.message_id,
+            error = %record.error,
+            "could not shorten the failed record's visibility timeout; it is retried after the queue's"
+        );
+    }
+    tracing::info!(
+        records = retries.len() - unchanged.len(),
+        within_seconds = RETRY_BOUND.as_secs(),
+        "failed records made visible again soon"
+    );
 }
 
 /// A record that does not even parse as an SQS message: keep its id so it can be named.
@@ -176,6 +238,7 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
 /// The batch's full reconciles as one run; each record's verdict.
 async fn run_full(
     reconciler: &Reconciler,
+    dimensions: &MetricDimensions,
     records: &[(&str, Vec<String>)],
 ) -> Vec<(String, Result<(), RecordError>)> {
     if records.is_empty() {
@@ -195,7 +258,7 @@ async fn run_full(
         records.len()
     );
     let summary = reconciler.reconcile(&clusters, false, &reason).await;
-    report(&summary);
+    report(&summary, dimensions);
     records
         .iter()
         .map(|(id, clusters)| ((*id).to_owned(), verdict(&summary, clusters)))
@@ -205,6 +268,7 @@ async fn run_full(
 /// One group's other records, in order; each record's verdict.
 async fn run_group(
     reconciler: &Reconciler,
+    dimensions: &MetricDimensions,
     works: Vec<(&str, Work)>,
 ) -> Vec<(String, Result<(), RecordError>)> {
     let mut verdicts = Vec::new();
@@ -219,7 +283,7 @@ async fn run_group(
             }
             Work::Acknowledge(_) | Work::Reconcile(_) => continue,
         };
-        report(&summary);
+        report(&summary, dimensions);
         verdicts.push((id.to_owned(), verdict(&summary, clusters)));
     }
     verdicts

@@ -33,7 +33,7 @@ use crate::config::ConfigError;
 use crate::events::{Action, ClassifyError, classify};
 use crate::fleet::{FleetSettings, FleetSettingsError, WorkQueue, messages_for};
 use crate::reconcile::{Reconciler, RunSummary};
-use crate::telemetry::{metric_counts, metric_line};
+use crate::telemetry::{MetricDimensions, metric_counts, metric_line};
 
 pub use batch::is_sqs_event;
 
@@ -46,17 +46,30 @@ pub enum StartError {
     Fleet(#[from] FleetSettingsError),
 }
 
-/// What serves invocations: the reconciler, and the work queue in fleet mode.
+/// What serves invocations: the reconciler, the work queue in fleet mode, and the dimensions
+/// of the metric lines.
 #[derive(Debug)]
 pub struct Handler {
     reconciler: Reconciler,
     queue: Option<WorkQueue>,
+    dimensions: MetricDimensions,
 }
 
 impl Handler {
-    /// A handler reconciling through `reconciler`, fanning out on `queue` when given.
+    /// A handler reconciling through `reconciler`, fanning out on `queue` when given, with
+    /// dimensionless metric lines.
     pub fn new(reconciler: Reconciler, queue: Option<WorkQueue>) -> Handler {
-        Handler { reconciler, queue }
+        Handler {
+            reconciler,
+            queue,
+            dimensions: MetricDimensions::default(),
+        }
+    }
+
+    /// The same handler, its metric lines under `dimensions`.
+    pub fn with_metric_dimensions(mut self, dimensions: MetricDimensions) -> Handler {
+        self.dimensions = dimensions;
+        self
     }
 
     /// The handler `env` describes: the reconciler of [`app::reconciler_for`] with the
@@ -71,7 +84,7 @@ impl Handler {
         let queue = fleet.queue(&sdk);
         let reconciler = app::reconciler_for(settings, env, sdk)
             .with_cluster_concurrency(fleet.cluster_concurrency);
-        Ok(Handler::new(reconciler, queue))
+        Ok(Handler::new(reconciler, queue).with_metric_dimensions(MetricDimensions::from_env(env)))
     }
 
     pub fn reconciler(&self) -> &Reconciler {
@@ -80,7 +93,13 @@ impl Handler {
 
     /// Handles one invocation (see the module's routing table).
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
-        route(&self.reconciler, self.queue.as_ref(), payload).await
+        route(
+            &self.reconciler,
+            self.queue.as_ref(),
+            &self.dimensions,
+            payload,
+        )
+        .await
     }
 }
 
@@ -119,10 +138,10 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Handles one invocation in place (no work queue): SQS batches and every event are
-/// reconciled by this invocation.
+/// Handles one invocation in place (no work queue, dimensionless metrics): SQS batches and
+/// every event are reconciled by this invocation.
 pub async fn handle(reconciler: &Reconciler, payload: &Value) -> Result<Value, HandlerError> {
-    route(reconciler, None, payload).await
+    route(reconciler, None, &MetricDimensions::default(), payload).await
 }
 
 /// Routes one payload: an SQS batch to its records, an event to the queue when there is one
@@ -130,11 +149,13 @@ pub async fn handle(reconciler: &Reconciler, payload: &Value) -> Result<Value, H
 async fn route(
     reconciler: &Reconciler,
     queue: Option<&WorkQueue>,
+    dimensions: &MetricDimensions,
     payload: &Value,
 ) -> Result<Value, HandlerError> {
     if is_sqs_event(payload) {
         // Boxed: the batch and dispatch futures are deep, and the runtime's is deeper still.
-        return Ok(Box::pin(batch::handle_batch(reconciler, payload)).await);
+        let batch = batch::handle_batch(reconciler, queue, dimensions, payload);
+        return Ok(Box::pin(batch).await);
     }
     let decision = classify(payload, reconciler.settings())?;
     let decision = Box::pin(accounts::route_event(decision, payload, reconciler)).await;
@@ -156,12 +177,15 @@ async fn route(
         }
         Action::SyncUser(sync) => reconciler.user_event(sync, false, &decision.reason).await,
     };
-    in_place_response(&summary)
+    in_place_response(&summary, dimensions)
 }
 
 /// The in-place response: the run's summary, or [`HandlerError::ClustersFailed`] carrying it.
-fn in_place_response(summary: &RunSummary) -> Result<Value, HandlerError> {
-    report(summary);
+fn in_place_response(
+    summary: &RunSummary,
+    dimensions: &MetricDimensions,
+) -> Result<Value, HandlerError> {
+    report(summary, dimensions);
     let failed = summary
         .clusters
         .iter()
@@ -178,8 +202,8 @@ fn in_place_response(summary: &RunSummary) -> Result<Value, HandlerError> {
     Ok(value)
 }
 
-/// Logs each cluster's outcome and prints the run's metric line.
-fn report(summary: &RunSummary) {
+/// Logs each cluster's outcome and prints the run's metric line under `dimensions`.
+fn report(summary: &RunSummary, dimensions: &MetricDimensions) {
     for cluster in &summary.clusters {
         tracing::info!(
             cluster = %cluster.cluster,
@@ -196,6 +220,10 @@ fn report(summary: &RunSummary) {
     // Lambda sends stdout and stderr to the same log stream; stderr keeps `invoke`'s stdout pure JSON.
     eprintln!(
         "{}",
-        metric_line(&metric_counts(summary), std::time::SystemTime::now())
+        metric_line(
+            &metric_counts(summary),
+            dimensions,
+            std::time::SystemTime::now()
+        )
     );
 }

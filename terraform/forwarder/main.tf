@@ -1,6 +1,6 @@
 # Many accounts: forwards a member account's IAM CloudTrail events from us-east-1 (the only
-# region where they reach EventBridge) to the eks-iam-sync function's event bus in the central
-# account, which accepts the organization (the main module's organization_id). The Terraform
+# region where they reach EventBridge) to the eks-iam-sync organization bus in the central
+# account, the bus the main module creates when organization_id is set (never its default bus). The Terraform
 # twin of deploy/iam-events-forwarder.yaml (deployed there as a StackSet): apply this module in
 # every member account with an aws provider in us-east-1. The event names are exactly
 # eks_iam_sync::events::IAM_EVENT_NAMES (tests/deploy_fleet.rs checks them).
@@ -10,9 +10,10 @@ data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  partition  = data.aws_partition.current.partition
-  account    = data.aws_caller_identity.current.account_id
-  target_bus = "arn:${local.partition}:events:${var.target_region}:${var.target_account_id}:event-bus/${var.target_event_bus_name}"
+  partition       = data.aws_partition.current.partition
+  account         = data.aws_caller_identity.current.account_id
+  target_bus_name = coalesce(var.target_event_bus_name, "${var.name}-organization")
+  target_bus      = "arn:${local.partition}:events:${var.target_region}:${var.target_account_id}:event-bus/${local.target_bus_name}"
 
   iam_event_names = [
     "AddUserToGroup",

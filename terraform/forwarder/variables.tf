@@ -19,18 +19,18 @@ variable "target_account_id" {
 }
 
 variable "target_event_bus_name" {
-  description = "Event bus in target_region that the function's IAM events rule listens on (the main module's iam_events_bus_name)."
+  description = "Event bus in target_region that accepts the organization: the main module's organization_event_bus_name output. Null for NAME-organization, the bus the main module creates for a function named var.name."
   type        = string
-  default     = "default"
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.target_event_bus_name))
-    error_message = "target_event_bus_name must be an event bus name (not an ARN)."
+    condition     = var.target_event_bus_name == null || can(regex("^[A-Za-z0-9._-]{1,256}$", var.target_event_bus_name))
+    error_message = "target_event_bus_name must be an event bus name (not an ARN), or null."
   }
 }
 
 variable "name" {
-  description = "Prefix of the forwarder's resource names."
+  description = "Prefix of the forwarder's resource names: the main module's function_name, whose organization bus is the default target."
   type        = string
   default     = "eks-iam-sync"
 }

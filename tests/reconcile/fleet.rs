@@ -1,11 +1,20 @@
 //! Fleet mode in process: with a work queue (a mocked SQS client), the schedule and IAM events
 //! cost one SendMessageBatch and no cluster call; a direct invoke still runs in place; an SQS
-//! batch runs each record in place and names only the records that failed.
+//! batch runs each record in place and names only the records that failed, each made visible
+//! again within [`RETRY_BOUND`] (issue 20), named even when SQS would not change it.
 
 use aws_sdk_sqs::Client as Sqs;
+use aws_sdk_sqs::operation::change_message_visibility_batch::{
+    ChangeMessageVisibilityBatchError, ChangeMessageVisibilityBatchInput,
+    ChangeMessageVisibilityBatchOutput,
+};
 use aws_sdk_sqs::operation::send_message_batch::{SendMessageBatchInput, SendMessageBatchOutput};
-use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
+use aws_sdk_sqs::types::error::QueueDoesNotExist;
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchResultEntry, SendMessageBatchResultEntry,
+};
 use aws_smithy_mocks::{Rule, mock};
+use eks_iam_sync::fleet::retry::{RETRY_BOUND, RETRY_CAP, RETRY_JITTER};
 use eks_iam_sync::handler::HandlerError;
 use serde_json::{Value, json};
 
@@ -42,13 +51,25 @@ fn body(req: &SendMessageBatchInput) -> Value {
     serde_json::from_str(req.entries()[0].message_body()).unwrap()
 }
 
-/// An SQS event of `(messageId, body)` records, grouped by cluster as the queue would.
+/// An SQS event of `(messageId, body)` records, grouped by cluster as the queue would, each
+/// handed out for the first time.
 fn sqs_event(records: &[(&str, Value)]) -> Value {
+    let first: Vec<(&str, Value, u64)> = records
+        .iter()
+        .map(|(id, body)| (*id, body.clone(), 1))
+        .collect();
+    sqs_event_received(&first)
+}
+
+/// An SQS event of `(messageId, body, ApproximateReceiveCount)` records; the receipt handle
+/// is `r-<messageId>`.
+fn sqs_event_received(records: &[(&str, Value, u64)]) -> Value {
     let records: Vec<Value> = records
         .iter()
-        .map(|(id, body)| {
-            json!({"messageId": id, "receiptHandle": "r", "body": body.to_string(),
-                "attributes": {"MessageGroupId": CLUSTER}, "messageAttributes": {},
+        .map(|(id, body, count)| {
+            json!({"messageId": id, "receiptHandle": format!("r-{id}"), "body": body.to_string(),
+                "attributes": {"MessageGroupId": CLUSTER, "ApproximateReceiveCount": count.to_string()},
+                "messageAttributes": {},
                 "eventSource": "aws:sqs", "awsRegion": "us-east-1",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:eks-iam-sync-work.fifo"})
         })
@@ -190,5 +211,98 @@ async fn a_batch_runs_its_records_in_place_and_names_only_the_failed_ones() {
     );
     // The IAM read fails the cluster before any cluster call.
     s.verify(Calls::none().iam(&["GetGroup"]));
+    s.finish();
+}
+
+/// The visibility timeout `req` asks for `receipt_handle`, in seconds.
+fn visibility_of(req: &ChangeMessageVisibilityBatchInput, receipt_handle: &str) -> Option<u64> {
+    req.entries()
+        .iter()
+        .find(|e| e.receipt_handle() == receipt_handle)
+        .and_then(|e| e.visibility_timeout())
+        .map(|t| t as u64)
+}
+
+/// A record that failed again (third delivery: the capped delay) and a malformed one (first
+/// delivery: 15 s) are made visible again within the bound, not after the queue's visibility
+/// timeout; both are named, even the one SQS would not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_fleet_records_are_made_visible_again_within_the_bound_and_still_named() {
+    let cap = RETRY_CAP.as_secs();
+    let bound = RETRY_BOUND.as_secs();
+    let first = 15..=15 + RETRY_JITTER.as_secs();
+    let change = mock!(Sqs::change_message_visibility_batch)
+        .match_requests(move |req| {
+            req.queue_url() == Some(QUEUE_URL)
+                && req.entries().len() == 2
+                && visibility_of(req, "r-denied").is_some_and(|t| (cap..=bound).contains(&t))
+                && visibility_of(req, "r-typo").is_some_and(|t| first.contains(&t))
+        })
+        .then_compute_output(|req| {
+            let id_of = |handle: &str| {
+                let entry = req.entries().iter().find(|e| e.receipt_handle() == handle);
+                entry.unwrap().id().to_owned()
+            };
+            ChangeMessageVisibilityBatchOutput::builder()
+                .successful(
+                    ChangeMessageVisibilityBatchResultEntry::builder()
+                        .id(id_of("r-denied"))
+                        .build()
+                        .unwrap(),
+                )
+                .failed(
+                    BatchResultErrorEntry::builder()
+                        .id(id_of("r-typo"))
+                        .sender_fault(true)
+                        .code("ReceiptHandleIsInvalid")
+                        .message("expired")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        });
+    let s = Setup::admins_on_aws_auth()
+        .fleet(vec![change])
+        .iam(vec![iam::get_group_denied("eks-admins")])
+        .start()
+        .await;
+    let batch = sqs_event_received(&[
+        (
+            "denied",
+            json!({"action": "reconcile", "clusters": [CLUSTER]}),
+            3,
+        ),
+        ("typo", json!({"action": "reconcile", "dryrun": true}), 1),
+    ]);
+    let response = s.handle(&batch).await.unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "denied"}, {"itemIdentifier": "typo"}]})
+    );
+    s.verify(Calls::none().iam(&["GetGroup"]));
+    s.finish();
+}
+
+/// When SQS refuses the visibility change as a whole, the batch still names every failed
+/// record (it then waits out the queue's visibility timeout): a batch never loses a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_record_is_named_even_when_its_visibility_cannot_be_changed() {
+    let refused = mock!(Sqs::change_message_visibility_batch).then_error(|| {
+        ChangeMessageVisibilityBatchError::QueueDoesNotExist(
+            QueueDoesNotExist::builder().message("gone").build(),
+        )
+    });
+    let s = Setup::admins_on_aws_auth()
+        .fleet(vec![refused])
+        .start()
+        .await;
+    let batch = sqs_event(&[("typo", json!({"action": "reconcile", "dryrun": true}))]);
+    let response = s.handle(&batch).await.unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "typo"}]})
+    );
+    s.verify(Calls::none());
     s.finish();
 }

@@ -1,10 +1,13 @@
 //! Fleet mode end to end (issue 14): with `EKS_IAM_SYNC_QUEUE_URL` naming a FIFO queue in
 //! moto, events fan out one message per cluster; the messages, received from moto and fed back
 //! as an SQS event the way Lambda's event source mapping would, run in place and the partial
-//! batch response names exactly the records whose cluster failed.
+//! batch response names exactly the records whose cluster failed, each handed out again within
+//! seconds (issue 20), not after the queue's 1,800 s visibility timeout.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
+use eks_iam_sync::fleet::retry::{RETRY_BASE, RETRY_JITTER};
 use serde_json::{Value, json};
 
 use crate::support::{Run, TestCluster, iam_group, section, stack};
@@ -218,6 +221,9 @@ fn a_batch_names_only_the_record_of_a_deleted_cluster() {
     stack().aws(&["eks", "delete-cluster", "--name", gone]);
 
     let batch = fleet.run_batch(&messages);
+    // The failed record's visibility was changed before the batch answered.
+    let failed_at = Instant::now();
+    let early = fleet.receive();
     let gone_message = messages
         .iter()
         .find(|m| m["Attributes"]["MessageGroupId"] == gone.as_str())
@@ -234,6 +240,24 @@ fn a_batch_names_only_the_record_of_a_deleted_cluster() {
             "{users}"
         );
     }
+
+    // Retry soon: the failed record (first try: 15 s + jitter) comes back within the bound.
+    let bound = RETRY_BASE + RETRY_JITTER + Duration::from_secs(2);
+    let again = loop {
+        let got = fleet.receive();
+        if !got.is_empty() || failed_at.elapsed() > bound {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(early.is_empty(), "visible at once: {early:?}");
+    assert_eq!(
+        again.len(),
+        1,
+        "not visible again within {bound:?}: {again:?}"
+    );
+    assert_eq!(again[0]["MessageId"], gone_message["MessageId"]);
+    assert_eq!(again[0]["Attributes"]["ApproximateReceiveCount"], "2");
 }
 
 #[test]

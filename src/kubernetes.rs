@@ -6,6 +6,15 @@
 //! reconciler re-reads and re-plans. The object is replaced whole as it was read, with only
 //! `data` and our ledger annotation changed, so labels, other annotations and `binaryData`
 //! survive. Every call is counted for the run's summary.
+//!
+//! # One retry layer
+//! kube's client retries 429, 503 and 504 on its own (kube-client 5.0.0
+//! `src/client/builder.rs`: a tower `RetryLayer` with `RetryPolicy::server_retry()`, up to 15
+//! retries, honouring `Retry-After`, whenever `Config::default_retry` is true, its default).
+//! It is switched off here: the reconciler's retry (`reconcile::aws_auth`, at most
+//! `WRITE_ATTEMPTS` read → plan → write attempts) is the only one, so every request sent is
+//! counted (`kube_get`, `kube_put`, `kube_post` in the summary) and a busy API server cannot
+//! hold a run for 15 backoffs per call.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -160,6 +169,8 @@ impl AwsAuthStore {
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(Duration::from_secs(30));
         config.write_timeout = Some(Duration::from_secs(30));
+        // The reconciler's retry is the only one (see the module doc).
+        config.default_retry = false;
         config.auth_info.token = Some(SecretString::from(token.to_owned()));
         let client =
             kube::Client::try_from(config).map_err(|e| KubeError::Client(e.to_string()))?;

@@ -1,11 +1,20 @@
 //! Bounded time: one retry layer for Kubernetes (ours: a 503 is retried as many times as
-//! `WRITE_ATTEMPTS` says, and each request is counted).
+//! `WRITE_ATTEMPTS` says, and each request is counted), timeouts on a stalled endpoint (EKS
+//! answering too slowly, a Kubernetes API server that accepts and never answers).
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eks_iam_sync::aws::timeouts::{AwsTimeouts, CONNECT_TIMEOUT};
 use eks_iam_sync::handler::HandlerError;
+use eks_iam_sync::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 use eks_iam_sync::reconcile::WRITE_ATTEMPTS;
 use serde_json::Value;
 
 use crate::support::{Setup, event, first_aws_auth_run, iam};
+
+/// A generous bound for a run that must end by its timeouts (the harness's, not the product's).
+const ENDS_WITHIN: Duration = Duration::from_secs(60);
 
 /// The summary of an invocation that failed because its cluster failed.
 fn failed_summary(result: Result<Value, HandlerError>) -> Value {
@@ -58,4 +67,71 @@ async fn one_503_costs_one_more_attempt_not_more() {
     assert_eq!(cluster["writeAttempts"], 2);
     assert_eq!(cluster["apiCalls"]["kube_get"], 2);
     s.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_describe_cluster_fails_the_cluster_with_a_timeout() {
+    let timeouts = AwsTimeouts {
+        attempt: Duration::from_millis(200),
+        operation: Duration::from_secs(1),
+    };
+    let s = Setup::admins_on_aws_auth()
+        .iam(vec![iam::get_group("eks-admins", &["alice"])])
+        .fault("eks:DescribeCluster:none:latency=600000")
+        .timeouts(timeouts)
+        .start()
+        .await;
+
+    let started = Instant::now();
+    let summary = failed_summary(s.handle(&event("scheduled_event", None)).await);
+    assert!(started.elapsed() < ENDS_WITHIN, "{:?}", started.elapsed());
+    let cluster = &summary["clusters"][0];
+    assert_eq!(cluster["outcome"], "failed");
+    let error = cluster["error"].as_str().unwrap();
+    assert!(error.contains("DescribeCluster"), "{error}");
+    assert!(error.contains("timeout"), "{error}");
+    let counters = s.sim.state.counters.snapshot();
+    let describes = counters["eks"]["DescribeCluster"].as_u64().unwrap();
+    assert!(
+        (1..=3).contains(&describes),
+        "the SDK's attempts within the operation timeout: {describes}"
+    );
+    assert!(
+        counters["kube"].get("prod").is_none(),
+        "the cluster was never reached: {counters}"
+    );
+    assert!(s.aws_auth().is_empty(), "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_that_accepts_and_never_answers_is_a_transient_error_not_a_hang() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("https://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            held.push(socket); // accepted, never read from or written to
+        }
+    });
+    let ca = eks_sim::tls::TlsMaterial::generate().unwrap().ca_pem;
+    let calls = Arc::new(KubeCalls::default());
+    let store = AwsAuthStore::connect(&endpoint, ca.as_bytes(), "token", calls.clone()).unwrap();
+
+    let started = Instant::now();
+    let error = store.get().await.unwrap_err();
+    let took = started.elapsed();
+    silent.abort();
+
+    assert!(matches!(error, KubeError::Transport { .. }), "{error}");
+    assert!(error.is_transient(), "{error}");
+    assert!(
+        took >= CONNECT_TIMEOUT.mul_f64(0.9) && took < ENDS_WITHIN,
+        "{took:?}"
+    );
+    assert_eq!(
+        calls.snapshot(),
+        (1, 0, 0),
+        "one GET sent, not retried by kube"
+    );
 }

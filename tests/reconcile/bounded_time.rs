@@ -1,6 +1,7 @@
 //! Bounded time: one retry layer for Kubernetes (ours: a 503 is retried as many times as
 //! `WRITE_ATTEMPTS` says, and each request is counted), timeouts on a stalled endpoint (EKS
-//! answering too slowly, a Kubernetes API server that accepts and never answers).
+//! answering too slowly, a Kubernetes API server that accepts and never answers), and the
+//! invocation's deadline (clusters not started are reported as failed).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,10 +9,10 @@ use std::time::{Duration, Instant};
 use eks_iam_sync::aws::timeouts::{AwsTimeouts, CONNECT_TIMEOUT};
 use eks_iam_sync::handler::HandlerError;
 use eks_iam_sync::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
-use eks_iam_sync::reconcile::WRITE_ATTEMPTS;
+use eks_iam_sync::reconcile::{WRITE_ATTEMPTS, until_deadline};
 use serde_json::Value;
 
-use crate::support::{Setup, event, first_aws_auth_run, iam};
+use crate::support::{Calls, Setup, event, first_aws_auth_run, iam};
 
 /// A generous bound for a run that must end by its timeouts (the harness's, not the product's).
 const ENDS_WITHIN: Duration = Duration::from_secs(60);
@@ -134,4 +135,35 @@ async fn an_api_server_that_accepts_and_never_answers_is_a_transient_error_not_a
         (1, 0, 0),
         "one GET sent, not retried by kube"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_are_not_started_when_the_deadline_is_near() {
+    let s = Setup::admins_on_aws_auth()
+        .iam(vec![
+            iam::get_group("eks-admins", &["alice"]),
+            iam::get_group("eks-admins", &["alice"]),
+        ])
+        .start()
+        .await;
+
+    let far = Instant::now() + Duration::from_secs(600);
+    let response = until_deadline(far, s.handle(&event("scheduled_event", None)))
+        .await
+        .expect("with time left the run succeeds");
+    s.verify(first_aws_auth_run(&[("get", 1), ("create", 1)]));
+    assert_eq!(response["clusters"][0]["outcome"], "applied");
+
+    let near = Instant::now() + Duration::from_secs(5);
+    let summary =
+        failed_summary(until_deadline(near, s.handle(&event("scheduled_event", None))).await);
+    // IAM is read before the clusters start; no cluster call is made.
+    s.verify(Calls::none().iam(&["GetGroup"]));
+    let cluster = &summary["clusters"][0];
+    assert_eq!(cluster["outcome"], "failed");
+    assert_eq!(
+        cluster["error"],
+        "not started: the invocation's deadline was near"
+    );
+    s.finish();
 }

@@ -36,8 +36,9 @@
 //!   is never taken for "no members"); a missing group counts as empty, with a warning.
 //! - Clusters are independent: one failing does not stop the others.
 //! - Bounded by the invocation's deadline: run inside [`until_deadline`] (the Lambda handler
-//!   does, with the invocation's deadline), no cluster is started within [`DEADLINE_MARGIN`]
-//!   of it; each cluster not started is reported as failed
+//!   does, with the invocation's deadline), no cluster is started in the last
+//!   [`DEADLINE_MARGIN`] before it (or the last quarter of the invocation's time, when that is
+//!   shorter); each cluster not started is reported as failed
 //!   ([`ClusterError::DeadlineNear`]), so the run answers instead of being cut off. A cluster
 //!   already started finishes, its calls bounded by their timeouts (`aws::timeouts`,
 //!   `kubernetes`).
@@ -88,24 +89,29 @@ pub const WRITE_ATTEMPTS: u32 = 5;
 /// How long a user event waits for IAM to show what the event says happened.
 pub const CONSISTENCY_WAIT: Duration = Duration::from_secs(8);
 /// No cluster is started this close to the invocation's deadline: time for a cluster started
-/// just before it to finish its usual calls, and for the invocation to answer.
+/// just before it to finish its usual calls, and for the invocation to answer. An invocation
+/// given less than four times this keeps the last quarter of its time instead (a 3 s
+/// function still starts its clusters).
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
 
 tokio::task_local! {
-    /// The instant the running invocation must have answered by ([`until_deadline`]).
-    static DEADLINE: Instant;
+    /// The last instant the running invocation may start a cluster at ([`until_deadline`]).
+    static LAST_START: Instant;
 }
 
 /// Runs `run` (an invocation's handling) with `deadline` as its deadline: the runs it makes
-/// start no cluster within [`DEADLINE_MARGIN`] of it.
+/// start no cluster in the last [`DEADLINE_MARGIN`] (or quarter of the time left now) before
+/// it.
 pub async fn until_deadline<F: Future>(deadline: Instant, run: F) -> F::Output {
-    DEADLINE.scope(deadline, run).await
+    let now = Instant::now();
+    let margin = DEADLINE_MARGIN.min(deadline.saturating_duration_since(now) / 4);
+    LAST_START.scope(deadline - margin, run).await
 }
 
 /// Whether the running invocation's deadline (if it has one) is too near to start a cluster.
 fn deadline_near() -> bool {
-    DEADLINE
-        .try_with(|deadline| Instant::now() + DEADLINE_MARGIN >= *deadline)
+    LAST_START
+        .try_with(|last_start| Instant::now() >= *last_start)
         .unwrap_or(false)
 }
 

@@ -143,6 +143,7 @@ async fn clusters_are_not_started_when_the_deadline_is_near() {
         .iam(vec![
             iam::get_group("eks-admins", &["alice"]),
             iam::get_group("eks-admins", &["alice"]),
+            iam::get_group("eks-admins", &["alice", "bob"]),
         ])
         .start()
         .await;
@@ -154,9 +155,29 @@ async fn clusters_are_not_started_when_the_deadline_is_near() {
     s.verify(first_aws_auth_run(&[("get", 1), ("create", 1)]));
     assert_eq!(response["clusters"][0]["outcome"], "applied");
 
-    let near = Instant::now() + Duration::from_secs(5);
-    let summary =
-        failed_summary(until_deadline(near, s.handle(&event("scheduled_event", None))).await);
+    // A function with a short timeout (Lambda's default is 3 s) still starts its clusters:
+    // only its last quarter is kept free.
+    let short = Instant::now() + Duration::from_secs(3);
+    until_deadline(short, s.handle(&event("scheduled_event", None)))
+        .await
+        .expect("a short deadline still leaves time to start");
+    s.verify(
+        Calls::none()
+            .iam(&["GetGroup"])
+            .eks(&[("DescribeCluster", 1)])
+            .kube(&[("get", 1)]),
+    );
+
+    // Within the margin (the last quarter of 2.4 s here): bob's grant waits, reported, for
+    // the next invocation.
+    let near = Instant::now() + Duration::from_millis(2400);
+    let summary = failed_summary(
+        until_deadline(near, async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            s.handle(&event("scheduled_event", None)).await
+        })
+        .await,
+    );
     // IAM is read before the clusters start; no cluster call is made.
     s.verify(Calls::none().iam(&["GetGroup"]));
     let cluster = &summary["clusters"][0];
@@ -164,6 +185,10 @@ async fn clusters_are_not_started_when_the_deadline_is_near() {
     assert_eq!(
         cluster["error"],
         "not started: the invocation's deadline was near"
+    );
+    assert!(
+        !s.aws_auth()["mapUsers"].contains(&iam::user_arn("bob")),
+        "nothing was written"
     );
     s.finish();
 }

@@ -1,5 +1,6 @@
 //! Building the application from its environment: the validated [`Settings`], the AWS SDK
-//! configuration and clients, and the ownership rules. The Lambda and every CLI command that
+//! configuration (with the time limits of [`AwsTimeouts`]) and clients, and the ownership
+//! rules. The Lambda and every CLI command that
 //! reconciles get their [`Reconciler`] here, so they cannot drift apart.
 //!
 //! The configuration is validated before any AWS call (an invalid one is every problem at
@@ -11,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::aws::timeouts::{AwsTimeouts, TimeoutsError};
 use crate::config::{self, CONFIG_ENV, ConfigError, IAM_EKS_USER_MAPPER_VARS};
 use crate::core::aws_auth::OwnershipRules;
 use crate::core::settings::Settings;
@@ -44,11 +46,25 @@ pub fn ownership_for(env: &HashMap<String, String>) -> OwnershipRules {
     }
 }
 
-/// Builds the reconciler from `env`: configuration first, then the AWS SDK configuration
-/// ([`load_sdk_config`]).
-pub async fn reconciler_from_env(env: &HashMap<String, String>) -> Result<Reconciler, ConfigError> {
+/// Why the application cannot be built from its environment.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Timeouts(#[from] TimeoutsError),
+}
+
+/// Builds the reconciler from `env`: configuration and timeouts first, then the AWS SDK
+/// configuration ([`load_sdk_config`]).
+pub async fn reconciler_from_env(env: &HashMap<String, String>) -> Result<Reconciler, SetupError> {
     let settings = config::load(env)?;
-    Ok(reconciler_for(settings, env, load_sdk_config().await))
+    let timeouts = AwsTimeouts::from_env(env)?;
+    Ok(reconciler_for(
+        settings,
+        env,
+        load_sdk_config(timeouts).await,
+    ))
 }
 
 /// The reconciler of validated `settings`, with the ownership rules `env` implies, talking
@@ -62,7 +78,11 @@ pub fn reconciler_for(
 }
 
 /// The AWS SDK configuration, loaded once per process: aws-config's default chain, so
-/// endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply, with `timeouts` on every call of
+/// every client made from it.
+pub async fn load_sdk_config(timeouts: AwsTimeouts) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts.sdk_config())
+        .load()
+        .await
 }

@@ -6,11 +6,25 @@
 //! reconciler re-reads and re-plans. The object is replaced whole as it was read, with only
 //! `data` and our ledger annotation changed, so labels, other annotations and `binaryData`
 //! survive. Every call is counted for the run's summary.
+//!
+//! # One retry layer
+//! kube's client retries 429, 503 and 504 on its own (kube-client 5.0.0
+//! `src/client/builder.rs`: a tower `RetryLayer` with `RetryPolicy::server_retry()`, up to 15
+//! retries, honouring `Retry-After`, whenever `Config::default_retry` is true, its default).
+//! It is switched off here: the reconciler's retry (`reconcile::aws_auth`, at most
+//! `WRITE_ATTEMPTS` read → plan → write attempts) is the only one, so every request sent is
+//! counted (`kube_get`, `kube_put`, `kube_post` in the summary) and a busy API server cannot
+//! hold a run for 15 backoffs per call.
+//!
+//! # Bounded time
+//! The AWS clients' default limits apply here too: connecting (TCP and the TLS handshake)
+//! is given up after [`CONNECT_TIMEOUT`], and a request whose answer stalls (no byte read or
+//! written for [`ATTEMPT_TIMEOUT`]) fails as a transport error, which the reconciler's retry
+//! counts like any other attempt.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -18,6 +32,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use secrecy::SecretString;
 
+use crate::aws::timeouts::{ATTEMPT_TIMEOUT, CONNECT_TIMEOUT};
 use crate::core::aws_auth::{ConfigMapData, LEDGER_ANNOTATION};
 
 pub const AWS_AUTH_NAME: &str = "aws-auth";
@@ -157,9 +172,11 @@ impl AwsAuthStore {
         let mut config = kube::Config::new(uri);
         config.default_namespace = AWS_AUTH_NAMESPACE.to_owned();
         config.root_cert = Some(roots);
-        config.connect_timeout = Some(Duration::from_secs(10));
-        config.read_timeout = Some(Duration::from_secs(30));
-        config.write_timeout = Some(Duration::from_secs(30));
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        config.read_timeout = Some(ATTEMPT_TIMEOUT);
+        config.write_timeout = Some(ATTEMPT_TIMEOUT);
+        // The reconciler's retry is the only one (see the module doc).
+        config.default_retry = false;
         config.auth_info.token = Some(SecretString::from(token.to_owned()));
         let client =
             kube::Client::try_from(config).map_err(|e| KubeError::Client(e.to_string()))?;

@@ -5,14 +5,19 @@
 //! DescribeCluster cache and the token cache live as long as the instance, so warm
 //! invocations skip that work. Building them is [`crate::handler::Handler::from_env`]'s job,
 //! handling one event [`crate::handler`]'s; the runtime is `main`'s.
+//!
+//! Each invocation runs until its deadline (the runtime API's `Lambda-Runtime-Deadline-Ms`):
+//! the reconciler starts no cluster close to it ([`reconcile::until_deadline`]).
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::app;
 use crate::handler::Handler;
+use crate::reconcile;
 
 /// Runs the Lambda runtime loop until the environment shuts the instance down.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
@@ -26,7 +31,34 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
-        async move { handler.handle(&event.payload).await }
+        let deadline = instant_of(event.context.deadline());
+        async move { reconcile::until_deadline(deadline, handler.handle(&event.payload)).await }
     }))
     .await
+}
+
+/// The instant of this process's clock at wall-clock time `deadline` (now, if it is past).
+fn instant_of(deadline: SystemTime) -> Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_deadline_becomes_the_same_time_left_on_the_monotonic_clock() {
+        let left = instant_of(SystemTime::now() + Duration::from_secs(300)) - Instant::now();
+        assert!(
+            left > Duration::from_secs(299) && left <= Duration::from_secs(300),
+            "{left:?}"
+        );
+        let past = instant_of(SystemTime::now() - Duration::from_secs(60));
+        assert!(past <= Instant::now(), "a past deadline is now");
+    }
 }

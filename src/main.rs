@@ -3,12 +3,12 @@
 //!
 //! Process-wide set-up happens here once: the TLS crypto provider, logging, and one async
 //! runtime for whichever mode needs it. Each mode returns its own exit code (the CLI's are
-//! documented on each subcommand: 0 ok, 2 "would change", 1 error).
+//! documented on each subcommand: 0 ok, 2 "would change", 1 error; a usage error is 1 too,
+//! see [`cli::parse`]).
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use eks_iam_sync::cli::{self, Cli, Command};
+use eks_iam_sync::cli::{self, Command};
 use eks_iam_sync::{lambda, telemetry};
 
 /// What this process is.
@@ -25,7 +25,10 @@ fn main() -> ExitCode {
     let mode = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         Mode::Lambda
     } else {
-        Mode::Cli(Cli::parse().command)
+        match cli::parse() {
+            Ok(cli) => Mode::Cli(cli.command),
+            Err(exit) => return exit,
+        }
     };
     telemetry::init(matches!(mode, Mode::Lambda));
     match mode {

@@ -28,6 +28,7 @@ use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use tokio::sync::Mutex;
 
+use crate::aws::timeouts::AwsTimeouts;
 use crate::core::token::{self, EksToken, TOKEN_LIFETIME, TokenError};
 
 /// A cached token is reused while younger than this; then a new one is signed.
@@ -159,8 +160,9 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    /// Loads aws-config's standard chain (region, credentials, endpoint overrides) and
-    /// builds a source; `region` overrides the configured region.
+    /// Loads aws-config's standard chain (region, credentials, endpoint overrides), with the
+    /// default [`AwsTimeouts`] on its STS calls, and builds a source; `region` overrides the
+    /// configured region.
     ///
     /// # Errors
     /// [`TokenSourceError::NoRegion`] when no region is given or configured.
@@ -169,7 +171,8 @@ impl TokenSource {
         region: Option<String>,
         role_arn: Option<String>,
     ) -> Result<TokenSource, TokenSourceError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(AwsTimeouts::default().sdk_config());
         if let Some(region) = region {
             loader = loader.region(Region::new(region));
         }

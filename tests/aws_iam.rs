@@ -20,7 +20,7 @@ use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::error::NoSuchEntityException;
 use aws_sdk_iam::types::{Group, Role, User};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use eks_iam_sync::aws::iam::{IamDirectory, IamError, IamUser, SSO_ROLE_PATH_PREFIX};
+use eks_iam_sync::aws::iam::{IamDirectory, IamError, IamUser, PAGE_SIZE, SSO_ROLE_PATH_PREFIX};
 
 const ACCOUNT: &str = "111122223333";
 
@@ -128,10 +128,61 @@ async fn group_members_reads_all_three_pages_and_counts_each_page() {
     );
 }
 
+/// GetGroup as IAM pages it (moto answers in one page whatever is asked): page `page` of
+/// `PAGE_SIZE` members out of `total`, answered only to a request asking for
+/// `MaxItems = PAGE_SIZE` with the marker of that page.
+fn thousand_member_page_rule(page: usize, total: usize) -> Rule {
+    let size = usize::try_from(PAGE_SIZE).unwrap();
+    let marker = (page > 0).then(|| format!("page-{page}"));
+    let start = page * size;
+    let end = total.min(start + size);
+    let next = (end < total).then(|| format!("page-{}", page + 1));
+    mock!(Client::get_group)
+        .match_requests(move |req| {
+            req.group_name() == Some("eks-admins")
+                && req.max_items() == Some(PAGE_SIZE)
+                && req.marker() == marker.as_deref()
+        })
+        .then_output(move || {
+            let names: Vec<String> = (start..end).map(|i| format!("user{i:04}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            group_page(&names, next.as_deref())
+        })
+}
+
+#[tokio::test]
+async fn a_group_is_read_in_pages_of_1000_so_2500_members_take_three_calls() {
+    // (members, calls): the figures of BENCHMARKS.md "IAM paging".
+    for (total, calls) in [(1000, 1), (1001, 2), (2500, 3)] {
+        let pages: Vec<Rule> = (0..calls)
+            .map(|page| thousand_member_page_rule(page, total))
+            .collect();
+        let client = mock_client!(aws_sdk_iam, RuleMode::Sequential, &pages);
+        let iam = IamDirectory::new(client);
+
+        let members = iam.group_members("eks-admins").await.unwrap().unwrap();
+
+        assert_eq!(members.len(), total);
+        assert_eq!(members[0].name, "user0000");
+        assert_eq!(members[total - 1].name, format!("user{:04}", total - 1));
+        assert_eq!(iam.calls(), calls as u64, "{total} members");
+        let answered: Vec<usize> = pages.iter().map(Rule::num_calls).collect();
+        assert_eq!(
+            answered,
+            vec![1; calls],
+            "each page asked for once, with MaxItems=1000 ({total} members)"
+        );
+    }
+}
+
 #[tokio::test]
 async fn groups_for_user_and_sso_roles_follow_their_markers() {
     let groups_1 = mock!(Client::list_groups_for_user)
-        .match_requests(|req| req.user_name() == Some("alice") && req.marker().is_none())
+        .match_requests(|req| {
+            req.user_name() == Some("alice")
+                && req.marker().is_none()
+                && req.max_items() == Some(PAGE_SIZE)
+        })
         .then_output(|| {
             ListGroupsForUserOutput::builder()
                 .groups(group("eks-admins"))
@@ -141,7 +192,11 @@ async fn groups_for_user_and_sso_roles_follow_their_markers() {
                 .unwrap()
         });
     let groups_2 = mock!(Client::list_groups_for_user)
-        .match_requests(|req| req.user_name() == Some("alice") && req.marker() == Some("g1"))
+        .match_requests(|req| {
+            req.user_name() == Some("alice")
+                && req.marker() == Some("g1")
+                && req.max_items() == Some(PAGE_SIZE)
+        })
         .then_output(|| {
             ListGroupsForUserOutput::builder()
                 .groups(group("developers"))
@@ -151,7 +206,9 @@ async fn groups_for_user_and_sso_roles_follow_their_markers() {
         });
     let roles_1 = mock!(Client::list_roles)
         .match_requests(|req| {
-            req.path_prefix() == Some("/aws-reserved/sso.amazonaws.com/") && req.marker().is_none()
+            req.path_prefix() == Some("/aws-reserved/sso.amazonaws.com/")
+                && req.marker().is_none()
+                && req.max_items() == Some(PAGE_SIZE)
         })
         .then_output(|| {
             ListRolesOutput::builder()
@@ -165,6 +222,7 @@ async fn groups_for_user_and_sso_roles_follow_their_markers() {
         .match_requests(|req| {
             req.path_prefix() == Some("/aws-reserved/sso.amazonaws.com/")
                 && req.marker() == Some("r1")
+                && req.max_items() == Some(PAGE_SIZE)
         })
         .then_output(|| {
             ListRolesOutput::builder()

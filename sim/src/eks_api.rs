@@ -112,6 +112,7 @@ async fn faults_and_counters(State(state): State<SimState>, req: Request, next: 
         FaultAction::Conflict => EksError::in_use("injected fault").into_response(),
         FaultAction::Throttle => EksError::throttling().into_response(),
         FaultAction::ServerError => EksError::server("injected fault").into_response(),
+        FaultAction::Unavailable => EksError::unavailable("injected fault").into_response(),
         FaultAction::Drop => crate::faults::drop_connection(),
     }
 }

@@ -55,6 +55,10 @@ impl EksError {
         Self::new("ServerException", 500, message)
     }
 
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new("ServiceUnavailableException", 503, message)
+    }
+
     pub fn throttling() -> Self {
         Self::new("ThrottlingException", 429, "Rate exceeded")
     }

@@ -1,7 +1,7 @@
 //! Fault injection and request counters. A fault rule matches requests by API (`kube` or
 //! `eks`), optionally a cluster, and a verb (Kubernetes: get, list, create, update, patch,
 //! delete, discovery; EKS: the operation name, e.g. CreateAccessEntry), and then answers
-//! 409, 429 or 500, drops the connection, or only adds latency, for the next N matches
+//! 409, 429, 500 or 503, drops the connection, or only adds latency, for the next N matches
 //! (`count`), a deterministic fraction of them (`fraction`), or every match. Counters
 //! count every request received, per API, cluster and verb, faulted or not.
 //!
@@ -35,6 +35,9 @@ pub enum FaultAction {
     /// Answer 500 (Kubernetes: InternalError; EKS: ServerException).
     #[serde(rename = "500")]
     ServerError,
+    /// Answer 503 (Kubernetes: ServiceUnavailable; EKS: ServiceUnavailableException).
+    #[serde(rename = "503")]
+    Unavailable,
     /// Close the connection without an answer.
     #[serde(rename = "drop")]
     Drop,
@@ -75,7 +78,7 @@ pub struct FaultRule {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FaultSpecError {
     #[error(
-        "fault {0:?}: expected API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS] with API kube|eks and ACTION 409|429|500|drop|none"
+        "fault {0:?}: expected API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS] with API kube|eks and ACTION 409|429|500|503|drop|none"
     )]
     Format(String),
     #[error("fault {0:?}: fraction must be within 0..=1")]

@@ -119,6 +119,7 @@ async fn faults_and_counters(State(ctx): State<KubeCtx>, req: Request, next: Nex
         FaultAction::Conflict => KubeError::conflict(&name).into_response(),
         FaultAction::Throttle => KubeError::too_many_requests().into_response(),
         FaultAction::ServerError => KubeError::internal("injected fault").into_response(),
+        FaultAction::Unavailable => KubeError::unavailable("injected fault").into_response(),
         FaultAction::Drop => crate::faults::drop_connection(),
     }
 }

@@ -134,6 +134,15 @@ impl KubeError {
         }
     }
 
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            code: 503,
+            reason: "ServiceUnavailable",
+            message: message.into(),
+            details: None,
+        }
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self {
             code: 415,

@@ -1,9 +1,10 @@
 //! IAM reads: members of a group, a user's groups, one user, the SSO permission-set roles.
 //!
 //! [`IamDirectory`] wraps an `aws_sdk_iam::Client` and only reads; it never writes to IAM.
-//! Every paginated call is followed to its last page (IAM caps a page at 100 items by default
-//! and 1000 at most; iam-eks-user-mapper's single GetGroup silently lost everyone after that)
-//! through the SDK's paginators (`into_paginator()`), read by `aws::paging`. A page that
+//! Every paginated call asks for [`PAGE_SIZE`] items a page (`MaxItems`; IAM's default is 100,
+//! which made ten times the calls at 1,000 members) and is followed to its last page
+//! (iam-eks-user-mapper's single GetGroup silently lost everyone after the first) through the
+//! SDK's paginators (`into_paginator()`), read by `aws::paging`. A page that
 //! says "truncated" without a usable marker is an error, not a short list: the paginators
 //! would end quietly on a missing marker (they never read `IsTruncated`) and on a repeated one,
 //! so those checks, and the page limit, stay here (see `aws::paging`).
@@ -41,6 +42,9 @@ use futures::stream::poll_fn;
 
 use super::paging::{Page, PagingError, read_pages};
 use super::{Failure, classify};
+
+/// Items asked for per page (`MaxItems`) on every paginated IAM read: IAM's largest page.
+pub const PAGE_SIZE: i32 = 1000;
 
 /// The IAM path under which IAM Identity Center creates permission-set roles.
 pub const SSO_ROLE_PATH_PREFIX: &str = "/aws-reserved/sso.amazonaws.com/";
@@ -254,6 +258,7 @@ impl IamDirectory {
             .client
             .get_group()
             .group_name(group)
+            .max_items(PAGE_SIZE)
             .into_paginator()
             .send();
         let mut members = Vec::new();
@@ -276,6 +281,7 @@ impl IamDirectory {
             .client
             .list_groups_for_user()
             .user_name(user)
+            .max_items(PAGE_SIZE)
             .into_paginator()
             .send();
         let mut groups = Vec::new();
@@ -328,6 +334,7 @@ impl IamDirectory {
             .client
             .list_roles()
             .path_prefix(SSO_ROLE_PATH_PREFIX)
+            .max_items(PAGE_SIZE)
             .into_paginator()
             .send();
         let mut roles = Vec::new();

@@ -18,6 +18,9 @@
 //! `paging`, which keeps the checks the paginators lack (a truncated page without a marker, a
 //! repeated marker, a page limit): see its module doc for what the paginators do and don't do.
 //!
+//! Every client has connect, attempt and operation timeouts ([`timeouts`]): a stalled answer
+//! is a timeout error (classified as transient), never a hang.
+//!
 //! Endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`, `AWS_ENDPOINT_URL_EKS`,
 //! `AWS_ENDPOINT_URL_STS`) come from the `SdkConfig` loaded by aws-config; the per-region and
 //! per-role clients of [`eks::EksClusters`] are derived from that config and keep them.
@@ -26,6 +29,7 @@ pub mod access_entries;
 pub mod eks;
 pub mod iam;
 mod paging;
+pub mod timeouts;
 
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

@@ -1,7 +1,9 @@
 //! The command-line interface: argument parsing and one module per subcommand.
 //!
 //! Each subcommand module owns its flags, its output and its exit code; `main` dispatches
-//! to them and provides the async runtime. Commands that reconcile get their reconciler from
+//! to them and provides the async runtime. A usage error (an unknown flag, a missing
+//! argument) exits 1 ([`parse`]): clap's own code, 2, is what `plan` and `migrate` say for
+//! "changes pending". Commands that reconcile get their reconciler from
 //! `reconciler`, built the same way as the Lambda's (see [`crate::app`]).
 
 use std::process::ExitCode;
@@ -41,6 +43,19 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Print an EKS bearer token as a kubectl ExecCredential.
     Token(token::TokenArgs),
+}
+
+/// The command line of this process. A usage error prints clap's message on stderr and is
+/// exit code 1; `--help` and `--version` print on stdout and are exit code 0.
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
 }
 
 /// The reconciler for a command, from the environment with `--config` overriding

@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::app;
+use crate::aws::timeouts::{AwsTimeouts, TimeoutsError};
 use crate::config::ConfigError;
 use crate::events::{Action, ClassifyError, classify};
 use crate::fleet::{FleetSettings, FleetSettingsError, WorkQueue, messages_for};
@@ -44,6 +45,8 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Fleet(#[from] FleetSettingsError),
+    #[error(transparent)]
+    Timeouts(#[from] TimeoutsError),
 }
 
 /// What serves invocations: the reconciler, the work queue in fleet mode, and the dimensions
@@ -78,9 +81,10 @@ impl Handler {
     pub async fn from_env(env: &HashMap<String, String>) -> Result<Handler, StartError> {
         let fleet = FleetSettings::from_env(env)?;
         let settings = crate::config::load(env)?;
+        let timeouts = AwsTimeouts::from_env(env)?;
         // One SDK configuration for every client (loaded once: it resolves credentials and
         // region from the environment).
-        let sdk = app::load_sdk_config().await;
+        let sdk = app::load_sdk_config(timeouts).await;
         let queue = fleet.queue(&sdk);
         let reconciler = app::reconciler_for(settings, env, sdk)
             .with_cluster_concurrency(fleet.cluster_concurrency);

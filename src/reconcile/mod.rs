@@ -37,6 +37,13 @@
 //! - No write when nothing changed. A failed IAM read fails the clusters that needed it (it
 //!   is never taken for "no members"); a missing group counts as empty, with a warning.
 //! - Clusters are independent: one failing does not stop the others.
+//! - Bounded by the invocation's deadline: run inside [`until_deadline`] (the Lambda handler
+//!   does, with the invocation's deadline), no cluster is started in the last
+//!   [`DEADLINE_MARGIN`] before it (or the last quarter of the invocation's time, when that is
+//!   shorter); each cluster not started is reported as failed
+//!   ([`ClusterError::DeadlineNear`]), so the run answers instead of being cut off. A cluster
+//!   already started finishes, its calls bounded by their timeouts (`aws::timeouts`,
+//!   `kubernetes`).
 
 mod access_entries;
 mod apply;
@@ -51,7 +58,7 @@ mod unreadable;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
@@ -85,6 +92,32 @@ pub const IAM_READ_CONCURRENCY: usize = 8;
 pub const WRITE_ATTEMPTS: u32 = 5;
 /// How long a user event waits for IAM to show what the event says happened.
 pub const CONSISTENCY_WAIT: Duration = Duration::from_secs(8);
+/// No cluster is started this close to the invocation's deadline: time for a cluster started
+/// just before it to finish its usual calls, and for the invocation to answer. An invocation
+/// given less than four times this keeps the last quarter of its time instead (a 3 s
+/// function still starts its clusters).
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+
+tokio::task_local! {
+    /// The last instant the running invocation may start a cluster at ([`until_deadline`]).
+    static LAST_START: Instant;
+}
+
+/// Runs `run` (an invocation's handling) with `deadline` as its deadline: the runs it makes
+/// start no cluster in the last [`DEADLINE_MARGIN`] (or quarter of the time left now) before
+/// it.
+pub async fn until_deadline<F: Future>(deadline: Instant, run: F) -> F::Output {
+    let now = Instant::now();
+    let margin = DEADLINE_MARGIN.min(deadline.saturating_duration_since(now) / 4);
+    LAST_START.scope(deadline - margin, run).await
+}
+
+/// Whether the running invocation's deadline (if it has one) is too near to start a cluster.
+fn deadline_near() -> bool {
+    LAST_START
+        .try_with(|last_start| Instant::now() >= *last_start)
+        .unwrap_or(false)
+}
 
 /// Why one cluster could not be reconciled; its message is the report's `error`.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +144,9 @@ pub enum ClusterError {
     Gather(#[from] GatherError),
     #[error(transparent)]
     AccessEntries(#[from] AccessEntryError),
+    /// Not started: the invocation had too little time left ([`DEADLINE_MARGIN`]).
+    #[error("not started: the invocation's deadline was near")]
+    DeadlineNear,
 }
 
 /// One cluster of a run, as a backend sees it.
@@ -245,7 +281,8 @@ impl Reconciler {
     }
 
     /// The one driver of both kinds of run: every target cluster, at most
-    /// [`Reconciler::cluster_concurrency`] at a time, reports in configuration order.
+    /// [`Reconciler::cluster_concurrency`] at a time, reports in configuration order. A
+    /// cluster whose turn comes when the deadline is near is not started.
     async fn fan_out(
         &self,
         targets: &[Cluster],
@@ -255,6 +292,10 @@ impl Reconciler {
         futures::stream::iter(targets)
             .map(|cluster| async move {
                 let mut report = ClusterReport::new(&cluster.name);
+                if deadline_near() {
+                    tracing::warn!(cluster = %cluster.name, "not started: the invocation's deadline is near");
+                    return report.failed(ClusterError::DeadlineNear);
+                }
                 match read.source(self, cluster, &mut report) {
                     Some(desired) => {
                         self.reconcile_cluster(cluster, dry_run, report, &desired)

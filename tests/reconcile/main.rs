@@ -6,6 +6,7 @@
 
 mod access_entries;
 mod aws_auth;
+mod bounded_time;
 mod effective;
 mod events;
 mod failures;

@@ -25,6 +25,7 @@ use aws_sdk_iam::error::BoxError;
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use eks_iam_sync::aws::eks::EksClusters;
+use eks_iam_sync::aws::timeouts::AwsTimeouts;
 use eks_iam_sync::fleet::WorkQueue;
 use eks_iam_sync::handler::{Handler, HandlerError};
 use eks_iam_sync::reconcile::{Clients, Reconciler};
@@ -167,6 +168,8 @@ pub struct Setup {
     faults: Vec<&'static str>,
     /// Fleet mode: the work queue's SendMessageBatch answers (`None`: in place).
     sqs: Option<Vec<Rule>>,
+    /// The time limits of the AWS clients that make real requests (EKS, STS AssumeRole).
+    timeouts: AwsTimeouts,
 }
 
 impl Setup {
@@ -180,6 +183,7 @@ impl Setup {
             iam: Vec::new(),
             faults: Vec::new(),
             sqs: None,
+            timeouts: AwsTimeouts::default(),
         }
     }
 
@@ -198,6 +202,12 @@ impl Setup {
     /// An eks-sim fault rule in its flag form (`kube:update:409:count=1`).
     pub fn fault(mut self, spec: &'static str) -> Setup {
         self.faults.push(spec);
+        self
+    }
+
+    /// The AWS clients' time limits (the production defaults unless given).
+    pub fn timeouts(mut self, timeouts: AwsTimeouts) -> Setup {
+        self.timeouts = timeouts;
         self
     }
 
@@ -264,12 +274,14 @@ impl Setup {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(credentials.clone())
+            .timeout_config(self.timeouts.sdk_config())
             .build();
         let eks_config = aws_sdk_eks::Config::builder()
             .behavior_version(aws_sdk_eks::config::BehaviorVersion::latest())
             .region(aws_sdk_eks::config::Region::new(REGION))
             .credentials_provider(credentials)
             .endpoint_url(&sim.eks_endpoint)
+            .timeout_config(self.timeouts.sdk_config())
             .build();
         let clients = Clients {
             iam,

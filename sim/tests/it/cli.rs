@@ -40,7 +40,10 @@ fn bad_flags_fail_with_a_clear_reason() {
             &["--credential", "AKIA:only-two"],
             "ACCESS_KEY_ID:SECRET_ACCESS_KEY:PRINCIPAL_ARN",
         ),
-        (&["--fault", "kube:get:418"], "ACTION 409|429|500|drop|none"),
+        (
+            &["--fault", "kube:get:418"],
+            "ACTION 409|429|500|503|drop|none",
+        ),
         (
             &["--credentials-file", "/nonexistent/creds.json"],
             "cannot read",

@@ -60,7 +60,7 @@ async fn botocore_tokens_are_accepted_and_every_rule_has_a_rejecting_case() {
         ("padded base64", {
             // Trailing `&`s change nothing signed but make standard base64 need padding.
             let mut u = url.clone();
-            while u.len() % 3 == 0 {
+            while u.len().is_multiple_of(3) {
                 u.push('&');
             }
             let unpadded = encode(&u);

@@ -69,7 +69,6 @@ pub(super) struct ApiCall<'a> {
     pub(super) error_code: Option<String>,
     pub(super) account: Option<&'a str>,
     pub(super) params: &'a Value,
-    pub(super) response: &'a Value,
 }
 
 impl<'a> ApiCall<'a> {
@@ -85,8 +84,8 @@ impl<'a> ApiCall<'a> {
             event_id: str_at(detail, "eventID").or_else(|| str_at(payload, "id")),
             error_code,
             account: str_at(detail, "recipientAccountId").or_else(|| str_at(payload, "account")),
+            // `responseElements` is never read: nothing a payload says is written.
             params: detail.get("requestParameters").unwrap_or(&Value::Null),
-            response: detail.get("responseElements").unwrap_or(&Value::Null),
         }
     }
 

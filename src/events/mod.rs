@@ -49,8 +49,11 @@
 //! [`UserSync`] says whose entries may change, on which clusters, what the event says happened
 //! ([`Expectation`], for re-reading while IAM is eventually consistent), and the one IAM read
 //! needed ([`IamRead::GroupsForUser`], `iam:ListGroupsForUser`). `ListGroupsForUser` does not
-//! return the user's ARN (its path): [`UserSync::user_arn`] carries it when the event or the
-//! settings know it; otherwise the handler takes it from the user's existing managed entries.
+//! return the user's ARN (its path): [`UserSync::user_arn`] carries it when the configuration
+//! (`users`) gives it; otherwise the handler asks IAM (GetUser) when the user needs an entry.
+//! The payload is a hint, never a source: no ARN is taken from an event (its
+//! `responseElements` are whatever the caller sent), so a forged event can at most make us
+//! re-read a user IAM already knows.
 //!
 //! # Layout
 //! This file holds the public API (the types named above and [`classify`]); the reading is
@@ -75,6 +78,7 @@ use serde_json::Value;
 use crate::core::settings::Settings;
 use envelope::{classify_envelope, str_at};
 use invoke::classify_invoke;
+pub use users::configured_user_arn;
 
 /// `detail-type` of an EventBridge scheduled rule.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
@@ -150,7 +154,7 @@ pub enum Action {
 pub struct UserSync {
     /// The IAM user name (no path).
     pub user_name: String,
-    /// The user's ARN when the event (CreateUser) or the settings (`users`) know it.
+    /// The user's ARN when the configuration (`users`) gives it; never taken from the payload.
     pub user_arn: Option<String>,
     /// The account the event happened in, when the event says.
     pub account_id: Option<String>,

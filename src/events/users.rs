@@ -5,7 +5,7 @@
 use super::clusters::{
     Clusters, all_group_clusters, principal_matches, reconcile, reconcile_or_acknowledge, same_name,
 };
-use super::envelope::{ApiCall, str_at};
+use super::envelope::ApiCall;
 use super::{Action, Expectation, IamRead, UserSync};
 use crate::core::settings::Settings;
 
@@ -56,19 +56,9 @@ fn user_sync(
     expect: Expectation,
     clusters: &Clusters<'_>,
 ) -> UserSync {
-    let from_event = call
-        .response
-        .get("user")
-        .and_then(|u| str_at(u, "arn"))
-        .map(str::to_owned);
-    let from_settings = settings
-        .users
-        .iter()
-        .find(|u| principal_matches(u, user_name, call.account))
-        .map(|u| u.arn.as_str().to_owned());
     UserSync {
         user_name: user_name.to_owned(),
-        user_arn: from_event.or(from_settings),
+        user_arn: configured_user_arn(settings, user_name, call.account),
         account_id: call.account.map(str::to_owned),
         read: IamRead::GroupsForUser {
             user_name: user_name.to_owned(),
@@ -76,6 +66,21 @@ fn user_sync(
         expect,
         clusters: clusters.ordered(),
     }
+}
+
+/// The ARN the configuration (`users`) gives `user_name` (in `account`, when known). Never
+/// the event's: `responseElements.user.arn` is whatever the caller sent, so a user event's
+/// ARN comes from here or from IAM (GetUser), never from the payload.
+pub fn configured_user_arn(
+    settings: &Settings,
+    user_name: &str,
+    account: Option<&str>,
+) -> Option<String> {
+    settings
+        .users
+        .iter()
+        .find(|u| principal_matches(u, user_name, account))
+        .map(|u| u.arn.as_str().to_owned())
 }
 
 /// Adds the clusters of the `users` mappings for `name` (in `account`, when known); whether

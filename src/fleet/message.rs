@@ -6,7 +6,10 @@
 //!   `{"action":"reconcile","clusters":["prod"]}`, so a body can also be invoked by hand.
 //! - A user event keeps what the incremental path needs (one user's entries on one cluster):
 //!   `{"action":"syncUser","clusters":["prod"],"userName":"bob","expect":{"memberOf":"admins"},
-//!   ...}` ([`SyncUserBody`]), read back into the [`UserSync`] the classifier made.
+//!   ...}` ([`SyncUserBody`]), read back into the [`UserSync`] the classifier made. A body
+//!   carries no ARN: the user's comes from the configuration or IAM (GetUser) when the record
+//!   runs, and [`SyncUserBody::read`] refuses a body with any `...Arn` field, so
+//!   `sqs:SendMessage` on the queue cannot name the principal that gets mapped.
 //!
 //! # Identity
 //! `MessageGroupId` is the cluster name: one cluster's messages are delivered in order, one at
@@ -21,7 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::events::{Action, Decision, Expectation, IamRead, Trigger, UserSync};
+use crate::core::settings::Settings;
+use crate::events::{
+    Action, Decision, Expectation, IamRead, Trigger, UserSync, configured_user_arn,
+};
 
 /// The `action` of a user-event body.
 pub const SYNC_USER_ACTION: &str = "syncUser";
@@ -37,8 +43,9 @@ pub struct WorkMessage {
     pub body: Value,
 }
 
-/// The body of a user-event message: a [`UserSync`] narrowed to one cluster, plus the
-/// classifier's reason for the logs.
+/// The body of a user-event message: a [`UserSync`] narrowed to one cluster (without the
+/// configured ARN, looked up again when the record runs), plus the classifier's reason for
+/// the logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SyncUserBody {
@@ -47,12 +54,21 @@ pub struct SyncUserBody {
     pub clusters: Vec<String>,
     pub user_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     pub expect: ExpectBody,
     #[serde(default)]
     pub reason: String,
+}
+
+/// Why a `syncUser` body was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncUserBodyError {
+    #[error(
+        "field {0:?}: a syncUser body never carries an ARN (the user's ARN is read from IAM or the configuration)"
+    )]
+    CarriesArn(String),
+    #[error(transparent)]
+    Shape(serde_json::Error),
 }
 
 /// [`Expectation`] on the wire: `{"memberOf": "g"}`, `{"notMemberOf": "g"}`, `"userExists"`,
@@ -95,21 +111,33 @@ impl SyncUserBody {
             action: SYNC_USER_ACTION.to_owned(),
             clusters: vec![cluster.to_owned()],
             user_name: sync.user_name.clone(),
-            user_arn: sync.user_arn.clone(),
             account_id: sync.account_id.clone(),
             expect: ExpectBody::from(&sync.expect),
             reason: reason.to_owned(),
         }
     }
 
-    /// The [`UserSync`] this body carries (its one IAM read is always the user's groups).
-    pub fn into_user_sync(self) -> UserSync {
+    /// Reads a body strictly: an unknown field is an error, and so is any field naming an
+    /// ARN (`userArn`, in any case), which a body never carries.
+    pub fn read(body: Value) -> Result<SyncUserBody, SyncUserBodyError> {
+        if let Some(field) = body
+            .as_object()
+            .and_then(|o| o.keys().find(|k| k.to_ascii_lowercase().ends_with("arn")))
+        {
+            return Err(SyncUserBodyError::CarriesArn(field.clone()));
+        }
+        serde_json::from_value(body).map_err(SyncUserBodyError::Shape)
+    }
+
+    /// The [`UserSync`] this body carries (its one IAM read is always the user's groups),
+    /// with the ARN the configuration gives the user, if any.
+    pub fn into_user_sync(self, settings: &Settings) -> UserSync {
         UserSync {
             read: IamRead::GroupsForUser {
                 user_name: self.user_name.clone(),
             },
+            user_arn: configured_user_arn(settings, &self.user_name, self.account_id.as_deref()),
             user_name: self.user_name,
-            user_arn: self.user_arn,
             account_id: self.account_id,
             expect: self.expect.into(),
             clusters: self.clusters,
@@ -275,11 +303,37 @@ mod tests {
         let sent = messages_for(&d, &json!({})).unwrap();
         assert_eq!(sent[1].body["clusters"], json!(["b"]));
         assert_eq!(sent[1].body["expect"], json!({"memberOf": "admins"}));
-        let back: SyncUserBody = serde_json::from_value(sent[1].body.clone()).unwrap();
+        assert_eq!(sent[1].body.get("userArn"), None, "a body carries no ARN");
+        let back = SyncUserBody::read(sent[1].body.clone()).unwrap();
         let mut expected = sync();
         expected.clusters = vec!["b".to_owned()];
         assert_eq!(back.reason, "why");
-        assert_eq!(back.into_user_sync(), expected);
+        let settings = crate::config::from_text(
+            "clusters:\n  - {name: b, region: eu-west-3}\n",
+            "test",
+            None,
+        )
+        .unwrap();
+        assert_eq!(back.into_user_sync(&settings), expected);
+    }
+
+    #[test]
+    fn a_body_naming_an_arn_is_refused_with_the_field_named() {
+        let mut body = json!({"action": "syncUser", "clusters": ["a"], "userName": "bob",
+            "expect": {"memberOf": "admins"}});
+        body["userArn"] = json!("arn:aws:iam::111122223333:user/mallory");
+        let error = SyncUserBody::read(body.clone()).unwrap_err();
+        assert!(matches!(&error, SyncUserBodyError::CarriesArn(f) if f == "userArn"));
+        assert!(
+            error.to_string().contains("never carries an ARN"),
+            "{error}"
+        );
+        body.as_object_mut().unwrap().remove("userArn");
+        body["principalARN"] = json!("arn:aws:iam::111122223333:role/x");
+        assert!(matches!(
+            SyncUserBody::read(body),
+            Err(SyncUserBodyError::CarriesArn(_))
+        ));
     }
 
     #[test]

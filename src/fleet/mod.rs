@@ -24,7 +24,7 @@ pub mod retry;
 
 use std::collections::HashMap;
 
-pub use message::{SyncUserBody, WorkMessage, messages_for};
+pub use message::{SyncUserBody, SyncUserBodyError, WorkMessage, messages_for};
 pub use queue::{Retry, SendReport, VisibilityUnchanged, WorkQueue};
 
 use crate::reconcile::CLUSTER_CONCURRENCY;

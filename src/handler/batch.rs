@@ -17,7 +17,7 @@
 //! - A record fails (is named) when its body is malformed or names an unknown cluster, or when
 //!   one of its clusters failed. A guard refusal is a result, not a failure: retrying cannot
 //!   change it.
-//! - Retry soon: in fleet mode a failed record's visibility timeout is first shortened to
+//! - Retry soon: a failed record's visibility timeout is first shortened to
 //!   [`retry_delay`] (15 s, 30 s, then 60 s, plus jitter: at most [`RETRY_BOUND`]) with
 //!   `ChangeMessageVisibilityBatch`, so its FIFO group (its cluster) is not frozen for the
 //!   queue's visibility timeout. A batch never loses a record: a record whose visibility could
@@ -37,7 +37,7 @@ use super::report;
 use crate::events::{Action, ClassifyError, UserSync, classify};
 use crate::fleet::message::SYNC_USER_ACTION;
 use crate::fleet::retry::{RETRY_BOUND, RETRY_JITTER, retry_delay};
-use crate::fleet::{Retry, SyncUserBody, WorkQueue};
+use crate::fleet::{Retry, SyncUserBody, SyncUserBodyError, WorkQueue};
 use crate::reconcile::{Reconciler, RunSummary};
 use crate::telemetry::MetricDimensions;
 
@@ -54,7 +54,7 @@ pub enum RecordError {
     #[error("the body is not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
     #[error("the body is not a syncUser message: {0}")]
-    SyncUserBody(#[source] serde_json::Error),
+    SyncUserBody(#[source] SyncUserBodyError),
     #[error("the body names no cluster, or clusters that are not configured: {0:?}")]
     Clusters(Vec<String>),
     #[error("the body is not a payload this function accepts: {0}")]
@@ -87,11 +87,11 @@ pub fn is_sqs_event(payload: &Value) -> bool {
         == Some(SQS_EVENT_SOURCE)
 }
 
-/// Runs every record of an SQS event and returns the partial batch response; with the work
-/// `queue` (fleet mode), the failed records are first made visible again soon.
+/// Runs every record of an SQS event from the work `queue` and returns the partial batch
+/// response; the failed records are first made visible again soon.
 pub(super) async fn handle_batch(
     reconciler: &Reconciler,
-    queue: Option<&WorkQueue>,
+    queue: &WorkQueue,
     dimensions: &MetricDimensions,
     payload: &Value,
 ) -> Value {
@@ -154,9 +154,7 @@ pub(super) async fn handle_batch(
             }
         }
     }
-    if let Some(queue) = queue {
-        retry_soon(queue, &failed).await;
-    }
+    retry_soon(queue, &failed).await;
     serde_json::to_value(&response).unwrap_or_default()
 }
 
@@ -214,13 +212,16 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
     let body = record.body.as_deref().ok_or(RecordError::NoBody)?;
     let work: Value = serde_json::from_str(body).map_err(RecordError::NotJson)?;
     if work.get("action").and_then(Value::as_str) == Some(SYNC_USER_ACTION) {
-        let body: SyncUserBody = serde_json::from_value(work).map_err(RecordError::SyncUserBody)?;
+        let body = SyncUserBody::read(work).map_err(RecordError::SyncUserBody)?;
         let configured = reconciler.settings().cluster_names();
         if body.clusters.is_empty() || body.clusters.iter().any(|c| !configured.contains(c)) {
             return Err(RecordError::Clusters(body.clusters));
         }
         let reason = format!("SQS message {id}: {}", body.reason);
-        return Ok(Work::SyncUser(body.into_user_sync(), reason));
+        return Ok(Work::SyncUser(
+            body.into_user_sync(reconciler.settings()),
+            reason,
+        ));
     }
     let decision = classify(&work, reconciler.settings())?;
     let reason = format!("SQS message {id}: {}", decision.reason);

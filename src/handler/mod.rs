@@ -15,7 +15,7 @@
 //! # Routing
 //! | Payload | In place (no queue) | Fleet mode ([`crate::fleet::QUEUE_URL_ENV`]) |
 //! |---|---|---|
-//! | SQS event (`Records[]`, `eventSource` `aws:sqs`) | each record in place | the same: a record never fans out |
+//! | SQS event (`Records[]`, `eventSource` `aws:sqs`) | refused ([`HandlerError::NoWorkQueue`]): no queue feeds this function | each record in place: a record never fans out |
 //! | scheduled event, IAM event that matters | reconcile | one message per cluster |
 //! | event that cannot matter | acknowledge | acknowledge, nothing sent |
 //! | direct invoke | reconcile | reconcile (in place) |
@@ -112,6 +112,13 @@ impl Handler {
 pub enum HandlerError {
     #[error("{0}")]
     Payload(#[from] ClassifyError),
+    /// An SQS event while fleet mode is off: no work queue feeds this function, so the
+    /// records are someone's invoke dressed as queue work; nothing is run.
+    #[error(
+        "an SQS event, but fleet mode is off ({} is not set): this function reads no work queue, so its records are not run",
+        crate::fleet::QUEUE_URL_ENV
+    )]
+    NoWorkQueue,
     #[error("{failed} of {total} clusters failed: {summary}")]
     ClustersFailed {
         failed: usize,
@@ -131,7 +138,7 @@ pub enum HandlerError {
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(error: HandlerError) -> lambda_runtime::Diagnostic {
         let error_type = match &error {
-            HandlerError::Payload(_) => "InvalidPayload",
+            HandlerError::Payload(_) | HandlerError::NoWorkQueue => "InvalidPayload",
             HandlerError::ClustersFailed { .. } => "ClustersFailed",
             HandlerError::DispatchFailed { .. } => "DispatchFailed",
         };
@@ -157,6 +164,9 @@ async fn route(
     payload: &Value,
 ) -> Result<Value, HandlerError> {
     if is_sqs_event(payload) {
+        let Some(queue) = queue else {
+            return Err(HandlerError::NoWorkQueue);
+        };
         // Boxed: the batch and dispatch futures are deep, and the runtime's is deeper still.
         let batch = batch::handle_batch(reconciler, queue, dimensions, payload);
         return Ok(Box::pin(batch).await);

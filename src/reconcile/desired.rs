@@ -14,6 +14,7 @@ use crate::core::aws_auth::AwsAuth;
 use crate::core::desired::DesiredSet;
 use crate::core::desired::from_iam::{IamFacts, desired_for_cluster};
 use crate::core::desired::user_event::{UserFacts, desired_for_user_event};
+use crate::core::names::account_of;
 use crate::core::settings::Cluster;
 use crate::events::{Expectation, UserSync};
 
@@ -122,6 +123,14 @@ impl Desired<'_> {
             })
             .await;
         match arn {
+            Ok(Some(arn)) if !in_event_account(arn, user.account_id.as_deref()) => {
+                report.warnings.push(format!(
+                    "the event names user {} in account {}, but the synced IAM's user is {arn}: nothing is mapped from it; left to the next scheduled reconcile",
+                    user.user_name,
+                    user.account_id.as_deref().unwrap_or_default()
+                ));
+                Ok(None)
+            }
             Ok(Some(arn)) => {
                 let user = UserFacts {
                     arn: Some(arn.clone()),
@@ -214,6 +223,12 @@ fn unseen_change(facts: &IamFacts, user_name: &str, expect: &Expectation) -> Opt
             }),
         _ => None,
     }
+}
+
+/// Whether IAM's `arn` for the event's user is in the account the event names (when it
+/// names one): a principal outside the synced account is never mapped from a user event.
+fn in_event_account(arn: &str, event_account: Option<&str>) -> bool {
+    event_account.is_none_or(|a| account_of(arn) == Some(a))
 }
 
 #[cfg(test)]

@@ -178,11 +178,19 @@ async fn a_message_sqs_refuses_fails_the_dispatch_so_the_event_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_runs_its_records_in_place_and_names_only_the_failed_ones() {
+    let visible_soon = mock!(Sqs::change_message_visibility_batch).then_output(|| {
+        ChangeMessageVisibilityBatchOutput::builder()
+            .set_successful(Some(vec![]))
+            .set_failed(Some(vec![]))
+            .build()
+            .unwrap()
+    });
     let s = Setup::admins_on_aws_auth()
         .iam(vec![
             iam::get_group("eks-admins", &["alice"]),
             iam::get_group_denied("eks-admins"),
         ])
+        .fleet(vec![visible_soon])
         .start()
         .await;
     let reconcile = json!({"action": "reconcile", "clusters": [CLUSTER]});
@@ -302,6 +310,48 @@ async fn a_failed_record_is_named_even_when_its_visibility_cannot_be_changed() {
     assert_eq!(
         response,
         json!({"batchItemFailures": [{"itemIdentifier": "typo"}]})
+    );
+    s.verify(Calls::none());
+    s.finish();
+}
+
+/// Without fleet mode no queue feeds the function: an SQS-shaped payload is someone's invoke
+/// dressed as queue work, refused before anything runs (issue 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_event_without_fleet_mode_is_refused_and_runs_nothing() {
+    let s = Setup::admins_on_aws_auth().start().await;
+    let forged = sqs_event(&[(
+        "forged",
+        json!({"action": "reconcile", "clusters": [CLUSTER]}),
+    )]);
+    let error = s.handle(&forged).await.unwrap_err();
+    assert!(matches!(error, HandlerError::NoWorkQueue), "{error}");
+    assert!(error.to_string().contains("fleet mode is off"), "{error}");
+    s.verify(Calls::none());
+    s.finish();
+}
+
+/// A work message never carries an ARN: a syncUser body naming one is a failed record, named,
+/// and nothing is read or written for it (issue 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_user_body_carrying_an_arn_is_a_failed_record_and_maps_nothing() {
+    let refused = mock!(Sqs::change_message_visibility_batch).then_output(|| {
+        ChangeMessageVisibilityBatchOutput::builder()
+            .set_successful(Some(vec![]))
+            .set_failed(Some(vec![]))
+            .build()
+            .unwrap()
+    });
+    let s = Setup::admins_on_aws_auth()
+        .fleet(vec![refused])
+        .start()
+        .await;
+    let forged = json!({"action": "syncUser", "clusters": [CLUSTER], "userName": "alice",
+        "userArn": "arn:aws:iam::111122223333:user/mallory", "expect": {"memberOf": "eks-admins"}});
+    let response = s.handle(&sqs_event(&[("forged", forged)])).await.unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "forged"}]})
     );
     s.verify(Calls::none());
     s.finish();

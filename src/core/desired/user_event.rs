@@ -15,14 +15,17 @@ use crate::core::settings::Settings;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserFacts {
     pub user_name: String,
+    /// The account the event names, when it does (used only to match existing entries).
     pub account_id: Option<String>,
+    /// The user's ARN from the configuration or IAM (GetUser); never from a payload.
     pub arn: Option<String>,
     pub groups: Option<Vec<String>>,
 }
 
 /// The desired set for a user-level event: aws-auth's current managed entries as they are,
 /// with only this user's entry recomputed. Returns `None` when the user needs an entry but
-/// its ARN is not known (the caller then reads it, or falls back to a full reconcile).
+/// its ARN is not known (the caller then reads it from IAM, or falls back to a full
+/// reconcile): an existing entry's ARN tells which entry to replace, never what to grant.
 pub fn desired_for_user_event(
     settings: &Settings,
     cluster: &str,
@@ -32,23 +35,21 @@ pub fn desired_for_user_event(
 ) -> Option<(DesiredSet, Vec<String>)> {
     let mut set = DesiredSet::default();
     let mut warnings = Vec::new();
+    // IAM user names are unique in an account (whatever the path), so the user's entries are
+    // the user ARNs of that name in its account: an entry left with an old path is replaced.
+    let account = user
+        .arn
+        .as_deref()
+        .and_then(account_of)
+        .or(user.account_id.as_deref());
     let is_this_user = |arn: &str| {
-        user.arn.as_deref().map_or_else(
-            || {
-                let name_matches = arn
-                    .rsplit(['/', ':'])
-                    .next()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&user.user_name));
-                let account_matches = user
-                    .account_id
-                    .as_deref()
-                    .is_none_or(|a| account_of(arn) == Some(a));
-                arn.contains(":user/") && name_matches && account_matches
-            },
-            |known| known.eq_ignore_ascii_case(arn),
-        )
+        let name_matches = arn
+            .rsplit(['/', ':'])
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&user.user_name));
+        let account_matches = account.is_none_or(|a| account_of(arn) == Some(a));
+        arn.contains(":user/") && name_matches && account_matches
     };
-    let mut known_arn = user.arn.clone();
     for name in SectionName::ALL {
         let section = current.section(name);
         let flags = ownership.managed_flags(section, current.ledger.as_ref());
@@ -59,7 +60,6 @@ pub fn desired_for_user_event(
             let reason = "unchanged (the event concerns another principal)";
             let result = match value {
                 ItemValue::Mapping(m) if name == SectionName::MapUsers && is_this_user(&m.arn) => {
-                    known_arn.get_or_insert_with(|| m.arn.clone());
                     Ok(())
                 }
                 other => set.add_aws_auth_entry(name, "current", other, reason),
@@ -69,18 +69,24 @@ pub fn desired_for_user_event(
             }
         }
     }
-
     let applies = |clusters: &[String]| clusters.iter().any(|c| c == cluster);
+    // A static user is the configuration's: found by its ARN, or (no ARN read yet) by name
+    // in the event's account; its ARN is then the configured one.
     let static_user = settings.users.iter().find(|u| {
         applies(&u.clusters)
-            && known_arn
-                .as_deref()
-                .is_some_and(|a| u.arn.as_str().eq_ignore_ascii_case(a))
+            && match user.arn.as_deref() {
+                Some(a) => u.arn.as_str().eq_ignore_ascii_case(a),
+                None => {
+                    u.arn.name().eq_ignore_ascii_case(&user.user_name)
+                        && account.is_none_or(|a| a == u.arn.account_id())
+                }
+            }
     });
+    let known_arn = user.arn.as_deref().or(static_user.map(|u| u.arn.as_str()));
     let Some(groups) = &user.groups else {
         // The user is gone: their entries go, except what `users` configures (as a full
         // reconcile keeps it).
-        if let (Some(u), Some(arn)) = (static_user, &known_arn) {
+        if let (Some(u), Some(arn)) = (static_user, known_arn) {
             let reason = "configured in users";
             let access = Access::policies(&u.access_policies);
             let mapping = (u.username.as_str(), u.kubernetes_groups.as_slice(), &access);
@@ -119,7 +125,6 @@ pub fn desired_for_user_event(
         None => username.map(|prefix| {
             // The name as IAM spells it (the event's spelling may differ in case).
             let iam_name = known_arn
-                .as_deref()
                 .and_then(|arn| arn.rsplit('/').next())
                 .unwrap_or(&user.user_name);
             (
@@ -133,12 +138,14 @@ pub fn desired_for_user_event(
     if let Some((username, groups, access, reason)) = entry {
         let arn = known_arn?;
         let mapping = (username.as_str(), groups.as_slice(), &access);
-        if let Err(e) = set.add_with(SectionName::MapUsers, &reason, &arn, mapping, &reason) {
+        if let Err(e) = set.add_with(SectionName::MapUsers, &reason, arn, mapping, &reason) {
             warnings.push(e.to_string());
         }
     }
     Some((set, warnings))
 }
 
+#[cfg(test)]
+mod forged_payloads;
 #[cfg(test)]
 mod tests;

@@ -13,12 +13,12 @@ use crate::core::aws_auth::{ConfigMapData, ItemValue};
 use crate::core::desired::from_iam::{IamFacts, Member, desired_for_cluster};
 use crate::core::guards::GuardSettings;
 
-const ACCOUNT: &str = "111122223333";
+pub(super) const ACCOUNT: &str = "111122223333";
 /// IAM's spelling of each user; events may spell them in another case.
-const USERS: [&str; 4] = ["alice", "Bob", "carol", "dave"];
-const GROUPS: [&str; 3] = ["admins", "Dev", "ops"];
+pub(super) const USERS: [&str; 4] = ["alice", "Bob", "carol", "dave"];
+pub(super) const GROUPS: [&str; 3] = ["admins", "Dev", "ops"];
 
-fn settings() -> Settings {
+pub(super) fn settings() -> Settings {
     from_text(
         "clusters:\n  - {name: prod, region: eu-west-3}\ngroups:\n  - {iamGroup: admins, kubernetesGroups: ['system:masters']}\n  - {iamGroup: Dev, kubernetesGroups: [devs], usernamePrefix: 'dev-', accessPolicies: [{policy: AmazonEKSViewPolicy, namespaces: [team]}]}\n  - {iamGroup: ops, kubernetesGroups: [ops, devs], accessPolicies: [{policy: AmazonEKSClusterAdminPolicy}]}\nusers:\n  - {arn: 'arn:aws:iam::111122223333:user/carol', username: carol-static, kubernetesGroups: [static]}\n",
         "test",
@@ -27,12 +27,12 @@ fn settings() -> Settings {
     .unwrap()
 }
 
-fn arn(user: &str) -> String {
+pub(super) fn arn(user: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:user/{user}")
 }
 
 /// Who exists in IAM and which groups each user is in (by index into [`GROUPS`]).
-type State = BTreeMap<&'static str, Option<BTreeSet<usize>>>;
+pub(super) type State = BTreeMap<&'static str, Option<BTreeSet<usize>>>;
 
 #[derive(Debug, Clone)]
 enum Event {
@@ -41,7 +41,7 @@ enum Event {
     Delete,
 }
 
-fn facts(state: &State) -> IamFacts {
+pub(super) fn facts(state: &State) -> IamFacts {
     let mut group_members: BTreeMap<String, Option<Vec<Member>>> = GROUPS
         .iter()
         .map(|g| ((*g).to_owned(), Some(Vec::new())))
@@ -63,7 +63,7 @@ fn facts(state: &State) -> IamFacts {
 }
 
 /// aws-auth after planning `desired` against `current` (unchanged when nothing is written).
-fn applied(current: &ConfigMapData, desired: &DesiredSet) -> ConfigMapData {
+pub(super) fn applied(current: &ConfigMapData, desired: &DesiredSet) -> ConfigMapData {
     let outcome = plan(&PlanRequest {
         current: Some(current),
         desired,
@@ -78,7 +78,7 @@ fn applied(current: &ConfigMapData, desired: &DesiredSet) -> ConfigMapData {
 }
 
 /// The managed mappings, comparable: (ARN lowercase, username, groups).
-fn mappings(data: &ConfigMapData) -> BTreeSet<(String, String, Vec<String>)> {
+pub(super) fn mappings(data: &ConfigMapData) -> BTreeSet<(String, String, Vec<String>)> {
     let aws_auth = AwsAuth::read(data).unwrap();
     SectionName::ALL
         .into_iter()
@@ -94,7 +94,7 @@ fn mappings(data: &ConfigMapData) -> BTreeSet<(String, String, Vec<String>)> {
         .collect()
 }
 
-fn state_strategy() -> impl Strategy<Value = State> {
+pub(super) fn state_strategy() -> impl Strategy<Value = State> {
     proptest::collection::vec(
         proptest::option::weighted(
             0.85,

@@ -7,6 +7,7 @@ mod access_entries;
 mod accounts;
 mod bad_input;
 mod fleet;
+mod forged;
 mod soak;
 mod support;
 

@@ -32,7 +32,7 @@ fn role_arn(name: &str) -> String {
 }
 
 /// Puts IAM user `user` into `group` on `on`, or takes them out.
-pub(super) fn set_member(on: &Stack, group: &str, user: &str, member: bool) {
+pub(crate) fn set_member(on: &Stack, group: &str, user: &str, member: bool) {
     let action = if member {
         "add-user-to-group"
     } else {

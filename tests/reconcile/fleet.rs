@@ -51,6 +51,18 @@ fn body(req: &SendMessageBatchInput) -> Value {
     serde_json::from_str(req.entries()[0].message_body()).unwrap()
 }
 
+/// ChangeMessageVisibilityBatch accepted (for batches whose failed records are made visible
+/// again soon).
+fn visibility_changed() -> Rule {
+    mock!(Sqs::change_message_visibility_batch).then_output(|| {
+        ChangeMessageVisibilityBatchOutput::builder()
+            .set_successful(Some(vec![]))
+            .set_failed(Some(vec![]))
+            .build()
+            .unwrap()
+    })
+}
+
 /// An SQS event of `(messageId, body)` records, grouped by cluster as the queue would, each
 /// handed out for the first time.
 fn sqs_event(records: &[(&str, Value)]) -> Value {
@@ -178,19 +190,12 @@ async fn a_message_sqs_refuses_fails_the_dispatch_so_the_event_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_runs_its_records_in_place_and_names_only_the_failed_ones() {
-    let visible_soon = mock!(Sqs::change_message_visibility_batch).then_output(|| {
-        ChangeMessageVisibilityBatchOutput::builder()
-            .set_successful(Some(vec![]))
-            .set_failed(Some(vec![]))
-            .build()
-            .unwrap()
-    });
     let s = Setup::admins_on_aws_auth()
         .iam(vec![
             iam::get_group("eks-admins", &["alice"]),
             iam::get_group_denied("eks-admins"),
         ])
-        .fleet(vec![visible_soon])
+        .fleet(vec![visibility_changed()])
         .start()
         .await;
     let reconcile = json!({"action": "reconcile", "clusters": [CLUSTER]});
@@ -335,15 +340,8 @@ async fn an_sqs_event_without_fleet_mode_is_refused_and_runs_nothing() {
 /// and nothing is read or written for it (issue 20).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_user_body_carrying_an_arn_is_a_failed_record_and_maps_nothing() {
-    let refused = mock!(Sqs::change_message_visibility_batch).then_output(|| {
-        ChangeMessageVisibilityBatchOutput::builder()
-            .set_successful(Some(vec![]))
-            .set_failed(Some(vec![]))
-            .build()
-            .unwrap()
-    });
     let s = Setup::admins_on_aws_auth()
-        .fleet(vec![refused])
+        .fleet(vec![visibility_changed()])
         .start()
         .await;
     let forged = json!({"action": "syncUser", "clusters": [CLUSTER], "userName": "alice",

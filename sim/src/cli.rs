@@ -85,7 +85,7 @@ pub struct Args {
 
     /// A fault rule: `API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS]`.
     /// API kube|eks; VERB get|list|create|update|patch|delete|discovery (kube) or an EKS
-    /// operation name, `*` for any; ACTION 409|429|500|503|drop|none. Repeatable.
+    /// operation name, `*` for any; ACTION 400|409|429|500|503|drop|none. Repeatable.
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
 

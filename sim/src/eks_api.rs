@@ -109,6 +109,7 @@ async fn faults_and_counters(State(state): State<SimState>, req: Request, next: 
     }
     match decision.action {
         FaultAction::None => next.run(req).await,
+        FaultAction::Rejected => EksError::invalid_parameter("injected fault").into_response(),
         FaultAction::Conflict => EksError::in_use("injected fault").into_response(),
         FaultAction::Throttle => EksError::throttling().into_response(),
         FaultAction::ServerError => EksError::server("injected fault").into_response(),

@@ -1,7 +1,7 @@
 //! Fault injection and request counters. A fault rule matches requests by API (`kube` or
 //! `eks`), optionally a cluster, and a verb (Kubernetes: get, list, create, update, patch,
 //! delete, discovery; EKS: the operation name, e.g. CreateAccessEntry), and then answers
-//! 409, 429, 500 or 503, drops the connection, or only adds latency, for the next N matches
+//! 400, 409, 429, 500 or 503, drops the connection, or only adds latency, for the next N matches
 //! (`count`), a deterministic fraction of them (`fraction`), or every match. Counters
 //! count every request received, per API, cluster and verb, faulted or not.
 //!
@@ -26,6 +26,10 @@ pub enum Api {
 /// What an injected fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FaultAction {
+    /// Answer 400: the request itself is rejected (Kubernetes: BadRequest Status; EKS:
+    /// InvalidParameterException, as EKS answers a principal it will not grant).
+    #[serde(rename = "400")]
+    Rejected,
     /// Answer 409 (Kubernetes: Conflict Status; EKS: ResourceInUseException).
     #[serde(rename = "409")]
     Conflict,
@@ -78,7 +82,7 @@ pub struct FaultRule {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FaultSpecError {
     #[error(
-        "fault {0:?}: expected API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS] with API kube|eks and ACTION 409|429|500|503|drop|none"
+        "fault {0:?}: expected API[/CLUSTER]:VERB:ACTION[:count=N][:fraction=F][:latency=MS] with API kube|eks and ACTION 400|409|429|500|503|drop|none"
     )]
     Format(String),
     #[error("fault {0:?}: fraction must be within 0..=1")]

@@ -116,6 +116,7 @@ async fn faults_and_counters(State(ctx): State<KubeCtx>, req: Request, next: Nex
         .to_owned();
     match decision.action {
         FaultAction::None => next.run(req).await,
+        FaultAction::Rejected => KubeError::bad_request("injected fault").into_response(),
         FaultAction::Conflict => KubeError::conflict(&name).into_response(),
         FaultAction::Throttle => KubeError::too_many_requests().into_response(),
         FaultAction::ServerError => KubeError::internal("injected fault").into_response(),

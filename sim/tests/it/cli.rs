@@ -42,7 +42,7 @@ fn bad_flags_fail_with_a_clear_reason() {
         ),
         (
             &["--fault", "kube:get:418"],
-            "ACTION 409|429|500|503|drop|none",
+            "ACTION 400|409|429|500|503|drop|none",
         ),
         (
             &["--credentials-file", "/nonexistent/creds.json"],

@@ -98,6 +98,33 @@ async fn the_sdk_retries_through_injected_throttling() {
 }
 
 #[tokio::test]
+async fn an_injected_400_is_a_rejection_the_sdk_does_not_retry() {
+    let sim = support::sim(AuthMode::Api).await;
+    let eks = crate::eks_api::client(&sim).await;
+    admin_call(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        Some(json!({"spec": "eks:CreateAccessEntry:400:count=1"})),
+    )
+    .await;
+    let create = || {
+        eks.create_access_entry()
+            .cluster_name("demo")
+            .principal_arn("arn:aws:iam::111122223333:role/rejected-once")
+            .send()
+    };
+    let e = create().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_eks::error::ProvideErrorMetadata::code(&e.into_service_error()),
+        Some("InvalidParameterException")
+    );
+    let (_, counters) = admin_call(&sim, "GET", "/_sim/counters", None).await;
+    assert_eq!(counters["eks"]["CreateAccessEntry"], 1, "a 400 is not retried");
+    create().await.expect("the rule fired once and is gone");
+}
+
+#[tokio::test]
 async fn dropped_connections_latency_and_fractions() {
     let sim = support::sim(AuthMode::ConfigMap).await;
     let kube = Kube::new(&sim, support::CLUSTER);

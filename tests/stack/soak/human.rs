@@ -20,14 +20,20 @@ pub(super) struct HumanEntry {
 
 /// The human's entries in mapUsers (shared with the tool's managed entries, which the tool
 /// writes after them) and mapRoles (the human's alone). Each write starts the section with a
-/// versioned comment, so a write can tell whether its own earlier attempt landed.
+/// versioned comment, so a write can tell whether its own earlier attempt landed. `broken`:
+/// the human's mapRoles ends in an entry no YAML reader can take ([`BROKEN_ROLE`]), which
+/// EKS drops whole and the tool must refuse to write over.
 #[derive(Clone, Default)]
 pub(super) struct Human {
     pub(super) version: u64,
     pub(super) next_id: u64,
     pub(super) users: Vec<HumanEntry>,
     pub(super) roles: Vec<HumanEntry>,
+    pub(super) broken: bool,
 }
+
+/// An unquoted `{{SessionName}}`: a flow mapping used as a key, which aws-auth readers reject.
+const BROKEN_ROLE: &str = "- rolearn: arn:aws:iam::123456789012:role/human-broken\n  username: {{SessionName}}\n";
 
 impl Human {
     pub(super) fn block(&self, users: bool) -> String {
@@ -43,7 +49,19 @@ impl Human {
         for e in entries {
             out.push_str(&e.text);
         }
+        if self.broken && !users {
+            out.push_str(BROKEN_ROLE);
+        }
         out
+    }
+
+    /// The same entries, with mapRoles broken or whole again (a new version).
+    pub(super) fn with_broken(&self, broken: bool) -> Self {
+        Self {
+            version: self.version + 1,
+            broken,
+            ..self.clone()
+        }
     }
 
     pub(super) fn entry(&mut self, rng: &mut Rng, users: bool) -> HumanEntry {

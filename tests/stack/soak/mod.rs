@@ -1,7 +1,14 @@
 //! The soak test: rounds of random IAM changes in moto, concurrent reconciles (several
 //! `invoke` processes at once, as concurrent Lambda invocations run), a "human" writing
 //! unmanaged aws-auth entries at the same time, and 409/429/500/dropped connections/latency
-//! injected on the Kubernetes and EKS side. After each round the faults are cleared and a
+//! injected on the Kubernetes and EKS side, rejected grants (EKS answering
+//! `InvalidParameterException` to CreateAccessEntry or AssociateAccessPolicy) and refusals (in
+//! some rounds, round 3 always, the human leaves aws-auth unparsable while the invocations
+//! run; the tool must refuse to write it and nothing else). In a round without transport
+//! faults and without a mode switch, every watched user IAM took away is judged with their
+//! own token before the round settles: 401 wherever EKS no longer reads a mapping for them
+//! (a rejected grant or a refused aws-auth holds back no access-entry revocation). After each
+//! round the faults are cleared and a
 //! settling reconcile runs; then every unmanaged entry the human wrote must be there exactly
 //! as written, the managed entries must equal what IAM says, the tool (running as its own
 //! identity, mapped in aws-auth) must never have been refused by the cluster, and no process
@@ -159,6 +166,7 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
     let (mut ops, mut rounds, mut faults_injected) = (0usize, 0usize, 0usize);
     let (mut iam_changes, mut invocations, mut human_writes) = (0usize, 0usize, 0usize);
     let mut tally = Tally::default();
+    let mut revocations_judged = 0usize;
     while ops < limits.ops && started.elapsed() < limits.time {
         rounds += 1;
         let round = |what: &str| ctx(&format!("round {rounds}: {what}"));
@@ -176,6 +184,8 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             "eks:DescribeCluster:429:count=2".to_owned(),
             "eks:*:drop:count=1".to_owned(),
             "eks:*:none:latency=150".to_owned(),
+            "eks:CreateAccessEntry:400:count=1".to_owned(),
+            "eks:AssociateAccessPolicy:400:count=1".to_owned(),
         ];
         let mut faults = Vec::new();
         if !rng.chance(0.2) {
@@ -277,6 +287,14 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
                 json!({"action": "reconcile", "dryRun": false, "clusters": [t.name]})
             });
         }
+        // A refusal: the human leaves aws-auth unparsable for the round's invocations.
+        let broken = rounds == 3 || (rounds > 3 && rng.chance(0.15));
+        if broken {
+            let breaking = human.with_broken(true);
+            human_write(api, &human, &breaking).unwrap_or_else(|e| panic!("{}", round(&e)));
+            human = breaking;
+            human_writes += 1;
+        }
         // The human's edits and the pauses between them.
         let mut edits = Vec::new();
         let mut next = human.clone();
@@ -326,16 +344,52 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             mode = to;
         }
         for run in &runs {
-            check_run(run, &mut tally).unwrap_or_else(|e| panic!("{}", round(&e)));
+            check_run(run, &mut tally, broken).unwrap_or_else(|e| panic!("{}", round(&e)));
         }
         human = next;
         invocations += runs.len();
         human_writes += edits.len();
 
+        // Revocations did not wait for a rejected grant or a refused aws-auth.
+        let calm = faults
+            .iter()
+            .all(|f| f.contains(":400:") || f.contains(":none:"));
+        if calm && switch.is_none() && mode != "CONFIG_MAP" {
+            let view = stack.admin("GET", &format!("/clusters/{}/aws-auth", t.name), None);
+            let mapped_in_aws_auth = |arn: &str| {
+                mode == "API_AND_CONFIG_MAP"
+                    && view["mapUsers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|m| m["arn"] == arn)
+            };
+            for (i, (key, secret, arn)) in watched.iter().enumerate() {
+                if watched_members.contains(&i) || mapped_in_aws_auth(arn) {
+                    continue;
+                }
+                assert_eq!(
+                    t.status_as(key, secret),
+                    401,
+                    "{}",
+                    round(&format!(
+                        "{arn} (not a member) in mode {mode} before settling, faults {faults:?}, aws-auth broken: {broken}"
+                    ))
+                );
+                revocations_judged += 1;
+            }
+        }
+        if broken {
+            let whole = human.with_broken(false);
+            human_write(api, &human, &whole).unwrap_or_else(|e| panic!("{}", round(&e)));
+            human = whole;
+            human_writes += 1;
+        }
+
         // Settle: no faults, one reconcile, then the steady state costs no write.
         stack.admin("DELETE", "/faults", None);
         let settle = t.invoke(&t.schedule());
-        check_run(&settle, &mut tally).unwrap_or_else(|e| panic!("{}", round(&e)));
+        check_run(&settle, &mut tally, false).unwrap_or_else(|e| panic!("{}", round(&e)));
         assert_eq!(
             settle.code,
             0,
@@ -346,7 +400,7 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
             ))
         );
         let steady = t.invoke(&t.schedule());
-        check_run(&steady, &mut tally).unwrap_or_else(|e| panic!("{}", round(&e)));
+        check_run(&steady, &mut tally, false).unwrap_or_else(|e| panic!("{}", round(&e)));
         assert_eq!(
             steady.cluster()["outcome"],
             "unchanged",
@@ -463,12 +517,15 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
         ops = iam_changes + invocations + human_writes;
     }
     eprintln!(
-        "soak: seed {seed}: {rounds} rounds, {ops} operations ({iam_changes} IAM changes, {invocations} invocations, {human_writes} human writes), {faults_injected} fault rules, {:.1} s; outcomes {:?}, {} invocations exited 1 under faults, {} PUTs in {} write attempts",
+        "soak: seed {seed}: {rounds} rounds, {ops} operations ({iam_changes} IAM changes, {invocations} invocations, {human_writes} human writes), {faults_injected} fault rules, {:.1} s; outcomes {:?}, {} invocations exited 1 under faults, {} PUTs in {} write attempts, {} changes not applied ({} rejected), {} refusals of a broken aws-auth, {revocations_judged} revocations judged before settling",
         started.elapsed().as_secs_f64(),
         tally.outcomes,
         tally.exit_1,
         tally.kube_puts,
-        tally.write_attempts
+        tally.write_attempts,
+        tally.not_applied,
+        tally.rejected,
+        tally.refusals,
     );
     assert!(rounds >= 1 && ops > 0, "{}", ctx("no round ran"));
 }

@@ -247,6 +247,7 @@ mod tests {
             not_applied,
             write_attempts: 1,
             api_calls,
+            entries_read: None,
             plan_text: String::new(),
         };
         let writes = ApiCalls {

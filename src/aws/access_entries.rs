@@ -22,7 +22,8 @@
 //! - Reading: one ListAccessEntries pass, then each entry described (DescribeAccessEntry for
 //!   its tags, type, username and groups; ListAssociatedAccessPolicies for its policies, only
 //!   for the entries the caller wants) with at most [`READ_CONCURRENCY`] entries in flight,
-//!   results in list order.
+//!   results in list order. Or one principal's entry alone ([`AccessEntryStore::entry_of`]),
+//!   or only the list ([`AccessEntryStore::list_principals`]).
 //!
 //! # Pagination
 //! ListAccessEntries and ListAssociatedAccessPolicies go through the SDK's paginators
@@ -36,6 +37,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_eks::config::http::HttpResponse;
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::operation::describe_access_entry::{
+    DescribeAccessEntryError, DescribeAccessEntryOutput,
+};
 use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
 use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
 use aws_sdk_eks::types::{AccessScope, AccessScopeType, AssociatedAccessPolicy};
@@ -285,6 +289,28 @@ impl AccessEntryStore {
         &self,
         wanted: &(dyn Fn(&CurrentEntry) -> bool + Sync),
     ) -> Result<Vec<CurrentEntry>, AccessEntryError> {
+        let arns = self.list_principals().await?;
+        // Bounded concurrency, in list order; the first failure ends the read.
+        futures::stream::iter(arns.iter().map(|arn| async move {
+            let mut entry = self.describe(arn).await?;
+            if wanted(&entry) {
+                entry.policies = self.policies(&entry.principal_arn).await?;
+            } else {
+                entry.policies_unread = true;
+            }
+            Ok::<_, AccessEntryError>(entry)
+        }))
+        .buffered(READ_CONCURRENCY)
+        .try_collect()
+        .await
+    }
+
+    /// The principal ARNs of every access entry of the cluster (ListAccessEntries, every
+    /// page: one read per 100 entries), in EKS's order.
+    ///
+    /// # Errors
+    /// Any failed read.
+    pub async fn list_principals(&self) -> Result<Vec<String>, AccessEntryError> {
         let mut pages = self
             .client
             .list_access_entries()
@@ -299,19 +325,23 @@ impl AccessEntryStore {
             |page: ListAccessEntriesOutput| arns.extend(page.access_entries().iter().cloned()),
         )
         .await?;
-        // Bounded concurrency, in list order; the first failure ends the read.
-        futures::stream::iter(arns.iter().map(|arn| async move {
-            let mut entry = self.describe(arn).await?;
-            if wanted(&entry) {
-                entry.policies = self.policies(&entry.principal_arn).await?;
-            } else {
-                entry.policies_unread = true;
-            }
-            Ok::<_, AccessEntryError>(entry)
-        }))
-        .buffered(READ_CONCURRENCY)
-        .try_collect()
-        .await
+        Ok(arns)
+    }
+
+    /// The access entry of one principal with its policies (DescribeAccessEntry, then
+    /// ListAssociatedAccessPolicies when there is one); `None` when the principal has none.
+    ///
+    /// # Errors
+    /// Any failed read other than the entry not existing.
+    pub async fn entry_of(
+        &self,
+        principal: &str,
+    ) -> Result<Option<CurrentEntry>, AccessEntryError> {
+        let Some(mut entry) = self.describe_if_any(principal).await? else {
+            return Ok(None);
+        };
+        entry.policies = self.policies(&entry.principal_arn).await?;
+        Ok(Some(entry))
     }
 
     /// Reads the policies of the entries [`AccessEntryStore::list_for`] left unread.
@@ -335,16 +365,54 @@ impl AccessEntryStore {
         Ok(())
     }
 
+    /// DescribeAccessEntry of an entry just listed (gone since: a rejection of that entry).
     async fn describe(&self, principal: &str) -> Result<CurrentEntry, AccessEntryError> {
+        let described = self.describe_call(principal).await;
+        self.entry_from(
+            principal,
+            described.map_err(|e| self.error("DescribeAccessEntry", principal, &e))?,
+        )
+    }
+
+    /// DescribeAccessEntry of a principal that may have no entry (`None`).
+    async fn describe_if_any(
+        &self,
+        principal: &str,
+    ) -> Result<Option<CurrentEntry>, AccessEntryError> {
+        match self.describe_call(principal).await {
+            Err(e)
+                if e.as_service_error().and_then(|e| e.code())
+                    == Some("ResourceNotFoundException") =>
+            {
+                Ok(None)
+            }
+            described => self
+                .entry_from(
+                    principal,
+                    described.map_err(|e| self.error("DescribeAccessEntry", principal, &e))?,
+                )
+                .map(Some),
+        }
+    }
+
+    async fn describe_call(
+        &self,
+        principal: &str,
+    ) -> Result<DescribeAccessEntryOutput, SdkError<DescribeAccessEntryError, HttpResponse>> {
         self.read();
-        let described = self
-            .client
+        self.client
             .describe_access_entry()
             .cluster_name(&self.cluster)
             .principal_arn(principal)
             .send()
             .await
-            .map_err(|e| self.error("DescribeAccessEntry", principal, &e))?;
+    }
+
+    fn entry_from(
+        &self,
+        principal: &str,
+        described: DescribeAccessEntryOutput,
+    ) -> Result<CurrentEntry, AccessEntryError> {
         let entry = described
             .access_entry()
             .ok_or_else(|| AccessEntryError::Missing {

@@ -1,5 +1,5 @@
-//! The access-entries backend for one cluster: the whole desired set (a user event re-reads
-//! the cluster's IAM facts, since there is no aws-auth to start from) → IAM unique ids of
+//! The access-entries backend for one cluster in a full run (a user event reads only its
+//! principal's entry: `one_principal`): the whole desired set → IAM unique ids of
 //! configured users and roles (GetUser/GetRole; group members and SSO roles come with
 //! theirs) → list and describe the entries → the core's access-entries plan and guards →
 //! the calls in plan order. EKS rejecting one entry is reported for that entry (`rejected`);

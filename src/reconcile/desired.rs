@@ -9,7 +9,7 @@
 
 use tokio::sync::OnceCell;
 
-use crate::aws::iam::IamError;
+use crate::aws::iam::{IamError, IamUser};
 use crate::core::aws_auth::AwsAuth;
 use crate::core::desired::DesiredSet;
 use crate::core::desired::from_iam::{IamFacts, desired_for_cluster};
@@ -31,11 +31,12 @@ pub(super) enum RunRead<'a> {
     /// A full reconcile: the groups and SSO roles every target cluster needs.
     Full(IamRead),
     /// A user event: that user's groups (`Ok(None)`: IAM does not show the event yet), and
-    /// the user's ARN, read at most once for all clusters when needed.
+    /// the user as GetUser answers (ARN, unique id), read at most once for all clusters when
+    /// needed.
     User {
         sync: &'a UserSync,
         user: Result<Option<UserFacts>, GatherError>,
-        arn: OnceCell<Result<Option<String>, IamError>>,
+        arn: EventUser,
     },
 }
 
@@ -48,8 +49,29 @@ pub(super) enum Desired<'a> {
     User {
         user: &'a UserFacts,
         sync: &'a UserSync,
-        arn: &'a OnceCell<Result<Option<String>, IamError>>,
+        arn: &'a EventUser,
     },
+}
+
+/// The event's user as IAM's GetUser answers, read at most once per run.
+pub(super) type EventUser = OnceCell<Result<Option<IamUser>, IamError>>;
+
+impl Reconciler {
+    /// The event's user from IAM (GetUser), read once for all of the run's clusters.
+    pub(super) async fn event_user<'c>(
+        &self,
+        cell: &'c EventUser,
+        user_name: &str,
+    ) -> Result<Option<&'c IamUser>, GatherError> {
+        cell.get_or_init(|| self.iam.get_user(user_name))
+            .await
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|e| GatherError::EventUser {
+                user: user_name.to_owned(),
+                source: e.clone(),
+            })
+    }
 }
 
 impl RunRead<'_> {
@@ -114,16 +136,8 @@ impl Desired<'_> {
         {
             return Ok(Some(found));
         }
-        let arn = arn
-            .get_or_init(|| async {
-                r.iam
-                    .get_user(&user.user_name)
-                    .await
-                    .map(|u| u.map(|u| u.arn))
-            })
-            .await;
-        match arn {
-            Ok(Some(arn)) if !in_event_account(arn, user.account_id.as_deref()) => {
+        match r.event_user(arn, &user.user_name).await?.map(|u| &u.arn) {
+            Some(arn) if !in_event_account(arn, user.account_id.as_deref()) => {
                 report.warnings.push(format!(
                     "the event names user {} in account {}, but the synced IAM's user is {arn}: nothing is mapped from it; left to the next scheduled reconcile",
                     user.user_name,
@@ -131,7 +145,7 @@ impl Desired<'_> {
                 ));
                 Ok(None)
             }
-            Ok(Some(arn)) => {
+            Some(arn) => {
                 let user = UserFacts {
                     arn: Some(arn.clone()),
                     ..user.clone()
@@ -144,24 +158,21 @@ impl Desired<'_> {
                     &user,
                 ))
             }
-            Ok(None) => {
+            None => {
                 report.warnings.push(format!(
                     "user {} no longer exists; left to the next scheduled reconcile",
                     user.user_name
                 ));
                 Ok(None)
             }
-            Err(e) => Err(GatherError::EventUser {
-                user: user.user_name.clone(),
-                source: e.clone(),
-            }),
         }
     }
 
-    /// The whole desired set of the cluster, for the access-entries backend and clusters that
-    /// read both stores (no aws-auth to start from: a user event re-reads the cluster's IAM
-    /// facts, and checks that they show what the event says happened). `Ok(None)`: leave
-    /// this cluster to the schedule (the reason is in the report's warnings).
+    /// The whole desired set of the cluster, for a full run on the access-entries backend and
+    /// for clusters that read both stores (a user event there re-reads the cluster's IAM
+    /// facts, and checks that they show what the event says happened; where EKS reads access
+    /// entries alone, a user event needs only its user's entry: `one_principal`). `Ok(None)`:
+    /// leave this cluster to the schedule (the reason is in the report's warnings).
     pub(super) async fn whole(
         &self,
         reconciler: &Reconciler,
@@ -227,7 +238,7 @@ fn unseen_change(facts: &IamFacts, user_name: &str, expect: &Expectation) -> Opt
 
 /// Whether IAM's `arn` for the event's user is in the account the event names (when it
 /// names one): a principal outside the synced account is never mapped from a user event.
-fn in_event_account(arn: &str, event_account: Option<&str>) -> bool {
+pub(super) fn in_event_account(arn: &str, event_account: Option<&str>) -> bool {
     event_account.is_none_or(|a| account_of(arn) == Some(a))
 }
 

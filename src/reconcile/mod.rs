@@ -5,8 +5,9 @@
 //! - here: [`Reconciler`], the one fan-out driver shared by full runs and user events, and
 //!   backend selection;
 //! - `gather`: IAM reads; `desired`: full vs one-user desired sets;
-//! - `aws_auth` and `access_entries`: one cluster on each backend; `apply`: carries out an
-//!   access-entries plan (grants, then the removals no failure holds back);
+//! - `aws_auth` and `access_entries`: one cluster on each backend; `one_principal`: a user
+//!   event where EKS reads access entries alone (that principal's entry only); `apply`:
+//!   carries out an access-entries plan (grants, then the removals no failure holds back);
 //! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
 //! - `migrate`: `eks-iam-sync migrate`; `unreadable`: revocations on a cluster that reads
 //!   both stores while one of them cannot be read.
@@ -53,6 +54,7 @@ mod credentials;
 mod desired;
 mod gather;
 mod migrate;
+mod one_principal;
 mod report;
 mod unreadable;
 
@@ -77,7 +79,7 @@ use crate::token_source::{TokenSource, TokenSourceError};
 pub use credentials::{IdentityError, SignerError};
 pub use gather::GatherError;
 pub use migrate::{MigrateError, MigrationReport};
-pub use report::{ApiCalls, ClusterReport, EntryReport, Outcome, RunSummary};
+pub use report::{ApiCalls, ClusterReport, EntriesRead, EntryReport, Outcome, RunSummary};
 
 use desired::{Desired, RunRead};
 
@@ -359,7 +361,12 @@ impl Reconciler {
         match (stores.grants, stores.also_reads) {
             (_, Some(_)) => self.reconcile_both_stores(run, stores.grants, report).await,
             (Store::AwsAuth, None) => self.reconcile_aws_auth(run, report).await,
-            (Store::AccessEntries, None) => self.reconcile_access_entries(run, report).await,
+            (Store::AccessEntries, None) => match desired {
+                Desired::User { user, arn, .. } => {
+                    self.reconcile_user_entry(run, user, arn, report).await
+                }
+                Desired::Full(_) => self.reconcile_access_entries(run, report).await,
+            },
         }
     }
 

@@ -69,6 +69,21 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// The JSON summary for one cluster.
+/// What a user event read of a cluster's access entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntriesRead {
+    /// The principal whose entry the event concerns (their entries were described).
+    pub principal: String,
+    /// Entries listed (ListAccessEntries), 0 when the list was not needed.
+    pub listed: usize,
+    /// Other entries described to find another cluster admin (stopping at the first).
+    pub others_described: usize,
+    /// The other cluster admin found, if one was looked for and found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_admin: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterReport {
@@ -107,6 +122,10 @@ pub struct ClusterReport {
     pub partly_tagged: Vec<String>,
     pub write_attempts: u32,
     pub api_calls: ApiCalls,
+    /// A user event on an access-entries cluster: what was read of its entries (only the
+    /// principal's, unless the change removed or demoted a cluster admin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries_read: Option<EntriesRead>,
     /// The human-readable plan (as `render` prints it).
     #[serde(skip)]
     pub plan_text: String,
@@ -133,6 +152,7 @@ impl ClusterReport {
             partly_tagged: Vec::new(),
             write_attempts: 0,
             api_calls: ApiCalls::default(),
+            entries_read: None,
             plan_text: String::new(),
         }
     }

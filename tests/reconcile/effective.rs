@@ -96,7 +96,7 @@ async fn a_warm_instance_grants_through_access_entries_after_a_switch_to_api() {
         .iam(vec![
             iam::get_group("eks-admins", &["alice"]),
             iam::list_groups_for_user("bob", &["eks-admins"]),
-            iam::get_group("eks-admins", &["alice", "bob"]),
+            iam::get_user("bob"),
         ])
         .start()
         .await;

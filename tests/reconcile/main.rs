@@ -12,3 +12,4 @@ mod events;
 mod failures;
 mod fleet;
 mod support;
+mod user_entries;

@@ -373,6 +373,39 @@ impl Scenario {
         eks_sim::identity::map(cluster, &caller).ok()
     }
 
+    /// Adds `count` unmanaged access entries (users `filler-N`) to the cluster, as if someone
+    /// else had made them: a cluster of that size for the calls a run makes.
+    pub fn seed_unmanaged_entries(&self, count: usize) {
+        let mut world = self.sim.state.world();
+        let cluster = world.clusters.get_mut(CLUSTER).expect("the cluster exists");
+        let first = cluster.access_entries.all().len();
+        for i in first..first + count {
+            let arn = format!("arn:aws:iam::{ACCOUNT}:user/filler-{i:04}");
+            let principal = eks_sim::arn::PrincipalArn::parse(&arn).expect("a user ARN");
+            let new = eks_sim::access_entries::NewEntry {
+                principal_arn: arn,
+                kubernetes_groups: vec!["viewers".to_owned()],
+                username: None,
+                entry_type: "STANDARD".to_owned(),
+                tags: json!({}),
+            };
+            cluster
+                .access_entries
+                .create(new, principal, CLUSTER, REGION, ACCOUNT)
+                .expect("under EKS's limit");
+        }
+    }
+
+    /// Removes `arn`'s access entry, as someone with EKS access would.
+    pub fn delete_entry(&self, arn: &str) {
+        let mut world = self.sim.state.world();
+        let cluster = world.clusters.get_mut(CLUSTER).expect("the cluster exists");
+        cluster
+            .access_entries
+            .delete(arn)
+            .expect("the entry exists");
+    }
+
     /// The principals holding an access entry now.
     pub fn access_entries(&self) -> Vec<String> {
         let world = self.sim.state.world();
@@ -436,8 +469,11 @@ pub mod iam {
     use aws_sdk_iam::error::ErrorMetadata;
     use aws_sdk_iam::operation::get_group::{GetGroupError, GetGroupOutput};
     use aws_sdk_iam::operation::get_user::GetUserOutput;
-    use aws_sdk_iam::operation::list_groups_for_user::ListGroupsForUserOutput;
+    use aws_sdk_iam::operation::list_groups_for_user::{
+        ListGroupsForUserError, ListGroupsForUserOutput,
+    };
     use aws_sdk_iam::primitives::DateTime;
+    use aws_sdk_iam::types::error::NoSuchEntityException;
     use aws_sdk_iam::types::{Group, User};
     use aws_smithy_mocks::{Rule, mock};
 
@@ -507,6 +543,19 @@ pub mod iam {
                     .is_truncated(false)
                     .build()
                     .unwrap()
+            })
+    }
+
+    /// ListGroupsForUser `name`: NoSuchEntity (the user is gone).
+    pub fn list_groups_for_user_gone(name: &'static str) -> Rule {
+        mock!(Client::list_groups_for_user)
+            .match_requests(move |req| req.user_name() == Some(name))
+            .then_error(|| {
+                ListGroupsForUserError::NoSuchEntityException(
+                    NoSuchEntityException::builder()
+                        .message("The user with name dave cannot be found.")
+                        .build(),
+                )
             })
     }
 

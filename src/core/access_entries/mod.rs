@@ -47,13 +47,15 @@
 //! - No change → no operation; any refusal → no operation.
 //!
 //! # Layout
-//! [`model`] the values, [`hold_back`] what a failed change holds back, [`translate`](mod@translate) EKS's rules, [`plan`](mod@plan) the
+//! [`model`] the values, [`hold_back`] what a failed change holds back, [`one_principal`] the
+//! plan of one principal's entry (a user event), [`translate`](mod@translate) EKS's rules, [`plan`](mod@plan) the
 //! planner, [`migrate`] the aws-auth → access-entries move, `tests` by topic. Everything
 //! public is re-exported here.
 
 pub mod hold_back;
 pub mod migrate;
 pub mod model;
+pub mod one_principal;
 pub mod plan;
 pub mod translate;
 

@@ -248,6 +248,7 @@ mod tests {
             write_attempts: 1,
             api_calls,
             entries_read: None,
+            entry_reads: None,
             plan_text: String::new(),
         };
         let writes = ApiCalls {

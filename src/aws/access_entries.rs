@@ -290,6 +290,20 @@ impl AccessEntryStore {
         wanted: &(dyn Fn(&CurrentEntry) -> bool + Sync),
     ) -> Result<Vec<CurrentEntry>, AccessEntryError> {
         let arns = self.list_principals().await?;
+        self.describe_each(&arns, wanted).await
+    }
+
+    /// The entries of `arns` (principals just listed), described; the associated policies
+    /// are read only for those `wanted` accepts. At most [`READ_CONCURRENCY`] in flight,
+    /// results in the order of `arns`.
+    ///
+    /// # Errors
+    /// Any failed read.
+    pub async fn describe_each(
+        &self,
+        arns: &[String],
+        wanted: &(dyn Fn(&CurrentEntry) -> bool + Sync),
+    ) -> Result<Vec<CurrentEntry>, AccessEntryError> {
         // Bounded concurrency, in list order; the first failure ends the read.
         futures::stream::iter(arns.iter().map(|arn| async move {
             let mut entry = self.describe(arn).await?;

@@ -64,6 +64,7 @@
 //! - `accounts` are quoted 12-digit strings; a YAML/JSON number is an error that says to quote
 //!   it (a number loses leading zeros).
 //! - `guards.maxRemovalFraction` is in (0, 1], default 0.5.
+//! - `driftRepairInterval` is a duration from 1m to 24h (`30m`, `2h`), default 30m.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -241,6 +242,9 @@ pub struct RawConfig {
     /// `iam`: whose IAM users and groups are synced (issue 14).
     #[serde(default)]
     pub iam: Option<RawIam>,
+    /// `driftRepairInterval`: a duration (`30m`, `2h`).
+    #[serde(default)]
+    pub drift_repair_interval: Option<String>,
 }
 
 /// `clusters[]` as written.

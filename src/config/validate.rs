@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::*;
 use crate::core::names::{SSO_ROLE_NAME_PREFIX, is_cluster_name};
-use crate::core::settings::EntryType;
+use crate::core::settings::{DEFAULT_DRIFT_REPAIR_INTERVAL, EntryType};
 
 const USERNAME_TEMPLATES: &[&str] = &[
     "AccountID",
@@ -166,6 +166,21 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
         }
     }
 
+    let drift_repair_interval = match raw.drift_repair_interval.as_deref() {
+        None => DEFAULT_DRIFT_REPAIR_INTERVAL,
+        Some(text) => match drift_interval(text) {
+            Some(interval) => interval,
+            None => {
+                v.push(
+                    "driftRepairInterval",
+                    Some(text),
+                    "must be a duration from 1m to 24h, such as 30m or 2h",
+                );
+                DEFAULT_DRIFT_REPAIR_INTERVAL
+            }
+        },
+    };
+
     let guards = match raw.guards.as_ref().and_then(|g| g.max_removal_fraction) {
         None => Guards::default(),
         Some(f) if f.is_finite() && f > 0.0 && f <= 1.0 => Guards {
@@ -195,6 +210,7 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
 
     if v.problems.is_empty() {
         Ok(Settings {
+            drift_repair_interval,
             clusters,
             groups,
             users,
@@ -521,6 +537,15 @@ impl Validator {
 }
 
 /// Every `{{...}}` in `text` must be a known authenticator template, and braces must pair.
+/// `driftRepairInterval`: a friendly duration (`30m`, `2h`, `90s`, `1h30m`) from 1m to 24h.
+fn drift_interval(text: &str) -> Option<std::time::Duration> {
+    let parsed: jiff::SignedDuration = text.trim().parse().ok()?;
+    let interval = std::time::Duration::try_from(parsed).ok()?;
+    (std::time::Duration::from_secs(60)..=std::time::Duration::from_secs(24 * 3600))
+        .contains(&interval)
+        .then_some(interval)
+}
+
 fn check_templates(text: &str) -> Result<(), String> {
     let mut rest = text;
     while let Some(start) = rest.find("{{") {

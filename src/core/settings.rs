@@ -3,12 +3,17 @@
 //! These types are produced only by `crate::config` (raw schema → validation → here), which
 //! guarantees what the field docs say; this module holds no rule of its own and reads nothing.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use crate::core::names::IamArn;
 
 /// The default for `guards.maxRemovalFraction`.
 pub const DEFAULT_MAX_REMOVAL_FRACTION: f64 = 0.5;
+/// The default for `driftRepairInterval`: how long a hand edit of one of our access entries
+/// may stand before a full run re-reads (and repairs) it.
+pub const DEFAULT_DRIFT_REPAIR_INTERVAL: Duration = Duration::from_secs(30 * 60);
 
 /// How a cluster's access is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -38,6 +43,9 @@ pub struct Settings {
     /// `iam.assumeRoleArn`: IAM users and groups are read through this role (the synced
     /// account); `None`, with the function's own credentials.
     pub iam_assume_role_arn: Option<IamArn>,
+    /// `driftRepairInterval`: every access entry is described again at least this often by
+    /// full runs (between, a run describes what it changes and a rotating share).
+    pub drift_repair_interval: Duration,
 }
 
 impl Settings {

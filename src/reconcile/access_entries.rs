@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
 use crate::aws::eks::ClusterInfo;
 use crate::core::access_entries::hold_back::Release;
+use crate::core::access_entries::rotation::{needs_fresh_view, touched_unverified};
 use crate::core::access_entries::{
     self as entries, AccessPlan, AccessPlanRequest, Change, CurrentEntry, principal_key,
 };
@@ -22,6 +23,7 @@ use crate::core::desired::DesiredSet;
 use crate::core::names::account_of;
 
 use super::apply::{Applied, ChangeResult, apply_entries};
+use super::entry_memory::EntryMemory;
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 
@@ -75,7 +77,19 @@ impl Reconciler {
         report: &mut ClusterReport,
     ) -> Result<Outcome, AccessEntryError> {
         report.write_attempts = 1;
-        let mut current = read_entries(store, desired, protected).await?;
+        let wanted = wanted_policies(desired, protected);
+        let interval = self.settings.drift_repair_interval;
+        let mut read = match self
+            .entry_memory
+            .read(store, &info.name, interval, &wanted)
+            .await
+        {
+            Ok(read) => read,
+            Err(e) => {
+                self.entry_memory.forget(&info.name);
+                return Err(e);
+            }
+        };
         let make = |current: &[CurrentEntry]| {
             entries::plan(&AccessPlanRequest {
                 current,
@@ -85,11 +99,53 @@ impl Reconciler {
                 protected,
             })
         };
-        let mut plan = make(&current);
-        if plan.needs_every_policy(&current) {
-            store.read_unread_policies(&mut current).await?;
-            plan = make(&current);
+        let mut plan = make(&read.current);
+        // No write rests on memory: what the plan changes is described again, and a plan
+        // that takes admin or node access from anyone is judged on a fresh read of all.
+        loop {
+            let stale = if needs_fresh_view(&plan.changes) || plan.is_refused() {
+                read.from_memory.clone()
+            } else {
+                touched_unverified(&plan.changes, &read.from_memory)
+            };
+            if stale.is_empty() {
+                break;
+            }
+            EntryMemory::refresh(store, &mut read, &stale).await?;
+            plan = make(&read.current);
         }
+        if plan.needs_every_policy(&read.current) {
+            store.read_unread_policies(&mut read.current).await?;
+            plan = make(&read.current);
+        }
+        report.entry_reads = Some(read.stats);
+        let changed: BTreeSet<String> = plan
+            .changes
+            .iter()
+            .map(|c| principal_key(&c.principal_arn))
+            .collect();
+        let outcome = self
+            .carry_out_full(store, info, &read.current, plan, protected, dry_run, report)
+            .await;
+        match &outcome {
+            Ok(_) => self.entry_memory.remember(&info.name, &read, &changed),
+            Err(_) => self.entry_memory.forget(&info.name),
+        }
+        outcome
+    }
+
+    /// Records, logs and (unless a dry run or a refusal) carries out a full run's plan.
+    #[allow(clippy::too_many_arguments)]
+    async fn carry_out_full(
+        &self,
+        store: &AccessEntryStore,
+        info: &ClusterInfo,
+        current: &[CurrentEntry],
+        plan: AccessPlan,
+        protected: &[String],
+        dry_run: bool,
+        report: &mut ClusterReport,
+    ) -> Result<Outcome, AccessEntryError> {
         report.record_access_plan(&plan);
         log_access_plan(&info.name, &plan, dry_run);
         if plan.is_refused() {
@@ -105,7 +161,7 @@ impl Reconciler {
         let applied = apply_entries(
             store,
             Release {
-                current: &current,
+                current,
                 changes: &plan.changes,
                 progress: &[],
                 other: None,
@@ -135,17 +191,24 @@ pub(super) async fn read_entries(
     desired: &DesiredSet,
     protected: &[String],
 ) -> Result<Vec<CurrentEntry>, AccessEntryError> {
+    store.list_for(&wanted_policies(desired, protected)).await
+}
+
+/// Whose policies a read needs: ours, and those of desired principals and of the protected
+/// identity (see [`read_entries`]).
+fn wanted_policies(
+    desired: &DesiredSet,
+    protected: &[String],
+) -> impl Fn(&CurrentEntry) -> bool + Sync + use<> {
     let keys: BTreeSet<String> = [SectionName::MapRoles, SectionName::MapUsers]
         .into_iter()
         .flat_map(|section| desired.mappings(section))
         .map(|m| principal_key(&m.arn))
         .chain(protected.iter().map(|p| principal_key(p)))
         .collect();
-    store
-        .list_for(&|entry: &CurrentEntry| {
-            entry.is_managed() || keys.contains(&principal_key(&entry.principal_arn))
-        })
-        .await
+    move |entry: &CurrentEntry| {
+        entry.is_managed() || keys.contains(&principal_key(&entry.principal_arn))
+    }
 }
 
 /// Records in `report` each change that was not made (failed, held back, not attempted),

@@ -5,7 +5,8 @@
 //! - here: [`Reconciler`], the one fan-out driver shared by full runs and user events, and
 //!   backend selection;
 //! - `gather`: IAM reads; `desired`: full vs one-user desired sets;
-//! - `aws_auth` and `access_entries`: one cluster on each backend; `one_principal`: a user
+//! - `aws_auth` and `access_entries`: one cluster on each backend (`entry_memory`: what full
+//!   runs remember of access entries between runs); `one_principal`: a user
 //!   event where EKS reads access entries alone (that principal's entry only); `apply`:
 //!   carries out an access-entries plan (grants, then the removals no failure holds back);
 //! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
@@ -52,6 +53,7 @@ mod aws_auth;
 mod both_stores;
 mod credentials;
 mod desired;
+mod entry_memory;
 mod gather;
 mod migrate;
 mod one_principal;
@@ -79,7 +81,9 @@ use crate::token_source::{TokenSource, TokenSourceError};
 pub use credentials::{IdentityError, SignerError};
 pub use gather::GatherError;
 pub use migrate::{MigrateError, MigrationReport};
-pub use report::{ApiCalls, ClusterReport, EntriesRead, EntryReport, Outcome, RunSummary};
+pub use report::{
+    ApiCalls, ClusterReport, EntriesRead, EntryReads, EntryReport, Outcome, RunSummary,
+};
 
 use desired::{Desired, RunRead};
 
@@ -198,6 +202,8 @@ pub struct Reconciler {
     ownership: OwnershipRules,
     allow_mass_removal: bool,
     cluster_concurrency: usize,
+    /// What full runs read of each cluster's access entries (amortized reads).
+    entry_memory: entry_memory::EntryMemory,
 }
 
 impl Reconciler {
@@ -234,6 +240,7 @@ impl Reconciler {
             ownership,
             allow_mass_removal: false,
             cluster_concurrency: CLUSTER_CONCURRENCY,
+            entry_memory: entry_memory::EntryMemory::default(),
         }
     }
 

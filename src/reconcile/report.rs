@@ -69,6 +69,19 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// The JSON summary for one cluster.
+/// What a full run read of a cluster's access entries (amortized reads, issue 21).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryReads {
+    /// Entries listed (ListAccessEntries).
+    pub listed: usize,
+    /// Entries described in this run (new to this instance, due for re-reading, or about to
+    /// be changed).
+    pub described: usize,
+    /// Entries taken from what this instance read in an earlier run.
+    pub from_memory: usize,
+}
+
 /// What a user event read of a cluster's access entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,6 +139,9 @@ pub struct ClusterReport {
     /// principal's, unless the change removed or demoted a cluster admin).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entries_read: Option<EntriesRead>,
+    /// A full run on an access-entries cluster: what was described and what came from memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_reads: Option<EntryReads>,
     /// The human-readable plan (as `render` prints it).
     #[serde(skip)]
     pub plan_text: String,
@@ -153,6 +169,7 @@ impl ClusterReport {
             write_attempts: 0,
             api_calls: ApiCalls::default(),
             entries_read: None,
+            entry_reads: None,
             plan_text: String::new(),
         }
     }

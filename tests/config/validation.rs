@@ -1,5 +1,7 @@
 //! Validation: every problem listed with its path, value and reason; syntax errors with their line.
 
+use std::time::Duration;
+
 use eks_iam_sync::config::{ConfigError, from_text};
 
 use crate::{BASE, problems, read_fixture, yaml};
@@ -178,6 +180,36 @@ fn fraction_must_be_in_zero_one() {
     }
     let s = yaml(&format!("{BASE}guards:\n  maxRemovalFraction: 1\n")).unwrap();
     assert_eq!(s.guards.max_removal_fraction, 1.0);
+}
+
+#[test]
+fn drift_repair_interval_is_a_duration_from_a_minute_to_a_day() {
+    let s = yaml(BASE).unwrap();
+    assert_eq!(
+        s.drift_repair_interval,
+        Duration::from_secs(30 * 60),
+        "default"
+    );
+    for (text, secs) in [
+        ("1m", 60),
+        ("90m", 5400),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("24h", 86400),
+    ] {
+        let s = yaml(&format!("{BASE}driftRepairInterval: {text}\n")).unwrap();
+        assert_eq!(s.drift_repair_interval, Duration::from_secs(secs), "{text}");
+    }
+    for bad in ["30", "59s", "25h", "soon", "-5m"] {
+        let got = problems(&format!("{BASE}driftRepairInterval: \"{bad}\"\n"));
+        assert_eq!(
+            got,
+            [format!(
+                "driftRepairInterval: \"{bad}\": must be a duration from 1m to 24h, such as 30m or 2h"
+            )],
+            "{bad}"
+        );
+    }
 }
 
 #[test]

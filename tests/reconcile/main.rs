@@ -11,5 +11,6 @@ mod effective;
 mod events;
 mod failures;
 mod fleet;
+mod rotation;
 mod support;
 mod user_entries;

@@ -396,6 +396,28 @@ impl Scenario {
         }
     }
 
+    /// UpdateAccessEntry of `arn` by hand (`body` as EKS takes it: `kubernetesGroups`,
+    /// `username`).
+    pub fn edit_entry(&self, arn: &str, body: Value) {
+        let mut world = self.sim.state.world();
+        let cluster = world.clusters.get_mut(CLUSTER).expect("the cluster exists");
+        cluster
+            .access_entries
+            .update(arn, &body)
+            .expect("EKS takes the edit");
+    }
+
+    /// The Kubernetes groups of `arn`'s access entry now.
+    pub fn entry_groups(&self, arn: &str) -> Vec<String> {
+        let world = self.sim.state.world();
+        let cluster = world.clusters.get(CLUSTER).expect("the cluster exists");
+        cluster
+            .access_entries
+            .get(arn)
+            .map(|e| e.kubernetes_groups.clone())
+            .unwrap_or_default()
+    }
+
     /// Removes `arn`'s access entry, as someone with EKS access would.
     pub fn delete_entry(&self, arn: &str) {
         let mut world = self.sim.state.world();

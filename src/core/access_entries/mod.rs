@@ -48,7 +48,8 @@
 //!
 //! # Layout
 //! [`model`] the values, [`hold_back`] what a failed change holds back, [`one_principal`] the
-//! plan of one principal's entry (a user event), [`translate`](mod@translate) EKS's rules, [`plan`](mod@plan) the
+//! plan of one principal's entry (a user event), [`rotation`] which entries a full run
+//! describes again, [`translate`](mod@translate) EKS's rules, [`plan`](mod@plan) the
 //! planner, [`migrate`] the aws-auth → access-entries move, `tests` by topic. Everything
 //! public is re-exported here.
 
@@ -57,6 +58,7 @@ pub mod migrate;
 pub mod model;
 pub mod one_principal;
 pub mod plan;
+pub mod rotation;
 pub mod translate;
 
 #[cfg(test)]

@@ -1,0 +1,169 @@
+//! What this instance remembers of each cluster's access entries between full runs, and the
+//! amortized read built on it (issue 21): list every entry, describe what
+//! [`crate::core::access_entries::rotation`] says is due (unknown entries, entries older than
+//! `driftRepairInterval`, a rotating share), take the rest from memory.
+//!
+//! Memory never decides a write: whatever a plan would change is described again first, and
+//! a plan that takes cluster-admin or node access from anyone is made on a fresh read of
+//! every entry (the backend's loop, `access_entries`). Which principals hold an entry always
+//! comes from this run's listing. A failed run forgets the cluster; an entry a run changed is
+//! forgotten (the next run describes it again).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::aws::access_entries::{AccessEntryError, AccessEntryStore};
+use crate::core::access_entries::rotation::{Listed, due_for_reading};
+use crate::core::access_entries::{CurrentEntry, principal_key};
+
+use super::report::EntryReads;
+
+/// Remembered entries per cluster (one memory per reconciler, i.e. per Lambda instance).
+#[derive(Debug, Default)]
+pub(super) struct EntryMemory {
+    clusters: Mutex<HashMap<String, ClusterMemory>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct ClusterMemory {
+    /// Principal key → the entry as last described, and when.
+    entries: HashMap<String, (CurrentEntry, Instant)>,
+    /// When this instance last finished a full run of the cluster.
+    last_run: Option<Instant>,
+}
+
+/// One full run's read of a cluster's entries.
+#[derive(Debug)]
+pub(super) struct AmortizedRead {
+    /// Every listed entry: described now, or from memory.
+    pub current: Vec<CurrentEntry>,
+    /// Keys of the entries taken from memory (not described in this run).
+    pub from_memory: BTreeSet<String>,
+    /// When each entry was described (for remembering them after the run).
+    read_at: HashMap<String, Instant>,
+    pub stats: EntryReads,
+}
+
+impl EntryMemory {
+    fn snapshot(&self, cluster: &str) -> ClusterMemory {
+        let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters.get(cluster).cloned().unwrap_or_default()
+    }
+
+    /// Forgets the cluster: its next full run describes every entry.
+    pub(super) fn forget(&self, cluster: &str) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters.remove(cluster);
+    }
+
+    /// Remembers what a finished run read, except the entries it changed (`changed` keys).
+    pub(super) fn remember(&self, cluster: &str, read: &AmortizedRead, changed: &BTreeSet<String>) {
+        let entries = read
+            .current
+            .iter()
+            .filter_map(|entry| {
+                let key = principal_key(&entry.principal_arn);
+                let at = *read.read_at.get(&key)?;
+                (!changed.contains(&key)).then(|| (key, (entry.clone(), at)))
+            })
+            .collect();
+        let memory = ClusterMemory {
+            entries,
+            last_run: Some(Instant::now()),
+        };
+        let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters.insert(cluster.to_owned(), memory);
+    }
+
+    /// Lists the cluster's entries and describes those due (see the module doc); `wanted`
+    /// says whose policies are read.
+    pub(super) async fn read(
+        &self,
+        store: &AccessEntryStore,
+        cluster: &str,
+        interval: Duration,
+        wanted: &(dyn Fn(&CurrentEntry) -> bool + Sync),
+    ) -> Result<AmortizedRead, AccessEntryError> {
+        let memory = self.snapshot(cluster);
+        let arns = store.list_principals().await?;
+        let now = Instant::now();
+        let listed: Vec<Listed<'_>> = arns
+            .iter()
+            .map(|arn| Listed {
+                principal_arn: arn,
+                age: memory
+                    .entries
+                    .get(&principal_key(arn))
+                    .map(|(_, at)| now.saturating_duration_since(*at)),
+            })
+            .collect();
+        let since_last_run = memory.last_run.map(|at| now.saturating_duration_since(at));
+        let due = due_for_reading(&listed, since_last_run, interval);
+        let to_describe: Vec<String> = arns
+            .iter()
+            .filter(|arn| due.contains(&principal_key(arn)))
+            .cloned()
+            .collect();
+        let mut described = store.describe_each(&to_describe, wanted).await?.into_iter();
+        let (mut current, mut from_memory, mut read_at) = (
+            Vec::with_capacity(arns.len()),
+            BTreeSet::new(),
+            HashMap::new(),
+        );
+        for arn in &arns {
+            let key = principal_key(arn);
+            let entry = match memory.entries.get(&key) {
+                Some((entry, at)) if !due.contains(&key) => {
+                    from_memory.insert(key.clone());
+                    read_at.insert(key, *at);
+                    entry.clone()
+                }
+                _ => {
+                    let Some(entry) = described.next() else { break };
+                    read_at.insert(key, now);
+                    entry
+                }
+            };
+            current.push(entry);
+        }
+        let stats = EntryReads {
+            listed: arns.len(),
+            described: to_describe.len(),
+            from_memory: from_memory.len(),
+        };
+        Ok(AmortizedRead {
+            current,
+            from_memory,
+            read_at,
+            stats,
+        })
+    }
+
+    /// Describes `keys` (entries from memory a plan would change, or all of them) again in
+    /// `read`, policies included; an entry gone since the listing is dropped.
+    pub(super) async fn refresh(
+        store: &AccessEntryStore,
+        read: &mut AmortizedRead,
+        keys: &BTreeSet<String>,
+    ) -> Result<(), AccessEntryError> {
+        let now = Instant::now();
+        let mut fresh = Vec::with_capacity(read.current.len());
+        for entry in std::mem::take(&mut read.current) {
+            let key = principal_key(&entry.principal_arn);
+            if !keys.contains(&key) {
+                fresh.push(entry);
+                continue;
+            }
+            read.from_memory.remove(&key);
+            read.stats.described += 1;
+            read.stats.from_memory = read.stats.from_memory.saturating_sub(1);
+            if let Some(entry) = store.entry_of(&entry.principal_arn).await? {
+                read.read_at.insert(key, now);
+                fresh.push(entry);
+            }
+        }
+        read.current = fresh;
+        Ok(())
+    }
+}

@@ -149,6 +149,46 @@ mod tests {
         );
     }
 
+    /// Entries described per run, averaged over an hour of runs every `period`, after a cold
+    /// first run (not counted): the figures of BENCHMARKS.md "Access entries: call budget".
+    fn hourly_average(n: usize, period: Duration, interval: Duration) -> f64 {
+        let arns = arns(n);
+        let mut age: BTreeMap<String, Duration> =
+            arns.iter().map(|a| (principal_key(a), Duration::ZERO)).collect();
+        let runs = (3600 / period.as_secs()) as usize;
+        let mut described = 0;
+        for _ in 0..runs {
+            for a in age.values_mut() {
+                *a += period;
+            }
+            let listed: Vec<Listed> = arns
+                .iter()
+                .map(|a| Listed {
+                    principal_arn: a,
+                    age: Some(age[&principal_key(a)]),
+                })
+                .collect();
+            let due = due_for_reading(&listed, Some(period), interval);
+            described += due.len();
+            for key in due {
+                age.insert(key, Duration::ZERO);
+            }
+            assert!(age.values().all(|a| *a < interval + period));
+        }
+        described as f64 / runs as f64
+    }
+
+    #[test]
+    fn an_hour_of_five_minute_runs_describes_n_times_period_over_interval() {
+        for n in [100, 1000, 3000] {
+            for (minutes, want) in [(30, n as f64 / 6.0), (120, n as f64 / 24.0)] {
+                let got = hourly_average(n, 5 * MIN, minutes * MIN);
+                eprintln!("{n} entries, interval {minutes} min: {got:.1} described per run");
+                assert!(got <= want.ceil() + 1.0, "{n}, {minutes}: {got}");
+            }
+        }
+    }
+
     #[test]
     fn an_entry_older_than_the_interval_is_always_due_and_new_ones_too() {
         let arns = arns(3);

@@ -153,8 +153,10 @@ mod tests {
     /// first run (not counted): the figures of BENCHMARKS.md "Access entries: call budget".
     fn hourly_average(n: usize, period: Duration, interval: Duration) -> f64 {
         let arns = arns(n);
-        let mut age: BTreeMap<String, Duration> =
-            arns.iter().map(|a| (principal_key(a), Duration::ZERO)).collect();
+        let mut age: BTreeMap<String, Duration> = arns
+            .iter()
+            .map(|a| (principal_key(a), Duration::ZERO))
+            .collect();
         let runs = (3600 / period.as_secs()) as usize;
         let mut described = 0;
         for _ in 0..runs {

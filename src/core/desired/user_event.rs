@@ -148,4 +148,6 @@ pub fn desired_for_user_event(
 #[cfg(test)]
 mod forged_payloads;
 #[cfg(test)]
+mod one_principal_path;
+#[cfg(test)]
 mod tests;

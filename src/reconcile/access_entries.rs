@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
-use crate::aws::eks::ClusterInfo;
 use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::rotation::{needs_fresh_view, touched_unverified};
 use crate::core::access_entries::{
@@ -35,7 +34,7 @@ impl Reconciler {
         run: ClusterRun<'_>,
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
-        let (cluster, info) = (run.cluster, run.info);
+        let cluster = run.cluster;
         let Some((mut desired_set, mut warnings)) =
             run.desired.whole(self, cluster, report).await?
         else {
@@ -46,36 +45,19 @@ impl Reconciler {
         let calls = Arc::new(AccessEntryCalls::default());
         let store =
             AccessEntryStore::new(self.eks.client_for(cluster), &cluster.name, calls.clone());
-        let outcome = self
-            .access_attempt(
-                &store,
-                info,
-                &desired_set,
-                run.protected,
-                run.dry_run,
-                report,
-            )
-            .await;
-        let (reads, writes) = calls.snapshot();
-        report.api_calls = ApiCalls {
-            eks_read: reads,
-            eks_write: writes,
-            ..ApiCalls::default()
-        };
-        warnings.append(&mut report.warnings);
-        report.warnings = warnings;
+        let outcome = self.access_attempt(&store, run, &desired_set, report).await;
+        finish_report(&calls, warnings, report);
         Ok(outcome?)
     }
 
     async fn access_attempt(
         &self,
         store: &AccessEntryStore,
-        info: &ClusterInfo,
+        run: ClusterRun<'_>,
         desired: &DesiredSet,
-        protected: &[String],
-        dry_run: bool,
         report: &mut ClusterReport,
     ) -> Result<Outcome, AccessEntryError> {
+        let (info, protected) = (run.info, run.protected);
         report.write_attempts = 1;
         let wanted = wanted_policies(desired, protected);
         let interval = self.settings.drift_repair_interval;
@@ -125,7 +107,7 @@ impl Reconciler {
             .map(|c| principal_key(&c.principal_arn))
             .collect();
         let outcome = self
-            .carry_out_full(store, info, &read.current, plan, protected, dry_run, report)
+            .carry_out(store, run, &read.current, plan, report)
             .await;
         match &outcome {
             Ok(_) => self.entry_memory.remember(&info.name, &read, &changed),
@@ -134,20 +116,20 @@ impl Reconciler {
         outcome
     }
 
-    /// Records, logs and (unless a dry run or a refusal) carries out a full run's plan.
-    #[allow(clippy::too_many_arguments)]
-    async fn carry_out_full(
+    /// Records, logs and (unless a dry run or a refusal) carries out `plan` on the access
+    /// entries of `run`'s cluster, `current` being what was read of them; a full run and a
+    /// user event (`one_principal`) alike.
+    pub(super) async fn carry_out(
         &self,
         store: &AccessEntryStore,
-        info: &ClusterInfo,
+        run: ClusterRun<'_>,
         current: &[CurrentEntry],
         plan: AccessPlan,
-        protected: &[String],
-        dry_run: bool,
         report: &mut ClusterReport,
     ) -> Result<Outcome, AccessEntryError> {
+        let cluster = &run.cluster.name;
         report.record_access_plan(&plan);
-        log_access_plan(&info.name, &plan, dry_run);
+        log_access_plan(cluster, &plan, run.dry_run);
         if plan.is_refused() {
             report.not_applied = plan.changes.len() as u64;
             return Ok(Outcome::Refused);
@@ -155,7 +137,7 @@ impl Reconciler {
         if !plan.has_changes() {
             return Ok(Outcome::Unchanged);
         }
-        if dry_run {
+        if run.dry_run {
             return Ok(Outcome::Planned);
         }
         let applied = apply_entries(
@@ -166,11 +148,11 @@ impl Reconciler {
                 progress: &[],
                 other: None,
                 guards: self.guards(),
-                protected,
+                protected: run.protected,
             },
         )
         .await;
-        record_results(&info.name, &plan.changes, &applied, report);
+        record_results(cluster, &plan.changes, &applied, report);
         if let Some(error) = applied.stopped {
             return Err(error);
         }
@@ -180,6 +162,23 @@ impl Reconciler {
             Outcome::Unchanged
         })
     }
+}
+
+/// Finishes an access-entries cluster's report: the EKS calls `calls` counted, and the
+/// `warnings` found before planning ahead of the plan's own.
+pub(super) fn finish_report(
+    calls: &AccessEntryCalls,
+    mut warnings: Vec<String>,
+    report: &mut ClusterReport,
+) {
+    let (reads, writes) = calls.snapshot();
+    report.api_calls = ApiCalls {
+        eks_read: reads,
+        eks_write: writes,
+        ..ApiCalls::default()
+    };
+    warnings.append(&mut report.warnings);
+    report.warnings = warnings;
 }
 
 /// The cluster's access entries, with the policies of those a plan needs read: ours, and

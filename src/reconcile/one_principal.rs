@@ -16,18 +16,16 @@
 use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
-use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::one_principal::{needs_another_admin, plan_one};
-use crate::core::access_entries::{AccessPlan, AccessPlanRequest, CurrentEntry, principal_key};
+use crate::core::access_entries::{AccessPlanRequest, CurrentEntry, principal_key};
 use crate::core::aws_auth::{AwsAuth, ConfigMapData, SectionName};
 use crate::core::desired::DesiredSet;
 use crate::core::desired::user_event::{UserFacts, desired_for_user_event};
 use crate::core::names::{account_of, canonical_principal_arn};
 
-use super::access_entries::{log_access_plan, record_results};
-use super::apply::apply_entries;
+use super::access_entries::finish_report;
 use super::desired::{EventUser, in_event_account};
-use super::report::{ApiCalls, ClusterReport, EntriesRead, Outcome};
+use super::report::{ClusterReport, EntriesRead, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 
 impl Reconciler {
@@ -40,7 +38,7 @@ impl Reconciler {
         event_user: &EventUser,
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
-        let Some((desired, user, mut warnings)) =
+        let Some((desired, user, warnings)) =
             self.desired_entry_of(run, user, event_user, report).await?
         else {
             return Ok(Outcome::Deferred);
@@ -54,14 +52,7 @@ impl Reconciler {
         let outcome = self
             .user_entry_attempt(&store, run, &desired, &user, report)
             .await;
-        let (reads, writes) = calls.snapshot();
-        report.api_calls = ApiCalls {
-            eks_read: reads,
-            eks_write: writes,
-            ..ApiCalls::default()
-        };
-        warnings.append(&mut report.warnings);
-        report.warnings = warnings;
+        finish_report(&calls, warnings, report);
         Ok(outcome?)
     }
 
@@ -168,52 +159,8 @@ impl Reconciler {
                 .map(|e| e.principal_arn.clone()),
         });
         tracing::info!(cluster = %run.cluster.name, principal = %read.principal, own, others, "user event: access entries read");
-        self.carry_out(store, run, &read, plan, report).await
-    }
-
-    /// Records, logs and (unless a dry run or a refusal) carries out `plan`.
-    async fn carry_out(
-        &self,
-        store: &AccessEntryStore,
-        run: ClusterRun<'_>,
-        read: &Read,
-        plan: AccessPlan,
-        report: &mut ClusterReport,
-    ) -> Result<Outcome, AccessEntryError> {
-        report.record_access_plan(&plan);
-        log_access_plan(&run.cluster.name, &plan, run.dry_run);
-        if plan.is_refused() {
-            report.not_applied = plan.changes.len() as u64;
-            return Ok(Outcome::Refused);
-        }
-        if !plan.has_changes() {
-            return Ok(Outcome::Unchanged);
-        }
-        if run.dry_run {
-            return Ok(Outcome::Planned);
-        }
         let current: Vec<CurrentEntry> = read.own.iter().chain(&read.others).cloned().collect();
-        let applied = apply_entries(
-            store,
-            Release {
-                current: &current,
-                changes: &plan.changes,
-                progress: &[],
-                other: None,
-                guards: self.guards(),
-                protected: run.protected,
-            },
-        )
-        .await;
-        record_results(&run.cluster.name, &plan.changes, &applied, report);
-        if let Some(error) = applied.stopped {
-            return Err(error);
-        }
-        Ok(if applied.done() > 0 {
-            Outcome::Applied
-        } else {
-            Outcome::Unchanged
-        })
+        self.carry_out(store, run, &current, plan, report).await
     }
 
     /// The user's own entries: under their ARN (IAM's or the configured one), else, for a

@@ -11,7 +11,7 @@ use crate::core::names::IamArn;
 pub const DEFAULT_MAX_REMOVAL_FRACTION: f64 = 0.5;
 
 /// How a cluster's access is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// Decided per cluster at run time from its authentication mode.

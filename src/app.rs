@@ -17,9 +17,9 @@ use std::sync::Arc;
 use crate::aws::config_store::ConfigStore;
 use crate::aws::timeouts::{AwsTimeouts, TimeoutsError};
 use crate::config::{self, CONFIG_ENV, ConfigError, IAM_EKS_USER_MAPPER_VARS, Resolved};
-use crate::live_config::{LiveConfig, LiveError};
 use crate::core::aws_auth::OwnershipRules;
 use crate::core::settings::Settings;
+use crate::live_config::{LiveConfig, LiveError};
 use crate::reconcile::Reconciler;
 
 /// The mark Qovery's iam-eks-user-mapper puts on its entries.

@@ -40,7 +40,13 @@ pub enum LiveError {
 impl LiveError {
     /// Trying again later may help (throttling, timeouts); an invalid configuration will not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, LiveError::Store(StoreError::Call { retryable: true, .. }))
+        matches!(
+            self,
+            LiveError::Store(StoreError::Call {
+                retryable: true,
+                ..
+            })
+        )
     }
 }
 
@@ -175,7 +181,11 @@ mod tests {
         let first = live.current().await.unwrap();
         assert_eq!((cluster_of(&first), first.changed), ("one", true));
         let same = live.current().await.unwrap();
-        assert_eq!((cluster_of(&same), same.changed), ("one", false), "not re-parsed");
+        assert_eq!(
+            (cluster_of(&same), same.changed),
+            ("one", false),
+            "not re-parsed"
+        );
         assert!(Arc::ptr_eq(&first.settings, &same.settings));
         let next = live.current().await.unwrap();
         assert_eq!((cluster_of(&next), next.changed), ("two", true));

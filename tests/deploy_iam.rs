@@ -153,15 +153,20 @@ fn readme_names_every_action_the_templates_grant() {
 /// The `!If [CONDITION, statement, NoValue]` item of the function policy whose statement has
 /// this Sid: (condition, statement).
 fn sam_conditional_statement(template: &Value, sid: &str) -> (String, Value) {
-    let statements = template["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"]
-        ["Statement"]
-        .as_array()
-        .unwrap();
+    let statements =
+        template["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
     statements
         .iter()
         .filter_map(Value::as_array)
         .find(|branches| branches.get(1).is_some_and(|s| s["Sid"] == sid))
-        .map(|branches| (branches[0].as_str().unwrap().to_owned(), branches[1].clone()))
+        .map(|branches| {
+            (
+                branches[0].as_str().unwrap().to_owned(),
+                branches[1].clone(),
+            )
+        })
         .unwrap_or_else(|| panic!("template.yaml: no conditional statement {sid}"))
 }
 
@@ -178,10 +183,12 @@ fn sam_config_source_grants_reading_that_one_parameter_or_object() {
     let pattern = template["Parameters"]["ConfigSource"]["AllowedPattern"]
         .as_str()
         .unwrap();
-    assert!(pattern.contains("^ssm:/") && pattern.contains("^s3://"), "{pattern}");
+    assert!(
+        pattern.contains("^ssm:/") && pattern.contains("^s3://"),
+        "{pattern}"
+    );
     assert_eq!(
-        template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
-            ["EKS_IAM_SYNC_CONFIG"],
+        template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]["EKS_IAM_SYNC_CONFIG"],
         serde_json::json!(["HasConfigSource", "ConfigSource", "Config"])
     );
 
@@ -200,7 +207,8 @@ fn sam_config_source_grants_reading_that_one_parameter_or_object() {
     assert_eq!(s3["Action"], "s3:GetObject", "one action, read only");
     let resource = s3["Resource"].to_string();
     assert!(
-        resource.contains("arn:${AWS::Partition}:s3:::${Object}") && resource.contains(r#""s3://""#),
+        resource.contains("arn:${AWS::Partition}:s3:::${Object}")
+            && resource.contains(r#""s3://""#),
         "the one object ConfigSource names: {resource}"
     );
 
@@ -209,8 +217,7 @@ fn sam_config_source_grants_reading_that_one_parameter_or_object() {
     assert_eq!(kms["Action"], "kms:Decrypt");
     assert_eq!(kms["Resource"], "ConfigKmsKeyArn", "that key only");
     assert_eq!(
-        kms["Condition"]["StringEquals"]["kms:ViaService"][0],
-        "ConfigInSsm",
+        kms["Condition"]["StringEquals"]["kms:ViaService"][0], "ConfigInSsm",
         "only as SSM (or S3) uses it: {kms}"
     );
     let rules = template["Rules"]["OneConfiguration"]["Assertions"].to_string();

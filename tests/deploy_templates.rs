@@ -150,7 +150,10 @@ fn sam_function_settings() {
     assert_eq!(template["Parameters"][memory]["Default"], 128);
     // ConfigSource (SSM, S3) when set, else Config (deploy_iam.rs checks the read grants).
     let config = &p["Environment"]["Variables"]["EKS_IAM_SYNC_CONFIG"];
-    assert_eq!(config, &json!(["HasConfigSource", "ConfigSource", "Config"]));
+    assert_eq!(
+        config,
+        &json!(["HasConfigSource", "ConfigSource", "Config"])
+    );
     for parameter in ["ConfigSource", "Config"] {
         assert!(
             template["Parameters"][parameter].is_object(),

@@ -51,7 +51,10 @@ impl ConfigStore {
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some())
             .build();
-        ConfigStore::with_clients(aws_sdk_ssm::Client::new(sdk), aws_sdk_s3::Client::from_conf(s3))
+        ConfigStore::with_clients(
+            aws_sdk_ssm::Client::new(sdk),
+            aws_sdk_s3::Client::from_conf(s3),
+        )
     }
 
     /// A store talking through these clients (tests pass mocked ones).
@@ -115,14 +118,18 @@ impl ConfigStore {
                     .await
                     .map_err(|_| answer("the object's body could not be read"))?
                     .into_bytes();
-                let text =
-                    String::from_utf8(bytes.to_vec()).map_err(|_| answer("the object is not UTF-8 text"))?;
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| answer("the object is not UTF-8 text"))?;
                 Ok((Version::S3(etag), text))
             }
         }
     }
 
-    async fn parameter(&self, remote: &Remote, name: &str) -> Result<(Version, String), StoreError> {
+    async fn parameter(
+        &self,
+        remote: &Remote,
+        name: &str,
+    ) -> Result<(Version, String), StoreError> {
         let answer = self
             .ssm
             .get_parameter()
@@ -130,15 +137,25 @@ impl ConfigStore {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| call_error(remote, &e, None))?;
+            .map_err(|e| call_error(remote, &e, parameter_not_found(e.as_service_error())))?;
         let missing = |why| StoreError::Answer {
             remote: remote.clone(),
             why,
         };
-        let parameter = answer.parameter.ok_or(missing("GetParameter returned no parameter"))?;
-        let text = parameter.value.ok_or(missing("the parameter has no value"))?;
+        let parameter = answer
+            .parameter
+            .ok_or(missing("GetParameter returned no parameter"))?;
+        let text = parameter
+            .value
+            .ok_or(missing("the parameter has no value"))?;
         Ok((Version::Ssm(parameter.version), text))
     }
+}
+
+/// Named by the variant, so the message does not depend on the error's metadata.
+fn parameter_not_found(error: Option<&GetParameterError>) -> Option<&'static str> {
+    matches!(error, Some(GetParameterError::ParameterNotFound(_)))
+        .then_some("ParameterNotFound: no such parameter")
 }
 
 /// HeadObject's 404 has no body, so no error code: it is called what GetObject would say.
@@ -198,10 +215,17 @@ mod tests {
     #[tokio::test]
     async fn ssm_probe_reads_the_decrypted_value_and_its_version() {
         let get = mock!(aws_sdk_ssm::Client::get_parameter)
-            .match_requests(|r| r.name() == Some("/eks/config") && r.with_decryption() == Some(true))
+            .match_requests(|r| {
+                r.name() == Some("/eks/config") && r.with_decryption() == Some(true)
+            })
             .then_output(|| {
                 GetParameterOutput::builder()
-                    .parameter(Parameter::builder().value("clusters: []\n").version(7).build())
+                    .parameter(
+                        Parameter::builder()
+                            .value("clusters: []\n")
+                            .version(7)
+                            .build(),
+                    )
                     .build()
             });
         let store = store(mock_client!(aws_sdk_ssm, [&get]), no_s3());
@@ -252,6 +276,9 @@ mod tests {
             key: "k".into(),
         };
         let error = store.probe(&remote).await.unwrap_err();
-        assert!(error.to_string().starts_with("s3://b/k: NoSuchKey"), "{error}");
+        assert!(
+            error.to_string().starts_with("s3://b/k: NoSuchKey"),
+            "{error}"
+        );
     }
 }

@@ -57,6 +57,11 @@ pub fn run(args: &CheckConfigArgs) -> ExitCode {
             eprintln!("error: {origin}: {} problem(s)", problems.0.len());
             ExitCode::FAILURE
         }
+        // FILE was named here, not by the variable: say so without the variable's name.
+        Err(ConfigError::Read { path, source, .. }) if args.file.is_some() => {
+            eprintln!("error: {}: cannot read: {source}", path.display());
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE

@@ -471,7 +471,11 @@ pub fn resolve(env: &HashMap<String, String>) -> Result<Resolved, ConfigError> {
 /// `*.json`, see [`parse_raw`] otherwise).
 pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
     let text = read_file(path)?;
-    from_text(&text, &path.display().to_string(), format_of_name(&path.to_string_lossy()))
+    from_text(
+        &text,
+        &path.display().to_string(),
+        format_of_name(&path.to_string_lossy()),
+    )
 }
 
 /// The text of the configuration file at `path`, or [`ConfigError::Read`].

@@ -66,7 +66,9 @@ pub fn parse_source(value: &str) -> Result<Source, SourceError> {
     };
     if let Some(name) = value.strip_prefix("ssm:") {
         if name.is_empty() {
-            return Err(bad("no parameter name after `ssm:` (write ssm:/parameter/name)"));
+            return Err(bad(
+                "no parameter name after `ssm:` (write ssm:/parameter/name)",
+            ));
         }
         if !name
             .chars()
@@ -88,7 +90,9 @@ pub fn parse_source(value: &str) -> Result<Source, SourceError> {
                     key: key.to_owned(),
                 }))
             }
-            _ => Err(bad("not s3://BUCKET/KEY (both a bucket and a key are needed)")),
+            _ => Err(bad(
+                "not s3://BUCKET/KEY (both a bucket and a key are needed)",
+            )),
         };
     }
     Ok(Source::File(PathBuf::from(value)))

@@ -105,8 +105,8 @@ impl Handler {
         let queue = fleet.queue(&sdk);
         let reconciler = Reconciler::new(settings, sdk.clone(), app::ownership_for(env))
             .with_cluster_concurrency(fleet.cluster_concurrency);
-        let mut handler = Handler::new(reconciler, queue)
-            .with_metric_dimensions(MetricDimensions::from_env(env));
+        let mut handler =
+            Handler::new(reconciler, queue).with_metric_dimensions(MetricDimensions::from_env(env));
         handler.live = live.map(|config| Live {
             config,
             sdk,
@@ -147,8 +147,12 @@ impl Handler {
         // A new reconciler for the new settings (the clients, caches and tokens of the old
         // one may depend on what changed: clusters, roles, the IAM account).
         let reconciler = Arc::new(
-            Reconciler::new(current.settings, live.sdk.clone(), app::ownership_for(&live.env))
-                .with_cluster_concurrency(live.cluster_concurrency),
+            Reconciler::new(
+                current.settings,
+                live.sdk.clone(),
+                app::ownership_for(&live.env),
+            )
+            .with_cluster_concurrency(live.cluster_concurrency),
         );
         *self
             .reconciler

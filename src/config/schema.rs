@@ -12,9 +12,25 @@ use super::RawConfig;
 pub fn schema_json() -> String {
     let mut schema = schemars::schema_for!(RawConfig);
     schema.insert("title".into(), "eks-iam-sync configuration".into());
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&sorted(schema.to_value())).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// `value` with every object's keys in sorted order, whether serde_json keeps insertion order
+/// or not (its `preserve_order` feature is on in some builds of the workspace, off in others),
+/// so the text is the same in every build.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ fn a_valid_file_exits_0_with_what_it_holds() {
         .assert()
         .code(0)
         .stdout(format!(
-            "{path}: valid (2 cluster(s), 2 group(s), 1 user(s), 2 role(s), 1 permission set(s), 1 account(s))\n"
+            "{path}: valid (2 cluster(s), 2 group(s), 1 user(s), 1 role(s), 1 permission set(s), 1 account(s))\n"
         ))
         .stderr("");
 }
@@ -45,8 +45,8 @@ fn a_broken_file_lists_every_problem_and_exits_1() {
         .assert()
         .code(1)
         .stdout(concat!(
-            "groups[0].kubernetesGroups[0]: \"\": a Kubernetes group name is non-empty and has no blanks\n",
             "groups[0].clusters[0]: \"stagin\": unknown cluster (configured: prod)\n",
+            "groups[0].kubernetesGroups[0]: \"\": a Kubernetes group name is non-empty and has no blanks\n",
             "accounts[0]: \"111122223333\": an account id must be a string: quote it (\"012345678901\"); as a number it loses leading zeros\n",
         ))
         .stderr(format!("error: {path}: 3 problem(s)\n"));

@@ -1,7 +1,9 @@
 //! Serving Lambda invocations: set up once per instance, then handle events.
 //!
 //! The configuration (and fleet mode's settings) are validated before any AWS call; an
-//! invalid one stops the instance at init with every problem logged. SDK clients, the
+//! invalid one stops the instance at init with every problem logged. A configuration kept in
+//! SSM or S3 is read at init too, then checked once per invocation and read again when its
+//! version changed ([`crate::live_config`]). SDK clients, the
 //! DescribeCluster cache and the token cache live as long as the instance, so warm
 //! invocations skip that work. Building them is [`crate::handler::Handler::from_env`]'s job,
 //! handling one event [`crate::handler`]'s; the runtime is `main`'s.

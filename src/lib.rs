@@ -6,10 +6,10 @@
 //! - the adapters around it ([`aws`], [`kubernetes`], [`token_source`]) read facts from AWS
 //!   and Kubernetes and carry out a plan.
 //! - [`reconcile`] runs gather → plan → write per cluster; [`app`] builds it from the
-//!   environment.
+//!   environment ([`live_config`] keeps a configuration kept in SSM or S3 current).
 //! - [`fleet`] fans clusters out on an SQS FIFO queue (fleet mode).
 //! - [`handler`] (with [`lambda`]) serves Lambda events; [`cli`] is the operator's front door
-//!   (`plan`, `apply`, `migrate`, `invoke`, `render`, `token`).
+//!   (`plan`, `apply`, `migrate`, `invoke`, `render`, `token`, `check-config`).
 
 pub mod app;
 pub mod aws;
@@ -23,6 +23,7 @@ pub mod fleet;
 pub mod handler;
 pub mod kubernetes;
 pub mod lambda;
+pub mod live_config;
 pub mod reconcile;
 pub mod telemetry;
 pub mod token_source;

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Mode::Cli(Command::Migrate(args)) => block_on(cli::migrate::run(&args)),
         Mode::Cli(Command::Invoke(args)) => block_on(cli::invoke::run(&args)),
         Mode::Cli(Command::Token(args)) => block_on(cli::token::run(&args)),
+        Mode::Cli(Command::CheckConfig(args)) => cli::check_config::run(&args),
     }
 }
 

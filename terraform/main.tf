@@ -14,6 +14,10 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   region    = data.aws_region.current.region
 
+  # config_source (ssm:/name or s3://bucket/key), split for the read permission.
+  config_ssm_name  = startswith(var.config_source, "ssm:") ? trimprefix(var.config_source, "ssm:") : null
+  config_s3_object = startswith(var.config_source, "s3://") ? trimprefix(var.config_source, "s3://") : null
+
   # IAM CloudTrail events reach EventBridge only in us-east-1.
   forward_iam_events = local.region != "us-east-1"
 
@@ -212,6 +216,31 @@ resource "aws_iam_role_policy" "function" {
         Action   = "sts:AssumeRole"
         Resource = var.assume_role_arns
       }],
+      # The configuration kept in AWS (config_source): that one parameter or object.
+      local.config_ssm_name == null ? [] : [{
+        Sid      = "ReadConfigParameter"
+        Effect   = "Allow"
+        Action   = "ssm:GetParameter"
+        Resource = "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(local.config_ssm_name, "/")}"
+      }],
+      local.config_s3_object == null ? [] : [{
+        Sid      = "ReadConfigObject"
+        Effect   = "Allow"
+        Action   = "s3:GetObject"
+        Resource = "arn:${local.partition}:s3:::${local.config_s3_object}"
+      }],
+      # Its customer managed key, only through SSM (or S3), as GetParameter (GetObject) uses it.
+      var.config_source == "" || var.config_kms_key_arn == "" ? [] : [{
+        Sid      = "DecryptConfig"
+        Effect   = "Allow"
+        Action   = "kms:Decrypt"
+        Resource = var.config_kms_key_arn
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = local.config_ssm_name != null ? "ssm.${local.region}.amazonaws.com" : "s3.${local.region}.amazonaws.com"
+          }
+        }
+      }],
     )
   })
 }
@@ -240,7 +269,7 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = merge({
-      EKS_IAM_SYNC_CONFIG              = var.config
+      EKS_IAM_SYNC_CONFIG              = var.config_source != "" ? var.config_source : var.config
       EKS_IAM_SYNC_CLUSTER_CONCURRENCY = tostring(var.cluster_concurrency)
       RUST_LOG                         = var.log_level
     }, local.fleet_environment)
@@ -252,6 +281,13 @@ resource "aws_lambda_function" "this" {
 
   tags       = var.tags
   depends_on = [aws_iam_role_policy.function]
+
+  lifecycle {
+    precondition {
+      condition     = (var.config == "") != (var.config_source == "")
+      error_message = "Set exactly one of config (inline or a packaged file) and config_source (ssm:/... or s3://...)."
+    }
+  }
 }
 
 resource "aws_lambda_function_event_invoke_config" "this" {

@@ -22,12 +22,35 @@ variable "lambda_zip_path" {
 }
 
 variable "config" {
-  description = "The eks-iam-sync configuration (README \"Configuration\") as one-line JSON (e.g. jsonencode(...)), or the path of a file in the package. Becomes EKS_IAM_SYNC_CONFIG."
+  description = "The eks-iam-sync configuration (README \"Configuration\") as one-line JSON (e.g. jsonencode(...)), or the path of a file in the package. Becomes EKS_IAM_SYNC_CONFIG. Leave empty (the default) when config_source is set."
   type        = string
+  default     = ""
 
   validation {
-    condition     = length(trimspace(var.config)) > 0 && length(var.config) <= 4000
-    error_message = "config must be non-empty and at most 4000 characters (Lambda's environment holds 4 KB); use a packaged file for more."
+    condition     = length(var.config) <= 4000
+    error_message = "config must be at most 4000 characters (Lambda's environment holds 4 KB); use config_source (SSM or S3) for more."
+  }
+}
+
+variable "config_source" {
+  description = "The configuration kept in AWS instead of config: ssm:/parameter/name (String or SecureString; advanced tier up to 8 KB) or s3://bucket/key (any size). Becomes EKS_IAM_SYNC_CONFIG; the function may read that one parameter (ssm:GetParameter) or object (s3:GetObject) only. Exactly one of config and config_source is set."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.config_source == "" || can(regex("^ssm:/[A-Za-z0-9_./-]+$", var.config_source)) || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$", var.config_source))
+    error_message = "config_source must be empty, ssm:/parameter/name or s3://bucket/key."
+  }
+}
+
+variable "config_kms_key_arn" {
+  description = "The customer managed KMS key encrypting the config_source SecureString parameter (or S3 object), if any: kms:Decrypt is allowed on this key only through SSM (or S3, by kms:ViaService). Empty for a String parameter, the AWS managed aws/ssm key or SSE-S3."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.config_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.config_kms_key_arn))
+    error_message = "config_kms_key_arn must be empty or a KMS key ARN."
   }
 }
 

@@ -130,7 +130,7 @@ fn readme_names_every_action_the_templates_grant() {
     for path in ["terraform/main.tf", "terraform/fleet.tf"] {
         for literal in read(path).split('"').skip(1).step_by(2) {
             let is_action = literal.split_once(':').is_some_and(|(service, action)| {
-                ["eks", "iam", "sts", "sqs", "logs"].contains(&service)
+                ["eks", "iam", "sts", "sqs", "logs", "ssm", "s3", "kms"].contains(&service)
                     && action
                         .chars()
                         .next()
@@ -148,4 +148,107 @@ fn readme_names_every_action_the_templates_grant() {
         .filter(|a| !readme.contains(&format!("`{a}`")))
         .collect();
     assert!(missing.is_empty(), "README does not name {missing:?}");
+}
+
+/// The `!If [CONDITION, statement, NoValue]` item of the function policy whose statement has
+/// this Sid: (condition, statement).
+fn sam_conditional_statement(template: &Value, sid: &str) -> (String, Value) {
+    let statements =
+        template["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    statements
+        .iter()
+        .filter_map(Value::as_array)
+        .find(|branches| branches.get(1).is_some_and(|s| s["Sid"] == sid))
+        .map(|branches| {
+            (
+                branches[0].as_str().unwrap().to_owned(),
+                branches[1].clone(),
+            )
+        })
+        .unwrap_or_else(|| panic!("template.yaml: no conditional statement {sid}"))
+}
+
+#[test]
+fn sam_config_source_grants_reading_that_one_parameter_or_object() {
+    let template = cloudformation("template.yaml");
+    for name in ["Config", "ConfigSource", "ConfigKmsKeyArn"] {
+        assert_eq!(
+            template["Parameters"][name]["Default"], "",
+            "{name}: optional (exactly one of Config and ConfigSource, by Rules)"
+        );
+    }
+    // ConfigSource's pattern accepts exactly what the binary reads as SSM or S3.
+    let pattern = template["Parameters"]["ConfigSource"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert!(
+        pattern.contains("^ssm:/") && pattern.contains("^s3://"),
+        "{pattern}"
+    );
+    assert_eq!(
+        template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]["EKS_IAM_SYNC_CONFIG"],
+        serde_json::json!(["HasConfigSource", "ConfigSource", "Config"])
+    );
+
+    let (condition, ssm) = sam_conditional_statement(&template, "ReadConfigParameter");
+    assert_eq!(condition, "ConfigInSsm");
+    assert_eq!(ssm["Action"], "ssm:GetParameter", "one action, read only");
+    let resource = ssm["Resource"].to_string();
+    assert!(
+        resource.contains(":ssm:${AWS::Region}:${AWS::AccountId}:parameter/${Name}")
+            && resource.contains(r#""ssm:/""#),
+        "the one parameter ConfigSource names: {resource}"
+    );
+
+    let (condition, s3) = sam_conditional_statement(&template, "ReadConfigObject");
+    assert_eq!(condition, "ConfigInS3");
+    assert_eq!(s3["Action"], "s3:GetObject", "one action, read only");
+    let resource = s3["Resource"].to_string();
+    assert!(
+        resource.contains("arn:${AWS::Partition}:s3:::${Object}")
+            && resource.contains(r#""s3://""#),
+        "the one object ConfigSource names: {resource}"
+    );
+
+    let (condition, kms) = sam_conditional_statement(&template, "DecryptConfig");
+    assert_eq!(condition, "HasConfigKmsKey");
+    assert_eq!(kms["Action"], "kms:Decrypt");
+    assert_eq!(kms["Resource"], "ConfigKmsKeyArn", "that key only");
+    assert_eq!(
+        kms["Condition"]["StringEquals"]["kms:ViaService"][0], "ConfigInSsm",
+        "only as SSM (or S3) uses it: {kms}"
+    );
+    let rules = template["Rules"]["OneConfiguration"]["Assertions"].to_string();
+    assert!(
+        rules.contains("Config") && rules.contains("ConfigSource"),
+        "{rules}"
+    );
+}
+
+#[test]
+fn terraform_config_source_grants_reading_that_one_parameter_or_object() {
+    let main = squash(&read("terraform/main.tf"));
+    for needle in [
+        r#"EKS_IAM_SYNC_CONFIG = var.config_source != "" ? var.config_source : var.config"#,
+        r#"Action = "ssm:GetParameter" Resource = "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(local.config_ssm_name, "/")}""#,
+        r#"Action = "s3:GetObject" Resource = "arn:${local.partition}:s3:::${local.config_s3_object}""#,
+        r#"Action = "kms:Decrypt" Resource = var.config_kms_key_arn"#,
+        r#""kms:ViaService" = local.config_ssm_name != null ? "ssm.${local.region}.amazonaws.com" : "s3.${local.region}.amazonaws.com""#,
+        r#"condition = (var.config == "") != (var.config_source == "")"#,
+    ] {
+        assert!(main.contains(needle), "terraform/main.tf lacks `{needle}`");
+    }
+    let variables = squash(&read("terraform/variables.tf"));
+    for needle in [
+        r#"variable "config_source""#,
+        r#"variable "config_kms_key_arn""#,
+        r#"can(regex("^ssm:/[A-Za-z0-9_./-]+$", var.config_source))"#,
+    ] {
+        assert!(
+            variables.contains(needle),
+            "terraform/variables.tf lacks `{needle}`"
+        );
+    }
 }

@@ -148,13 +148,18 @@ fn sam_function_settings() {
         .as_str()
         .expect("MemorySize: !Ref a parameter");
     assert_eq!(template["Parameters"][memory]["Default"], 128);
-    let config = p["Environment"]["Variables"]["EKS_IAM_SYNC_CONFIG"]
-        .as_str()
-        .expect("EKS_IAM_SYNC_CONFIG: !Ref a parameter");
-    assert!(
-        template["Parameters"][config].is_object(),
-        "EKS_IAM_SYNC_CONFIG must come from a parameter, got {config}"
+    // ConfigSource (SSM, S3) when set, else Config (deploy_iam.rs checks the read grants).
+    let config = &p["Environment"]["Variables"]["EKS_IAM_SYNC_CONFIG"];
+    assert_eq!(
+        config,
+        &json!(["HasConfigSource", "ConfigSource", "Config"])
     );
+    for parameter in ["ConfigSource", "Config"] {
+        assert!(
+            template["Parameters"][parameter].is_object(),
+            "EKS_IAM_SYNC_CONFIG must come from parameters, got {config}"
+        );
+    }
 }
 
 #[test]
@@ -315,7 +320,7 @@ fn terraform_function_settings() {
         // 1 in place; in fleet mode (issue 14) local.reserved_concurrency (fleet.tf).
         "reserved_concurrent_executions = local.reserved_concurrency",
         r#"log_format = "JSON""#,
-        "EKS_IAM_SYNC_CONFIG = var.config",
+        r#"EKS_IAM_SYNC_CONFIG = var.config_source != "" ? var.config_source : var.config"#,
     ] {
         assert!(
             function.contains(needle),

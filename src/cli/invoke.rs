@@ -16,8 +16,9 @@ pub struct InvokeArgs {
     /// The invocation payload: an EventBridge event or a direct invoke (`-` for stdin).
     #[arg(long, value_name = "FILE")]
     pub event: String,
-    /// The configuration file; defaults to $EKS_IAM_SYNC_CONFIG.
-    #[arg(long, value_name = "FILE")]
+    /// The configuration: a YAML or JSON file, `ssm:/parameter/name` or `s3://bucket/key`;
+    /// defaults to $EKS_IAM_SYNC_CONFIG.
+    #[arg(long, value_name = "SOURCE")]
     pub config: Option<String>,
 }
 

@@ -18,8 +18,9 @@ use crate::reconcile::MigrationReport;
 
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
-    /// The configuration file (YAML or JSON); defaults to $EKS_IAM_SYNC_CONFIG.
-    #[arg(long, value_name = "FILE")]
+    /// The configuration: a YAML or JSON file, `ssm:/parameter/name` or `s3://bucket/key`;
+    /// defaults to $EKS_IAM_SYNC_CONFIG.
+    #[arg(long, value_name = "SOURCE")]
     pub config: Option<String>,
     /// The cluster to migrate (as named in the configuration).
     #[arg(long, value_name = "NAME")]

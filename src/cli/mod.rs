@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use crate::app;
 use crate::reconcile::Reconciler;
 
+pub mod check_config;
 pub mod invoke;
 pub mod migrate;
 pub mod reconcile;
@@ -43,6 +44,9 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Print an EKS bearer token as a kubectl ExecCredential.
     Token(token::TokenArgs),
+    /// Validate a configuration offline, listing every problem (exit 0 valid, 1 invalid), or
+    /// print its JSON Schema (--schema).
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 /// The command line of this process. A usage error prints clap's message on stderr and is

@@ -12,8 +12,9 @@ use crate::reconcile::{Outcome, RunSummary};
 
 #[derive(Debug, clap::Args)]
 pub struct ReconcileArgs {
-    /// The configuration file (YAML or JSON); defaults to $EKS_IAM_SYNC_CONFIG.
-    #[arg(long, value_name = "FILE")]
+    /// The configuration: a YAML or JSON file, `ssm:/parameter/name` or `s3://bucket/key`;
+    /// defaults to $EKS_IAM_SYNC_CONFIG.
+    #[arg(long, value_name = "SOURCE")]
     pub config: Option<String>,
     /// Only this cluster (repeatable); all configured clusters by default.
     #[arg(long = "cluster", value_name = "NAME")]

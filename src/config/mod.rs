@@ -11,7 +11,9 @@
 //! - The migration path from Qovery's iam-eks-user-mapper: its environment variables are mapped
 //!   onto the same [`RawConfig`] and validated the same way ([`from_iam_eks_user_mapper_env`]).
 //! - A thin loader ([`load`]) that picks the source from the environment map it is given; the
-//!   only I/O in this module is reading the file named by `EKS_IAM_SYNC_CONFIG`.
+//!   only I/O in this module is reading the file named by `EKS_IAM_SYNC_CONFIG`. The source
+//!   string itself, and when a remote one is read again, are `source`'s ([`parse_source`],
+//!   [`needs_reread`]).
 //!
 //! It deliberately does not own the naming rules (ARNs, partitions, regions, SSO role names:
 //! [`crate::core::names`]) nor the validated [`Settings`] types ([`crate::core::settings`], so
@@ -23,7 +25,9 @@
 //!
 //! # Where the configuration comes from ([`load`])
 //! 1. `EKS_IAM_SYNC_CONFIG` set and not blank: if its value, after leading blanks, starts with
-//!    `{` or contains a newline, it *is* the configuration (inline); otherwise it is a file path.
+//!    `{` or contains a newline, it *is* the configuration (inline); `ssm:/parameter/name` and
+//!    `s3://bucket/key` name a configuration kept in AWS ([`Source`], read by
+//!    [`crate::live_config`], not here); otherwise it is a file path.
 //!    (A one-line YAML document is therefore read as a path: write inline YAML on several lines
 //!    or as JSON.)
 //! 2. Otherwise, any iam-eks-user-mapper variable set ([`IAM_EKS_USER_MAPPER_VARS`]): the
@@ -83,9 +87,13 @@ use crate::core::settings::{
 mod access;
 mod builders;
 mod mapper_env;
+mod schema;
+mod source;
 mod validate;
 
 pub use mapper_env::from_iam_eks_user_mapper_env;
+pub use schema::schema_json;
+pub use source::{Remote, Source, SourceError, Version, needs_reread, parse_source};
 pub use validate::validate;
 
 /// The environment variable holding the configuration or the path to its file.
@@ -185,6 +193,15 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// `EKS_IAM_SYNC_CONFIG` names SSM or S3 in a form that cannot be read.
+    #[error("{CONFIG_ENV}: {0}")]
+    Source(#[source] SourceError),
+    /// The configuration is in SSM or S3, and this caller reads no AWS.
+    #[error(
+        "{remote}: the configuration is kept in AWS and is read with credentials; \
+         here it is not (save it to a file and name that file)"
+    )]
+    NeedsAws { remote: Remote },
     /// The text is not valid YAML/JSON for the schema (stops at the first error).
     #[error("{origin}: {}{message}", location(*line, *column))]
     Parse {
@@ -222,7 +239,7 @@ impl ConfigError {
 
 /// The configuration document as written. Required keys default to empty so that validation
 /// can report every missing one at once instead of stopping at the first.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawConfig {
     #[serde(default)]
@@ -248,7 +265,7 @@ pub struct RawConfig {
 }
 
 /// `clusters[]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawCluster {
     #[serde(default)]
@@ -262,7 +279,7 @@ pub struct RawCluster {
 }
 
 /// `groups[]` as written: the members of an IAM group become `mapUsers` entries.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawGroup {
     #[serde(default)]
@@ -278,7 +295,7 @@ pub struct RawGroup {
 }
 
 /// `users[]` / `roles[]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawPrincipal {
     #[serde(default)]
@@ -298,7 +315,7 @@ pub struct RawPrincipal {
 }
 
 /// `ssoPermissionSets[]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSsoPermissionSet {
     #[serde(default)]
@@ -315,7 +332,7 @@ pub struct RawSsoPermissionSet {
 
 /// An `accessPolicies[]` item as written: `{policy: AmazonEKSEditPolicy, namespaces: [a, "b-*"]}`
 /// (the policy's short name or full ARN; `namespaces` omitted: cluster scope).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawAccessPolicy {
     #[serde(default)]
@@ -336,7 +353,7 @@ impl RawAccessPolicy {
 
 /// `iam` as written: `{assumeRoleArn: ...}`, the role to read IAM users and groups through
 /// (the account whose IAM is synced); omitted, the function's own credentials.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawIam {
     #[serde(default)]
@@ -344,7 +361,7 @@ pub struct RawIam {
 }
 
 /// `guards` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawGuards {
     #[serde(default)]
@@ -357,6 +374,22 @@ pub struct RawGuards {
 pub enum RawAccountId {
     Text(String),
     NotText(String),
+}
+
+/// In the schema an account id is what validation accepts: a string of 12 digits (a number
+/// parses, to be rejected with advice to quote it, but is not valid).
+impl schemars::JsonSchema for RawAccountId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccountId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A 12-digit AWS account id, quoted (a YAML/JSON number loses leading zeros).",
+            "type": "string",
+            "pattern": "^[0-9]{12}$"
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for RawAccountId {
@@ -398,40 +431,73 @@ pub enum Format {
     Json,
 }
 
+/// What the environment's configuration resolves to without AWS: validated [`Settings`]
+/// (inline, a file, the iam-eks-user-mapper variables), or the [`Remote`] source to read
+/// them from (SSM, S3: [`crate::live_config`] does that).
+#[derive(Debug)]
+pub enum Resolved {
+    Settings(Box<Settings>),
+    Remote(Remote),
+}
+
 /// Loads and validates the configuration from `env` (normally `std::env::vars().collect()`),
-/// following the rules in the module documentation. Reads at most one file.
+/// following the rules in the module documentation. Reads at most one file; a remote source
+/// is [`ConfigError::NeedsAws`] (see [`resolve`] for the caller that can read it).
 pub fn load(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+    match resolve(env)? {
+        Resolved::Settings(settings) => Ok(*settings),
+        Resolved::Remote(remote) => Err(ConfigError::NeedsAws { remote }),
+    }
+}
+
+/// Like [`load`], but a remote source is returned, not refused.
+pub fn resolve(env: &HashMap<String, String>) -> Result<Resolved, ConfigError> {
     let mapper_vars: Vec<String> = IAM_EKS_USER_MAPPER_VARS
         .iter()
         .filter(|v| env.contains_key(**v))
         .map(|v| (*v).to_owned())
         .collect();
     // A blank value counts as unset (an empty Lambda variable is easy to leave behind).
-    match env.get(CONFIG_ENV).filter(|v| !v.trim().is_empty()) {
+    let settings = match env.get(CONFIG_ENV).filter(|v| !v.trim().is_empty()) {
         Some(_) if !mapper_vars.is_empty() => Err(ConfigError::Ambiguous { vars: mapper_vars }),
-        Some(value) if is_inline(value) => {
-            from_text(value, &format!("{CONFIG_ENV} (inline)"), None)
-        }
-        Some(value) => {
-            let path = Path::new(value);
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                hint: if value.contains(": ") {
-                    " (this looks like one-line YAML: inline YAML must span several lines, or be JSON)"
-                } else {
-                    ""
-                },
-                source,
-            })?;
-            let format = path
-                .extension()
-                .is_some_and(|e| e == "json")
-                .then_some(Format::Json);
-            from_text(&text, &path.display().to_string(), format)
-        }
+        Some(value) => match parse_source(value).map_err(ConfigError::Source)? {
+            Source::Inline(text) => from_text(&text, &format!("{CONFIG_ENV} (inline)"), None),
+            Source::File(path) => from_file(&path),
+            Source::Remote(remote) => return Ok(Resolved::Remote(remote)),
+        },
         None if !mapper_vars.is_empty() => from_iam_eks_user_mapper_env(env),
         None => Err(ConfigError::Missing),
-    }
+    }?;
+    Ok(Resolved::Settings(Box::new(settings)))
+}
+
+/// Reads, parses and validates the configuration file at `path` (JSON when it is named
+/// `*.json`, see [`parse_raw`] otherwise).
+pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text = read_file(path)?;
+    from_text(
+        &text,
+        &path.display().to_string(),
+        format_of_name(&path.to_string_lossy()),
+    )
+}
+
+/// The text of the configuration file at `path`, or [`ConfigError::Read`].
+pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        hint: if path.to_string_lossy().contains(": ") {
+            " (this looks like one-line YAML: inline YAML must span several lines, or be JSON)"
+        } else {
+            ""
+        },
+        source,
+    })
+}
+
+/// JSON for a name ending in `.json` (a file, an S3 key); otherwise the text decides.
+pub fn format_of_name(name: &str) -> Option<Format> {
+    name.ends_with(".json").then_some(Format::Json)
 }
 
 /// The inline rule: a value starting (after blanks) with `{` or containing a newline is the

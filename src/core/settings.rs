@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_REMOVAL_FRACTION: f64 = 0.5;
 pub const DEFAULT_DRIFT_REPAIR_INTERVAL: Duration = Duration::from_secs(30 * 60);
 
 /// How a cluster's access is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// Decided per cluster at run time from its authentication mode.

@@ -25,6 +25,7 @@ mod batch;
 mod dispatch;
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
 
@@ -33,6 +34,7 @@ use crate::aws::timeouts::{AwsTimeouts, TimeoutsError};
 use crate::config::ConfigError;
 use crate::events::{Action, ClassifyError, classify};
 use crate::fleet::{FleetSettings, FleetSettingsError, WorkQueue, messages_for};
+use crate::live_config::{LiveConfig, LiveError};
 use crate::reconcile::{Reconciler, RunSummary};
 use crate::telemetry::{MetricDimensions, metric_counts, metric_line};
 
@@ -47,15 +49,27 @@ pub enum StartError {
     Fleet(#[from] FleetSettingsError),
     #[error(transparent)]
     Timeouts(#[from] TimeoutsError),
+    #[error(transparent)]
+    Remote(#[from] LiveError),
 }
 
-/// What serves invocations: the reconciler, the work queue in fleet mode, and the dimensions
-/// of the metric lines.
+/// What serves invocations: the reconciler, the work queue in fleet mode, the dimensions
+/// of the metric lines, and, when the configuration is kept in SSM or S3, its source.
 #[derive(Debug)]
 pub struct Handler {
-    reconciler: Reconciler,
+    reconciler: RwLock<Arc<Reconciler>>,
+    live: Option<Live>,
     queue: Option<WorkQueue>,
     dimensions: MetricDimensions,
+}
+
+/// A configuration kept in AWS, and how to build the reconciler of a new version of it.
+#[derive(Debug)]
+struct Live {
+    config: LiveConfig,
+    sdk: aws_config::SdkConfig,
+    env: HashMap<String, String>,
+    cluster_concurrency: usize,
 }
 
 impl Handler {
@@ -63,7 +77,8 @@ impl Handler {
     /// dimensionless metric lines.
     pub fn new(reconciler: Reconciler, queue: Option<WorkQueue>) -> Handler {
         Handler {
-            reconciler,
+            reconciler: RwLock::new(Arc::new(reconciler)),
+            live: None,
             queue,
             dimensions: MetricDimensions::default(),
         }
@@ -77,33 +92,73 @@ impl Handler {
 
     /// The handler `env` describes: the reconciler of [`app::reconciler_for`] with the
     /// cluster concurrency of [`FleetSettings`], and the work queue when fleet mode is on.
-    /// Every setting is validated before any AWS call.
+    /// Every local setting is validated before any AWS call; a configuration kept in SSM or
+    /// S3 is read here once, and checked again at each invocation ([`Handler::handle`]).
     pub async fn from_env(env: &HashMap<String, String>) -> Result<Handler, StartError> {
         let fleet = FleetSettings::from_env(env)?;
-        let settings = crate::config::load(env)?;
+        let resolved = crate::config::resolve(env)?;
         let timeouts = AwsTimeouts::from_env(env)?;
         // One SDK configuration for every client (loaded once: it resolves credentials and
         // region from the environment).
         let sdk = app::load_sdk_config(timeouts).await;
+        let (settings, live) = app::configuration(resolved, &sdk).await?;
         let queue = fleet.queue(&sdk);
-        let reconciler = app::reconciler_for(settings, env, sdk)
+        let reconciler = Reconciler::new(settings, sdk.clone(), app::ownership_for(env))
             .with_cluster_concurrency(fleet.cluster_concurrency);
-        Ok(Handler::new(reconciler, queue).with_metric_dimensions(MetricDimensions::from_env(env)))
+        let mut handler =
+            Handler::new(reconciler, queue).with_metric_dimensions(MetricDimensions::from_env(env));
+        handler.live = live.map(|config| Live {
+            config,
+            sdk,
+            env: env.clone(),
+            cluster_concurrency: fleet.cluster_concurrency,
+        });
+        Ok(handler)
     }
 
-    pub fn reconciler(&self) -> &Reconciler {
-        &self.reconciler
+    /// The reconciler of the configuration loaded last.
+    pub fn reconciler(&self) -> Arc<Reconciler> {
+        self.reconciler
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
-    /// Handles one invocation (see the module's routing table).
+    /// Handles one invocation (see the module's routing table), after checking that a
+    /// configuration kept in AWS is still the version loaded (see [`crate::live_config`]: a
+    /// new version is read; one that cannot be read or is invalid fails the invocation, and
+    /// nothing is written with the old one).
     pub async fn handle(&self, payload: &Value) -> Result<Value, HandlerError> {
-        route(
-            &self.reconciler,
-            self.queue.as_ref(),
-            &self.dimensions,
-            payload,
-        )
-        .await
+        let reconciler = self.current_reconciler().await?;
+        route(&reconciler, self.queue.as_ref(), &self.dimensions, payload).await
+    }
+
+    async fn current_reconciler(&self) -> Result<Arc<Reconciler>, HandlerError> {
+        let Some(live) = &self.live else {
+            return Ok(self.reconciler());
+        };
+        let current = live.config.current().await.inspect_err(|error| {
+            tracing::error!(error = %error, "configuration unavailable; nothing is done");
+        })?;
+        if !current.changed {
+            return Ok(self.reconciler());
+        }
+        tracing::info!(source = %live.config.remote(), "configuration changed; new version in use");
+        // A new reconciler for the new settings (the clients, caches and tokens of the old
+        // one may depend on what changed: clusters, roles, the IAM account).
+        let reconciler = Arc::new(
+            Reconciler::new(
+                current.settings,
+                live.sdk.clone(),
+                app::ownership_for(&live.env),
+            )
+            .with_cluster_concurrency(live.cluster_concurrency),
+        );
+        *self
+            .reconciler
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = reconciler.clone();
+        Ok(reconciler)
     }
 }
 
@@ -112,6 +167,9 @@ impl Handler {
 pub enum HandlerError {
     #[error("{0}")]
     Payload(#[from] ClassifyError),
+    /// The configuration kept in SSM or S3 could not be read, or its new version is invalid.
+    #[error("{0}")]
+    Config(#[from] LiveError),
     /// An SQS event while fleet mode is off: no work queue feeds this function, so the
     /// records are someone's invoke dressed as queue work; nothing is run.
     #[error(
@@ -139,6 +197,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(error: HandlerError) -> lambda_runtime::Diagnostic {
         let error_type = match &error {
             HandlerError::Payload(_) | HandlerError::NoWorkQueue => "InvalidPayload",
+            HandlerError::Config(_) => "ConfigurationUnavailable",
             HandlerError::ClustersFailed { .. } => "ClustersFailed",
             HandlerError::DispatchFailed { .. } => "DispatchFailed",
         };

@@ -87,3 +87,27 @@ fn load_refuses_both_sources_at_once() {
     };
     assert_eq!(vars, &["IAM_K8S_GROUPS"]);
 }
+
+#[test]
+fn ssm_and_s3_sources_are_resolved_not_read_here() {
+    use eks_iam_sync::config::{Remote, Resolved, resolve};
+    let resolved = resolve(&env(&[("EKS_IAM_SYNC_CONFIG", "ssm:/eks-iam-sync/config")])).unwrap();
+    let Resolved::Remote(remote) = resolved else {
+        panic!("{resolved:?}")
+    };
+    assert_eq!(
+        remote,
+        Remote::Ssm {
+            name: "/eks-iam-sync/config".into()
+        }
+    );
+    // `load` reads no AWS: it says so, naming the source.
+    let error = load(&env(&[("EKS_IAM_SYNC_CONFIG", "s3://b/k.yaml")])).unwrap_err();
+    assert!(matches!(error, ConfigError::NeedsAws { .. }), "{error:?}");
+    assert!(error.to_string().starts_with("s3://b/k.yaml: "), "{error}");
+    let error = load(&env(&[("EKS_IAM_SYNC_CONFIG", "s3://bucket-only")])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "EKS_IAM_SYNC_CONFIG: s3://bucket-only: not s3://BUCKET/KEY (both a bucket and a key are needed)"
+    );
+}

@@ -1,11 +1,13 @@
 //! Configuration loading and validation: schema, defaults, every problem listed with its path,
 //! the inline/file rule, and the iam-eks-user-mapper environment mapping.
 //!
-//! One test binary, split by topic: `documents` (the examples and their defaults),
+//! One test binary, split by topic: `check_config` (the `check-config` command and the
+//! schema), `documents` (the examples and their defaults),
 //! `validation` (every problem with its path), `loader` (file or inline), `mapper_env` (the
 //! iam-eks-user-mapper environment) and `robustness` (proptests). The shared helpers are here.
 
 mod access_policies;
+mod check_config;
 mod documents;
 mod loader;
 mod mapper_env;

@@ -6,6 +6,7 @@
 mod access_entries;
 mod accounts;
 mod bad_input;
+mod config_source;
 mod fleet;
 mod forged;
 mod soak;

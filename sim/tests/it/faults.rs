@@ -120,7 +120,10 @@ async fn an_injected_400_is_a_rejection_the_sdk_does_not_retry() {
         Some("InvalidParameterException")
     );
     let (_, counters) = admin_call(&sim, "GET", "/_sim/counters", None).await;
-    assert_eq!(counters["eks"]["CreateAccessEntry"], 1, "a 400 is not retried");
+    assert_eq!(
+        counters["eks"]["CreateAccessEntry"], 1,
+        "a 400 is not retried"
+    );
     create().await.expect("the rule fired once and is gone");
 }
 

@@ -33,7 +33,8 @@ pub(super) struct Human {
 }
 
 /// An unquoted `{{SessionName}}`: a flow mapping used as a key, which aws-auth readers reject.
-const BROKEN_ROLE: &str = "- rolearn: arn:aws:iam::123456789012:role/human-broken\n  username: {{SessionName}}\n";
+const BROKEN_ROLE: &str =
+    "- rolearn: arn:aws:iam::123456789012:role/human-broken\n  username: {{SessionName}}\n";
 
 impl Human {
     pub(super) fn block(&self, users: bool) -> String {

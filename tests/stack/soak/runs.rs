@@ -47,16 +47,13 @@ pub(super) fn check_run(run: &Run, tally: &mut Tally, aws_auth_broken: bool) -> 
         tally.kube_puts += cluster["apiCalls"]["kube_put"].as_u64().unwrap_or(0);
         tally.write_attempts += cluster["writeAttempts"].as_u64().unwrap_or(0);
         tally.not_applied += cluster["notApplied"].as_u64().unwrap_or(0);
-        tally.rejected += cluster["rejected"]
-            .as_array()
-            .map_or(0, |r| r.len() as u64);
+        tally.rejected += cluster["rejected"].as_array().map_or(0, |r| r.len() as u64);
         if outcome == "refused" {
             let refusals = cluster["refusals"].as_array().cloned().unwrap_or_default();
             let only_unparsable = !refusals.is_empty()
-                && refusals.iter().all(|r| {
-                    r.as_str()
-                        .is_some_and(|r| r.contains("unparsable-content"))
-                });
+                && refusals
+                    .iter()
+                    .all(|r| r.as_str().is_some_and(|r| r.contains("unparsable-content")));
             if !(aws_auth_broken && only_unparsable) {
                 return Err(format!("a guard refused the write: {cluster}"));
             }

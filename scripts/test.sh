@@ -12,6 +12,29 @@ PATH="$(scripts/python-env.sh):$PATH"
 export PATH
 scripts/ensure-kubectl.sh
 
+echo "== fuzz/Cargo.lock at the product's versions"
+scripts/check-fuzz-lock.sh
+echo "== cargo deny (licenses, bans, sources; advisories when the database is on disk)"
+# cargo-deny from crates.io, installed once into ~/.cargo/bin (pinned; ~8 min to build on 2
+# cores the first time). The dependency graph is fetched from crates.io first, so cargo-deny's
+# own `cargo metadata` runs offline. Advisories need the RustSec database (a git clone from
+# GitHub): EKS_IAM_SYNC_DENY_ADVISORIES=fetch (CI) fetches it; otherwise they are checked only
+# when a fetched copy is already on disk, and the line says when they are not.
+cargo_deny_version=0.20.2
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
+  cargo install --quiet --locked --version "$cargo_deny_version" cargo-deny
+fi
+cargo fetch --locked --quiet
+deny_checks=(licenses bans sources)
+if [ "${EKS_IAM_SYNC_DENY_ADVISORIES:-}" = fetch ]; then
+  cargo deny fetch db
+fi
+if [ -d "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs" ]; then
+  deny_checks+=(advisories)
+else
+  echo "-- advisories: not checked (no advisory database on disk; EKS_IAM_SYNC_DENY_ADVISORIES=fetch fetches it)"
+fi
+cargo deny --offline check "${deny_checks[@]}"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

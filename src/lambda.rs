@@ -17,12 +17,17 @@ use std::time::{Instant, SystemTime};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
-use crate::app;
 use crate::handler::Handler;
 use crate::reconcile;
+use crate::{app, build_info};
 
 /// Runs the Lambda runtime loop until the environment shuts the instance down.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    tracing::info!(
+        version = build_info::VERSION,
+        commit = build_info::GIT_COMMIT,
+        "eks-iam-sync starting"
+    );
     let env = app::environment(None);
     let handler = match Handler::from_env(&env).await {
         Ok(handler) => Arc::new(handler),

@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -24,6 +25,7 @@ pub mod handler;
 pub mod kubernetes;
 pub mod lambda;
 pub mod live_config;
+pub mod log_controls;
 pub mod reconcile;
 pub mod telemetry;
 pub mod token_source;

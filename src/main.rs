@@ -9,7 +9,8 @@
 use std::process::ExitCode;
 
 use eks_iam_sync::cli::{self, Command};
-use eks_iam_sync::{lambda, telemetry};
+use eks_iam_sync::log_controls::LogControls;
+use eks_iam_sync::{app, lambda, telemetry};
 
 /// What this process is.
 enum Mode {
@@ -30,7 +31,8 @@ fn main() -> ExitCode {
             Err(exit) => return exit,
         }
     };
-    telemetry::init(matches!(mode, Mode::Lambda));
+    let in_lambda = matches!(mode, Mode::Lambda);
+    telemetry::init(&LogControls::from_env(&app::environment(None), in_lambda));
     match mode {
         Mode::Lambda => serve_lambda(),
         Mode::Cli(Command::Render(args)) => cli::render::run(&args),

@@ -1,18 +1,21 @@
 //! Logs and metrics: structured JSON logs (tracing) and CloudWatch embedded-metric lines.
 //!
-//! Inside Lambda every log line is one JSON object on stderr, so CloudWatch Logs Insights can
-//! query changes by cluster, kind and reason; on a terminal the CLI logs human-readable lines.
+//! Inside Lambda every log line is one JSON object on stderr (unless Lambda's log format says
+//! Text, see [`crate::log_controls`]), so CloudWatch Logs Insights can query changes by
+//! cluster, kind and reason; on a terminal the CLI logs human-readable lines.
 //! Metrics use the CloudWatch embedded metric format: one JSON line per run on stdout, which
 //! CloudWatch turns into metrics without any API call, with the function's name as their
 //! dimension (`FunctionName`), so two stacks in one account keep their metrics (and alarms)
 //! apart. Tokens and secrets are never logged.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
 
+use crate::log_controls::{LogControls, LogFormat};
 use crate::reconcile::{Outcome, RunSummary};
 
 /// The CloudWatch namespace of our metrics.
@@ -41,28 +44,31 @@ impl MetricDimensions {
     }
 }
 
-/// Installs the global subscriber: JSON lines (Lambda) or compact text (CLI), level from
-/// `RUST_LOG` (default `info`, or `warn` for the CLI).
-pub fn init(json: bool) {
-    let default = if json { "info" } else { "warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+/// Installs the global subscriber on stderr: JSON lines or compact text with the filter of
+/// `controls` (see [`crate::log_controls`]); an unparsable filter falls back to `info`. Settings
+/// the controls ignored are logged as warnings.
+pub fn init(controls: &LogControls) {
+    let filter = EnvFilter::try_new(&controls.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if json {
-        builder
+    let _ = match controls.format {
+        LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .without_time()
-            .try_init()
-    } else {
-        builder
+            .try_init(),
+        LogFormat::Text => builder
             .compact()
+            .with_ansi(std::io::stderr().is_terminal())
             .without_time()
             .with_target(false)
-            .try_init()
+            .try_init(),
     };
+    for ignored in &controls.ignored {
+        tracing::warn!(setting = %ignored, "logging setting ignored");
+    }
 }
 
 /// One embedded-metric-format line with `counts`, under the `FunctionName` dimension when

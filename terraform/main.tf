@@ -250,11 +250,15 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:The environment holds the configuration (ARNs, group names), no secrets; Lambda encrypts it at rest with an AWS managed key.
   #checkov:skip=CKV_AWS_272:The package is built from source by cargo lambda in the operator's pipeline; code signing needs a signing profile this module cannot assume.
   #checkov:skip=CKV_AWS_50:The binary emits no X-Ray segments; its JSON logs and embedded metrics carry the tracing.
-  function_name                  = var.function_name
-  description                    = "Keeps EKS cluster access in step with IAM (eks-iam-sync)"
-  role                           = aws_iam_role.function.arn
+  function_name = var.function_name
+  description   = "Keeps EKS cluster access in step with IAM (eks-iam-sync)"
+  role          = aws_iam_role.function.arn
+  # The package: a local zip (a release's or a build's), or an S3 object (see variables.tf).
   filename                       = var.lambda_zip_path
-  source_code_hash               = filebase64sha256(var.lambda_zip_path)
+  s3_bucket                      = var.lambda_s3_bucket
+  s3_key                         = var.lambda_s3_key
+  s3_object_version              = var.lambda_s3_object_version
+  source_code_hash               = var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.lambda_source_code_hash
   handler                        = "bootstrap"
   runtime                        = "provided.al2023"
   architectures                  = ["arm64"]
@@ -286,6 +290,10 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = (var.config == "") != (var.config_source == "")
       error_message = "Set exactly one of config (inline or a packaged file) and config_source (ssm:/... or s3://...)."
+    }
+    precondition {
+      condition     = (var.lambda_zip_path != null) != (var.lambda_s3_bucket != null && var.lambda_s3_key != null)
+      error_message = "Set either lambda_zip_path (a local zip) or both lambda_s3_bucket and lambda_s3_key (an S3 object), not both and not neither."
     }
   }
 }

@@ -12,13 +12,43 @@ variable "function_name" {
 }
 
 variable "lambda_zip_path" {
-  description = "Path of the Lambda package: `cargo lambda build --release --arm64 --output-format zip` writes target/lambda/eks-iam-sync/bootstrap.zip."
+  description = "Path of a local Lambda package: the arm64 zip of a GitHub release (eks-iam-sync-VERSION-lambda-arm64.zip), or a build from source (`cargo lambda build --release --arm64 --output-format zip` writes target/lambda/eks-iam-sync/bootstrap.zip). Null to take the package from S3 (lambda_s3_bucket, lambda_s3_key)."
   type        = string
+  default     = null
 
   validation {
-    condition     = endswith(var.lambda_zip_path, ".zip")
-    error_message = "lambda_zip_path must name a .zip file (cargo lambda build --output-format zip)."
+    condition     = var.lambda_zip_path == null || endswith(coalesce(var.lambda_zip_path, ".zip"), ".zip")
+    error_message = "lambda_zip_path must name a .zip file (a release's Lambda zip, or cargo lambda build --output-format zip)."
   }
+}
+
+variable "lambda_s3_bucket" {
+  description = "S3 bucket holding the Lambda package (instead of lambda_zip_path), in the function's region: e.g. a release's arm64 zip copied there with `aws s3 cp`."
+  type        = string
+  default     = null
+}
+
+variable "lambda_s3_key" {
+  description = "S3 key of the Lambda package in lambda_s3_bucket (a .zip)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_s3_key == null || endswith(coalesce(var.lambda_s3_key, ".zip"), ".zip")
+    error_message = "lambda_s3_key must name a .zip object."
+  }
+}
+
+variable "lambda_s3_object_version" {
+  description = "Version of the S3 package object (versioned buckets): a new version updates the function. Optional."
+  type        = string
+  default     = null
+}
+
+variable "lambda_source_code_hash" {
+  description = "With the package in S3: the base64 SHA-256 of the zip (`openssl dgst -sha256 -binary FILE.zip | base64`), so a new zip under the same key updates the function. Optional; with lambda_zip_path the module computes it."
+  type        = string
+  default     = null
 }
 
 variable "config" {

@@ -1,5 +1,6 @@
 //! The binary's usage errors: they exit 1, never 2 (what `plan` and `migrate` say for
-//! "changes pending"), with clap's message on stderr; `--help` and `--version` exit 0.
+//! "changes pending"), with clap's message on stderr; `--help` and `--version` exit 0, and
+//! `--version` names the git commit of the build.
 
 use std::time::Duration;
 
@@ -56,9 +57,38 @@ fn help_and_version_exit_0_on_stdout() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("--cluster"));
-    cli()
-        .arg("--version")
-        .assert()
-        .code(0)
-        .stdout(format!("eks-iam-sync {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// The commit of this checkout as build.rs records it: `git rev-parse --short HEAD`, or
+/// "unknown" outside a git checkout.
+fn checked_out_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|commit| !commit.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[test]
+fn version_prints_the_version_and_the_git_commit() {
+    let commit = checked_out_commit();
+    assert!(
+        commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    for flag in ["--version", "-V"] {
+        cli()
+            .arg(flag)
+            .assert()
+            .code(0)
+            .stdout(format!(
+                "eks-iam-sync {} ({commit})\n",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .stderr("");
+    }
 }

@@ -455,3 +455,86 @@ fn hcl_reader_skips_strings_and_rejects_unbalanced_text() {
     let unbalanced = std::panic::catch_unwind(|| hcl_block("locals { a = [", "locals", "t"));
     assert!(unbalanced.is_err());
 }
+
+// --- Deploying a released package without building (issue 24): Terraform takes a local zip or
+// an S3 object; SAM's local CodeUri is where the README unzips a release. ---
+
+#[test]
+fn terraform_function_takes_a_local_zip_or_an_s3_object_exactly_one() {
+    let main = read("terraform/main.tf");
+    let function = squash(&hcl_block(
+        &main,
+        r#"resource "aws_lambda_function" "this""#,
+        "main.tf",
+    ));
+    for needle in [
+        "filename = var.lambda_zip_path",
+        "s3_bucket = var.lambda_s3_bucket",
+        "s3_key = var.lambda_s3_key",
+        "s3_object_version = var.lambda_s3_object_version",
+        "source_code_hash = var.lambda_zip_path != null ? filebase64sha256(var.lambda_zip_path) : var.lambda_source_code_hash",
+        "condition = (var.lambda_zip_path != null) != (var.lambda_s3_bucket != null && var.lambda_s3_key != null)",
+    ] {
+        assert!(
+            function.contains(needle),
+            "terraform/main.tf aws_lambda_function lacks `{needle}`: {function}"
+        );
+    }
+    let variables = read("terraform/variables.tf");
+    for name in [
+        "lambda_zip_path",
+        "lambda_s3_bucket",
+        "lambda_s3_key",
+        "lambda_s3_object_version",
+        "lambda_source_code_hash",
+    ] {
+        let block = squash(&hcl_block(
+            &variables,
+            &format!(r#"variable "{name}""#),
+            "variables.tf",
+        ));
+        assert!(
+            block.contains("type = string") && block.contains("default = null"),
+            "variables.tf {name}: an optional string: {block}"
+        );
+    }
+}
+
+#[test]
+fn terraform_examples_build_from_source_by_default_and_take_a_release_zip_as_a_variable() {
+    for example in ["same-region", "cross-region"] {
+        let path = format!("terraform/examples/{example}/main.tf");
+        let text = read(&path);
+        let variable = squash(&hcl_block(&text, r#"variable "lambda_zip_path""#, &path));
+        assert!(
+            variable.contains(r#"default = "../../../target/lambda/eks-iam-sync/bootstrap.zip""#),
+            "{path}: the default is cargo lambda's zip: {variable}"
+        );
+        let module = squash(&hcl_block(&text, r#"module "eks_iam_sync""#, &path));
+        assert!(
+            module.contains("lambda_zip_path = var.lambda_zip_path"),
+            "{path}: {module}"
+        );
+    }
+}
+
+#[test]
+fn sam_code_uri_is_where_a_build_and_the_readme_s_release_unzip_put_bootstrap() {
+    let template = cloudformation("template.yaml");
+    let code_uri = at(
+        &template,
+        "template.yaml",
+        "/Resources/Function/Properties/CodeUri",
+    );
+    assert_eq!(code_uri, "target/lambda/eks-iam-sync/");
+    let readme = read("README.md");
+    for command in [
+        "cargo lambda build --release --arm64 --bin eks-iam-sync --lambda-dir target/lambda\n",
+        r#"unzip -o "eks-iam-sync-$V-lambda-arm64.zip" -d target/lambda/eks-iam-sync/"#,
+    ] {
+        assert!(
+            readme.contains(command),
+            "README: no `{command}` filling {code_uri}"
+        );
+    }
+}

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app;
 use crate::reconcile::Reconciler;
+use crate::{app, build_info};
 
 pub mod check_config;
 pub mod invoke;
@@ -22,7 +22,7 @@ pub mod token;
 
 /// Keep Amazon EKS cluster access (aws-auth, access entries) in step with AWS IAM.
 #[derive(Debug, Parser)]
-#[command(name = "eks-iam-sync", version, about, long_about = None)]
+#[command(name = "eks-iam-sync", version = build_info::VERSION_AND_COMMIT, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

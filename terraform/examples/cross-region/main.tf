@@ -14,6 +14,14 @@ terraform {
   }
 }
 
+# The package: a build from source by default, or a release's arm64 zip
+# (terraform plan -var "lambda_zip_path=$PWD/eks-iam-sync-VERSION-lambda-arm64.zip").
+variable "lambda_zip_path" {
+  description = "Path of the Lambda package (.zip)."
+  type        = string
+  default     = "../../../target/lambda/eks-iam-sync/bootstrap.zip"
+}
+
 provider "aws" {
   region = "eu-west-3"
 }
@@ -35,7 +43,7 @@ module "eks_iam_sync" {
     aws.us_east_1 = aws.us_east_1
   }
 
-  lambda_zip_path = "${path.root}/../../../target/lambda/eks-iam-sync/bootstrap.zip"
+  lambda_zip_path = var.lambda_zip_path
   config = jsonencode({
     clusters = [
       { name = "prod", region = "eu-west-3" },

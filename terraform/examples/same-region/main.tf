@@ -12,6 +12,14 @@ terraform {
   }
 }
 
+# The package: a build from source by default, or a release's arm64 zip
+# (terraform plan -var "lambda_zip_path=$PWD/eks-iam-sync-VERSION-lambda-arm64.zip").
+variable "lambda_zip_path" {
+  description = "Path of the Lambda package (.zip)."
+  type        = string
+  default     = "../../../target/lambda/eks-iam-sync/bootstrap.zip"
+}
+
 provider "aws" {
   region = "us-east-1"
 }
@@ -25,7 +33,7 @@ module "eks_iam_sync" {
     aws.us_east_1 = aws
   }
 
-  lambda_zip_path = "${path.root}/../../../target/lambda/eks-iam-sync/bootstrap.zip"
+  lambda_zip_path = var.lambda_zip_path
   config = jsonencode({
     clusters = [{ name = "prod", region = "us-east-1" }]
     groups   = [{ iamGroup = "eks-admins", kubernetesGroups = ["system:masters"] }]

@@ -100,6 +100,16 @@ mod tests {
             .collect()
     }
 
+    /// The listing of `arns`, each remembered with its age in `age`.
+    fn remembered<'a>(arns: &'a [String], age: &BTreeMap<String, Duration>) -> Vec<Listed<'a>> {
+        arns.iter()
+            .map(|a| Listed {
+                principal_arn: a,
+                age: Some(age[&principal_key(a)]),
+            })
+            .collect()
+    }
+
     #[test]
     fn a_cold_instance_describes_every_entry() {
         let arns = arns(5);
@@ -125,13 +135,7 @@ mod tests {
             .collect();
         let mut most = 0;
         for _ in 0..24 {
-            let listed: Vec<Listed> = arns
-                .iter()
-                .map(|a| Listed {
-                    principal_arn: a,
-                    age: Some(age[&principal_key(a)]),
-                })
-                .collect();
+            let listed = remembered(&arns, &age);
             let due = due_for_reading(&listed, Some(5 * MIN), 30 * MIN);
             most = most.max(due.len());
             for (key, a) in &mut age {
@@ -163,13 +167,7 @@ mod tests {
             for a in age.values_mut() {
                 *a += period;
             }
-            let listed: Vec<Listed> = arns
-                .iter()
-                .map(|a| Listed {
-                    principal_arn: a,
-                    age: Some(age[&principal_key(a)]),
-                })
-                .collect();
+            let listed = remembered(&arns, &age);
             let due = due_for_reading(&listed, Some(period), interval);
             described += due.len();
             for key in due {

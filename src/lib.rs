@@ -9,7 +9,8 @@
 //!   environment ([`live_config`] keeps a configuration kept in SSM or S3 current).
 //! - [`fleet`] fans clusters out on an SQS FIFO queue (fleet mode).
 //! - [`handler`] (with [`lambda`]) serves Lambda events; [`cli`] is the operator's front door
-//!   (`plan`, `apply`, `migrate`, `invoke`, `render`, `token`, `check-config`).
+//!   (`plan`, `apply`, `review`, `migrate`, `invoke`, `render`, `token`, `check-config`);
+//!   [`review_report`] renders `review`'s report (table, JSON, CSV, HTML).
 
 pub mod app;
 pub mod aws;
@@ -27,5 +28,6 @@ pub mod lambda;
 pub mod live_config;
 pub mod log_controls;
 pub mod reconcile;
+pub mod review_report;
 pub mod telemetry;
 pub mod token_source;

@@ -256,6 +256,7 @@ mod tests {
             entries_read: None,
             entry_reads: None,
             plan_text: String::new(),
+            review_read: None,
         };
         let writes = ApiCalls {
             kube_put: 1,

@@ -445,6 +445,7 @@ impl AccessEntryStore {
                 .unwrap_or_else(BTreeMap::new),
             policies: Vec::new(),
             policies_unread: false,
+            created_at: entry.created_at().map(|t| t.secs()),
         })
     }
 

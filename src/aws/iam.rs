@@ -37,11 +37,13 @@ use aws_sdk_iam::operation::list_groups_for_user::{
     ListGroupsForUserError, ListGroupsForUserOutput,
 };
 use aws_sdk_iam::operation::list_roles::{ListRolesError, ListRolesOutput};
+use aws_sdk_iam::operation::list_users::{ListUsersError, ListUsersOutput};
 use futures::Stream;
 use futures::stream::poll_fn;
 
 use super::paging::{Page, PagingError, read_pages};
 use super::{Failure, classify};
+use crate::core::review::Known;
 
 /// Items asked for per page (`MaxItems`) on every paginated IAM read: IAM's largest page.
 pub const PAGE_SIZE: i32 = 1000;
@@ -347,6 +349,57 @@ impl IamDirectory {
         )
         .await?;
         Ok(roles)
+    }
+
+    /// Every user and role of the account (ListUsers and ListRoles, every page), by ARN,
+    /// with unique id and creation time: what the review checks entries against.
+    pub async fn every_principal(&self) -> Result<Vec<(String, Known)>, IamError> {
+        let mut users = self
+            .client
+            .list_users()
+            .max_items(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        self.read_all(
+            "ListUsers",
+            &self.entity("users".to_owned()),
+            poll_fn(move |cx| users.poll_next(cx)),
+            |_: &ListUsersError| false,
+            |page: ListUsersOutput| {
+                found.extend(page.users().iter().map(|u| {
+                    let known = Known {
+                        id: u.user_id().to_owned(),
+                        created: Some(u.create_date().secs()),
+                    };
+                    (u.arn().to_owned(), known)
+                }));
+            },
+        )
+        .await?;
+        let mut roles = self
+            .client
+            .list_roles()
+            .max_items(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        self.read_all(
+            "ListRoles",
+            &self.entity("roles".to_owned()),
+            poll_fn(move |cx| roles.poll_next(cx)),
+            |_: &ListRolesError| false,
+            |page: ListRolesOutput| {
+                found.extend(page.roles().iter().map(|r| {
+                    let known = Known {
+                        id: r.role_id().to_owned(),
+                        created: Some(r.create_date().secs()),
+                    };
+                    (r.arn().to_owned(), known)
+                }));
+            },
+        )
+        .await?;
+        Ok(found)
     }
 
     /// Gives every page of one paginated read to `take`, counting each request.

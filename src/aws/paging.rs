@@ -142,6 +142,7 @@ pages!(
     aws_sdk_iam::operation::get_group::GetGroupOutput,
     aws_sdk_iam::operation::list_groups_for_user::ListGroupsForUserOutput,
     aws_sdk_iam::operation::list_roles::ListRolesOutput,
+    aws_sdk_iam::operation::list_users::ListUsersOutput,
 );
 
 // EKS pages say "more follow" by carrying a non-empty `nextToken`.

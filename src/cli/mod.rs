@@ -18,6 +18,7 @@ pub mod invoke;
 pub mod migrate;
 pub mod reconcile;
 pub mod render;
+pub mod review;
 pub mod token;
 
 /// Keep Amazon EKS cluster access (aws-auth, access entries) in step with AWS IAM.
@@ -40,6 +41,9 @@ pub enum Command {
     /// Move the managed aws-auth entries of an API_AND_CONFIG_MAP cluster to access entries
     /// (plan by default; --apply writes; exit 0 nothing to move / done, 2 would move, 1 error).
     Migrate(migrate::MigrateArgs),
+    /// Report who EKS lets into each cluster, from which store, why, and what is wrong
+    /// (read-only; exit 0 report made, 2 findings with --fail-on-findings, 1 error).
+    Review(review::ReviewArgs),
     /// Run the Lambda handler once on an event payload, locally, and print its response.
     Invoke(invoke::InvokeArgs),
     /// Print an EKS bearer token as a kubectl ExecCredential.

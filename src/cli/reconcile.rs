@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use crate::reconcile::{Outcome, RunSummary};
+use crate::reconcile::{Outcome, Reconciler, RunSummary};
 
 #[derive(Debug, clap::Args)]
 pub struct ReconcileArgs {
@@ -33,19 +33,8 @@ pub async fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
         Ok(reconciler) => reconciler.allow_mass_removal(args.allow_mass_removal),
         Err(code) => return code,
     };
-    let unknown: Vec<&String> = args
-        .clusters
-        .iter()
-        .filter(|c| reconciler.settings().cluster(c).is_none())
-        .collect();
-    if !unknown.is_empty() {
-        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
-        eprintln!(
-            "error: --cluster {} is not in the configuration (configured: {})",
-            names.join(", "),
-            reconciler.settings().cluster_names().join(", ")
-        );
-        return ExitCode::FAILURE;
+    if let Err(code) = check_clusters(&reconciler, &args.clusters) {
+        return code;
     }
     let reason = if apply {
         "apply from the command line"
@@ -55,6 +44,25 @@ pub async fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
     let summary = reconciler.reconcile(&args.clusters, !apply, reason).await;
     print_summary(&summary, args.json);
     exit_code(&summary, apply)
+}
+
+/// Every `--cluster` name is configured; otherwise one line naming the unknown ones and
+/// the configured ones, and exit code 1.
+pub(super) fn check_clusters(reconciler: &Reconciler, clusters: &[String]) -> Result<(), ExitCode> {
+    let unknown: Vec<&str> = clusters
+        .iter()
+        .filter(|c| reconciler.settings().cluster(c).is_none())
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: --cluster {} is not in the configuration (configured: {})",
+        unknown.join(", "),
+        reconciler.settings().cluster_names().join(", ")
+    );
+    Err(ExitCode::FAILURE)
 }
 
 fn print_summary(summary: &RunSummary, json: bool) {

@@ -9,6 +9,7 @@
 //! - [`aws_auth`] and [`access_entries`]: the two backends, each a model and a planner.
 //! - [`effective`]: which stores EKS reads per authentication mode, and the plan over both.
 //! - [`guards`]: the one guard engine both planners ask before a write.
+//! - [`review`]: the access review: who gets into a cluster, from which store, and findings.
 //! - [`token`]: the EKS bearer token.
 
 pub mod access_entries;
@@ -17,5 +18,6 @@ pub mod desired;
 pub mod effective;
 pub mod guards;
 pub mod names;
+pub mod review;
 pub mod settings;
 pub mod token;

@@ -96,9 +96,20 @@ impl Reconciler {
             EntryMemory::refresh(store, &mut read, &stale).await?;
             plan = make(&read.current);
         }
+        if run.review {
+            // Nothing from memory, every policy read: the review shows what EKS holds now.
+            let remembered = read.from_memory.clone();
+            EntryMemory::refresh(store, &mut read, &remembered).await?;
+            store.read_unread_policies(&mut read.current).await?;
+            plan = make(&read.current);
+        }
         if plan.needs_every_policy(&read.current) {
             store.read_unread_policies(&mut read.current).await?;
             plan = make(&read.current);
+        }
+        if let Some(review) = report.review_read.as_mut() {
+            review.entries = Some(read.current.clone());
+            review.desired = Some(desired.clone());
         }
         report.entry_reads = Some(read.stats);
         let changed: BTreeSet<String> = plan

@@ -135,6 +135,9 @@ impl Reconciler {
         let (cluster, dry_run) = (run.cluster, run.dry_run);
         let stored = store.get().await?;
         let current = stored.as_ref().map(|s| &s.content);
+        if let Some(read) = report.review_read.as_mut() {
+            read.aws_auth = Some(current.cloned());
+        }
         let empty = Default::default();
         let aws_auth = AwsAuth::read(current.unwrap_or(&empty));
         report.warnings.clear();
@@ -152,6 +155,9 @@ impl Reconciler {
             // The planner reports the unparsable content as a refusal.
             Err(_) => (DesiredSet::default(), Vec::new()),
         };
+        if let Some(read) = report.review_read.as_mut() {
+            read.desired = Some(desired_set.clone());
+        }
         let plan = plan(&PlanRequest {
             current,
             desired: &desired_set,

@@ -131,6 +131,17 @@ impl Reconciler {
                 },
             })
         };
+        if run.review {
+            stores
+                .entries
+                .read_unread_policies(&mut current_entries)
+                .await?;
+        }
+        if let Some(review) = report.review_read.as_mut() {
+            review.aws_auth = Some(stored.as_ref().map(|s| s.content.clone()));
+            review.entries = Some(current_entries.clone());
+            review.desired = Some(desired.clone());
+        }
         let mut plan = make(&current_entries);
         if plan.needs_every_policy(&current_entries) {
             stores

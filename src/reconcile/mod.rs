@@ -58,6 +58,7 @@ mod gather;
 mod migrate;
 mod one_principal;
 mod report;
+mod review;
 mod unreadable;
 
 use std::collections::HashMap;
@@ -84,6 +85,7 @@ pub use migrate::{MigrateError, MigrationReport};
 pub use report::{
     ApiCalls, ClusterReport, EntriesRead, EntryReads, EntryReport, Outcome, RunSummary,
 };
+pub use review::{ReviewRead, ReviewRun};
 
 use desired::{Desired, RunRead};
 
@@ -155,6 +157,23 @@ pub enum ClusterError {
     DeadlineNear,
 }
 
+/// How a run treats its clusters: writes (unless a dry run), or reviews them.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    dry_run: bool,
+    /// A review: a dry run that reads every entry in full and keeps what it read.
+    review: bool,
+}
+
+impl Pass {
+    fn writing(dry_run: bool) -> Pass {
+        Pass {
+            dry_run,
+            review: false,
+        }
+    }
+}
+
 /// One cluster of a run, as a backend sees it.
 #[derive(Debug, Clone, Copy)]
 struct ClusterRun<'a> {
@@ -162,6 +181,9 @@ struct ClusterRun<'a> {
     /// DescribeCluster's answer: endpoint, CA, authentication mode.
     info: &'a ClusterInfo,
     dry_run: bool,
+    /// A review's dry run: every entry is read in full and what was read is kept on the
+    /// report ([`review::ReviewRead`]).
+    review: bool,
     desired: &'a Desired<'a>,
     /// The identity that must keep its access (see [`Reconciler::protected_identity`]).
     protected: &'a [String],
@@ -270,7 +292,7 @@ impl Reconciler {
         let before = self.call_counts();
         let targets = self.targets(clusters);
         let read = RunRead::Full(self.read_iam(&targets).await);
-        let reports = self.fan_out(&targets, &read, dry_run).await;
+        let reports = self.fan_out(&targets, &read, Pass::writing(dry_run)).await;
         self.summary(reason, dry_run, reports, before)
     }
 
@@ -285,7 +307,7 @@ impl Reconciler {
             user: self.read_user(sync).await,
             arn: OnceCell::new(),
         };
-        let reports = self.fan_out(&targets, &read, dry_run).await;
+        let reports = self.fan_out(&targets, &read, Pass::writing(dry_run)).await;
         self.summary(reason, dry_run, reports, before)
     }
 
@@ -296,7 +318,7 @@ impl Reconciler {
         &self,
         targets: &[Cluster],
         read: &RunRead<'_>,
-        dry_run: bool,
+        pass: Pass,
     ) -> Vec<ClusterReport> {
         futures::stream::iter(targets)
             .map(|cluster| async move {
@@ -307,7 +329,7 @@ impl Reconciler {
                 }
                 match read.source(self, cluster, &mut report) {
                     Some(desired) => {
-                        self.reconcile_cluster(cluster, dry_run, report, &desired)
+                        self.reconcile_cluster(cluster, pass, report, &desired)
                             .await
                     }
                     None => report,
@@ -322,12 +344,12 @@ impl Reconciler {
     async fn reconcile_cluster(
         &self,
         cluster: &Cluster,
-        dry_run: bool,
+        pass: Pass,
         mut report: ClusterReport,
         desired: &Desired<'_>,
     ) -> ClusterReport {
         match self
-            .cluster_outcome(cluster, dry_run, &mut report, desired)
+            .cluster_outcome(cluster, pass, &mut report, desired)
             .await
         {
             Ok(outcome) => {
@@ -343,12 +365,15 @@ impl Reconciler {
     async fn cluster_outcome(
         &self,
         cluster: &Cluster,
-        dry_run: bool,
+        Pass { dry_run, review }: Pass,
         report: &mut ClusterReport,
         desired: &Desired<'_>,
     ) -> Result<Outcome, ClusterError> {
         let info = self.eks.describe(cluster, Duration::ZERO).await?;
         report.record_mode(info.authentication_mode, info.previous_mode);
+        if review {
+            report.review_read = Some(Box::new(review::ReviewRead::of(&info)));
+        }
         if let Some(before) = info.previous_mode {
             tracing::warn!(cluster = %cluster.name, from = %before, to = %info.authentication_mode, "authentication mode changed");
         }
@@ -362,6 +387,7 @@ impl Reconciler {
             cluster,
             info: &info,
             dry_run,
+            review,
             desired,
             protected: &protected,
         };

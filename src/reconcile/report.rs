@@ -145,6 +145,9 @@ pub struct ClusterReport {
     /// The human-readable plan (as `render` prints it).
     #[serde(skip)]
     pub plan_text: String,
+    /// A review's dry run: what it read of the cluster.
+    #[serde(skip)]
+    pub review_read: Option<Box<super::review::ReviewRead>>,
 }
 
 impl ClusterReport {
@@ -170,6 +173,7 @@ impl ClusterReport {
             api_calls: ApiCalls::default(),
             entries_read: None,
             entry_reads: None,
+            review_read: None,
             plan_text: String::new(),
         }
     }

@@ -71,6 +71,9 @@ pub struct CurrentEntry {
     /// by it while some entry is unread is made again with every entry read
     /// ([`crate::core::access_entries::AccessPlan::needs_every_policy`]).
     pub policies_unread: bool,
+    /// When EKS created the entry (epoch seconds), when known: an entry older than its role
+    /// belongs to an earlier role of the same name (the review's `stale-principal`).
+    pub created_at: Option<i64>,
 }
 
 impl CurrentEntry {

@@ -33,6 +33,15 @@ pub enum AuthenticationMode {
 
 impl AuthenticationMode {
     /// EKS's spelling (`CONFIG_MAP`, `API_AND_CONFIG_MAP`, `API`).
+    /// Whether EKS reads `store` in this mode.
+    pub fn reads(self, store: Store) -> bool {
+        !matches!(
+            (self, store),
+            (AuthenticationMode::Api, Store::AwsAuth)
+                | (AuthenticationMode::ConfigMap, Store::AccessEntries)
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuthenticationMode::ConfigMap => "CONFIG_MAP",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (README "Quick start"; .ci/run calls exactly this).
 # Installs what the tests need on a fresh machine (a Python venv with moto/awscli,
-# kubectl), then runs formatting, lints, every test of the workspace and the deployment
-# checks (scripts/check-deploy.sh installs its own tools).
+# kubectl, headless Chromium), then runs formatting, lints, every test of the workspace and
+# the deployment checks (scripts/check-deploy.sh installs its own tools).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +11,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 PATH="$(scripts/python-env.sh):$PATH"
 export PATH
 scripts/ensure-kubectl.sh
+scripts/ensure-chromium.sh
 
 echo "== fuzz/Cargo.lock at the product's versions"
 scripts/check-fuzz-lock.sh

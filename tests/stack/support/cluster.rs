@@ -83,7 +83,10 @@ impl TestCluster {
                 &format!("server: {endpoint}"),
             )
             .replace(stack.var("EKS_SIM_CA_FILE"), &ca_file.display().to_string())
-            .replace("--cluster-name, base", &format!("--cluster-name, {name}"));
+            .replace(
+                &format!("--cluster-name, {}", stack.var("EKS_SIM_CLUSTER")),
+                &format!("--cluster-name, {name}"),
+            );
         assert!(
             text.contains(&endpoint) && text.contains(&name),
             "kubeconfig template changed shape:\n{base}"

@@ -16,7 +16,9 @@ fn cli() -> Command {
 
 #[test]
 fn an_unknown_flag_exits_1_with_clap_s_message_on_stderr() {
-    for command in ["plan", "apply", "migrate", "render", "token", "invoke"] {
+    for command in [
+        "plan", "apply", "review", "migrate", "render", "token", "invoke",
+    ] {
         cli()
             .args([command, "--no-such-flag"])
             .assert()

@@ -13,14 +13,10 @@ use serde_json::Value;
 
 use crate::support::{Stack, TestCluster, private_stack};
 
-const ACCOUNT: &str = "123456789012";
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const CLUSTER_ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
-const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+use crate::access_entries::{ACCOUNT, TRUST, associate, role_arn};
 
-fn role_arn(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-}
+const CLUSTER_ADMIN: &str = "AmazonEKSClusterAdminPolicy";
+const VIEW: &str = "AmazonEKSViewPolicy";
 
 fn user_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:user/{name}")
@@ -50,18 +46,7 @@ fn hand_made_entry(t: &TestCluster, principal: &str, policy: &str) {
         "--principal-arn",
         principal,
     ]);
-    on.aws(&[
-        "eks",
-        "associate-access-policy",
-        "--cluster-name",
-        &t.name,
-        "--principal-arn",
-        principal,
-        "--policy-arn",
-        policy,
-        "--access-scope",
-        "type=cluster",
-    ]);
+    associate(t, principal, policy, "type=cluster");
 }
 
 /// The three clusters and their history, ready to be reviewed.

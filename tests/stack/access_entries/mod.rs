@@ -23,12 +23,28 @@ use serde_json::Value;
 
 use crate::support::{Stack, TestCluster};
 
-const ACCOUNT: &str = "123456789012";
+pub(crate) const ACCOUNT: &str = "123456789012";
 /// A trust policy for test roles.
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub(crate) const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-fn role_arn(name: &str) -> String {
+pub(crate) fn role_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// Associates the EKS access policy `policy` (its short name) with `principal`'s entry.
+pub(crate) fn associate(t: &TestCluster, principal: &str, policy: &str, scope: &str) {
+    t.on().aws(&[
+        "eks",
+        "associate-access-policy",
+        "--cluster-name",
+        &t.name,
+        "--principal-arn",
+        principal,
+        "--policy-arn",
+        &format!("arn:aws:eks::aws:cluster-access-policy/{policy}"),
+        "--access-scope",
+        scope,
+    ]);
 }
 
 /// Puts IAM user `user` into `group` on `on`, or takes them out.

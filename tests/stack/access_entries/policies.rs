@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::{TRUST, associated, describe, keys, policy_name, role_arn};
+use super::{TRUST, associate, associated, describe, keys, policy_name, role_arn};
 use crate::support::{TestCluster, iam_group, identity, stack};
 
 /// `NAME scope [namespaces]` of each policy associated with an entry.
@@ -31,21 +31,6 @@ fn scoped_policies(t: &TestCluster, principal: &str) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-fn associate(t: &TestCluster, principal: &str, policy: &str, scope: &str) {
-    t.on().aws(&[
-        "eks",
-        "associate-access-policy",
-        "--cluster-name",
-        &t.name,
-        "--principal-arn",
-        principal,
-        "--policy-arn",
-        &format!("arn:aws:eks::aws:cluster-access-policy/{policy}"),
-        "--access-scope",
-        scope,
-    ]);
 }
 
 /// The HTTP status of listing ConfigMaps in `namespace` with `token`.

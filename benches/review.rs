@@ -29,6 +29,7 @@ use aws_sdk_iam::types::{Group, User};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use eks_iam_sync::aws::eks::EksClusters;
+use eks_iam_sync::core::history::{Cause, Trigger};
 use eks_iam_sync::reconcile::{Clients, Reconciler};
 use eks_sim::cluster::AuthMode;
 use eks_sim::credentials::TestCredential;
@@ -181,8 +182,10 @@ fn reconciler(sim: &RunningSim, clusters: &[String], members: usize) -> (Reconci
     let settings = eks_iam_sync::config::load(&env).expect("the configuration is valid");
     let clients = Clients {
         iam,
-        eks: EksClusters::with_eks_config(base, eks_config),
+        eks: EksClusters::with_eks_config(base.clone(), eks_config),
         sts,
+        s3: aws_sdk_s3::Client::new(&base),
+        events: aws_sdk_eventbridge::Client::new(&base),
     };
     let reconciler = Reconciler::with_clients(
         Arc::new(settings),
@@ -241,7 +244,9 @@ fn main() {
 
         let (writer, _) = reconciler(&sim, &clusters, members);
         let started = Instant::now();
-        let applied = writer.reconcile(&[], false, "bench: first apply").await;
+        let applied = writer
+            .reconcile(&[], false, "bench: first apply", &Cause::of(Trigger::Cli))
+            .await;
         assert!(!applied.failed(), "the first apply failed");
         println!(
             "first apply: {} EKS calls in {:.1} s",
@@ -251,7 +256,9 @@ fn main() {
 
         let (planner, plan_log) = reconciler(&sim, &clusters, members);
         let started = Instant::now();
-        let plan = planner.reconcile(&[], true, "bench: plan").await;
+        let plan = planner
+            .reconcile(&[], true, "bench: plan", &Cause::of(Trigger::Cli))
+            .await;
         let plan_time = started.elapsed();
         assert!(!plan.failed(), "plan failed");
         let plan_eks = eks_calls(&sim);

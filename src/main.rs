@@ -40,6 +40,8 @@ fn main() -> ExitCode {
         Mode::Cli(Command::Apply(args)) => block_on(cli::reconcile::run(&args, true)),
         Mode::Cli(Command::Migrate(args)) => block_on(cli::migrate::run(&args)),
         Mode::Cli(Command::Review(args)) => block_on(cli::review::run(&args)),
+        Mode::Cli(Command::History(args)) => block_on(cli::history::run(&args)),
+        Mode::Cli(Command::Restore(args)) => block_on(cli::restore::run(&args)),
         Mode::Cli(Command::Invoke(args)) => block_on(cli::invoke::run(&args)),
         Mode::Cli(Command::Token(args)) => block_on(cli::token::run(&args)),
         Mode::Cli(Command::CheckConfig(args)) => cli::check_config::run(&args),

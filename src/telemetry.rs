@@ -257,6 +257,9 @@ mod tests {
             entry_reads: None,
             plan_text: String::new(),
             review_read: None,
+            history: Vec::new(),
+            aws_auth_written: None,
+            account: String::new(),
         };
         let writes = ApiCalls {
             kube_put: 1,

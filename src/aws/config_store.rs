@@ -45,16 +45,10 @@ pub struct ConfigStore {
 }
 
 impl ConfigStore {
-    /// Clients from the process's configuration. S3 uses path-style addresses when an endpoint
-    /// override is set (`AWS_ENDPOINT_URL`: a local S3 such as moto has no bucket hostnames).
+    /// Clients from the process's configuration (S3's as [`super::bucket::s3_client`] builds
+    /// it).
     pub fn new(sdk: &aws_config::SdkConfig) -> ConfigStore {
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
-        ConfigStore::with_clients(
-            aws_sdk_ssm::Client::new(sdk),
-            aws_sdk_s3::Client::from_conf(s3),
-        )
+        ConfigStore::with_clients(aws_sdk_ssm::Client::new(sdk), super::bucket::s3_client(sdk))
     }
 
     /// A store talking through these clients (tests pass mocked ones).

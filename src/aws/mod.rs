@@ -1,6 +1,6 @@
 //! Thin AWS adapters for the Lambda: read IAM ([`iam`]), describe EKS clusters ([`eks`]), and
 //! read and write EKS access entries ([`access_entries`]), and read a configuration kept in
-//! SSM or S3 ([`config_store`]).
+//! SSM or S3 ([`config_store`]), and write the function's own objects to S3 ([`bucket`]).
 //!
 //! They turn SDK calls into plain values ([`iam::IamUser`], [`eks::ClusterInfo`]) and SDK
 //! failures into typed errors that name the operation and the entity, so a log line says what
@@ -27,6 +27,7 @@
 //! per-role clients of [`eks::EksClusters`] are derived from that config and keep them.
 
 pub mod access_entries;
+pub mod bucket;
 pub mod config_store;
 pub mod eks;
 pub mod iam;

@@ -10,14 +10,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::core::history::{Cause, Trigger};
 use crate::reconcile::Reconciler;
 use crate::{app, build_info};
 
 pub mod check_config;
+pub mod history;
 pub mod invoke;
 pub mod migrate;
 pub mod reconcile;
 pub mod render;
+pub mod restore;
 pub mod review;
 pub mod token;
 
@@ -44,6 +47,11 @@ pub enum Command {
     /// Report who EKS lets into each cluster, from which store, why, and what is wrong
     /// (read-only; exit 0 report made, 2 findings with --fail-on-findings, 1 error).
     Review(review::ReviewArgs),
+    /// List the access changes recorded in the history bucket, newest first.
+    History(history::HistoryArgs),
+    /// Put aws-auth back as a recorded run left it (plan by default; --apply writes; exit 0
+    /// nothing to restore / restored, 2 would change, 1 error or refusal).
+    Restore(restore::RestoreArgs),
     /// Run the Lambda handler once on an event payload, locally, and print its response.
     Invoke(invoke::InvokeArgs),
     /// Print an EKS bearer token as a kubectl ExecCredential.
@@ -76,4 +84,14 @@ pub(crate) async fn reconciler(config: Option<&str>) -> Result<Reconciler, ExitC
             eprintln!("error: {error}");
             ExitCode::FAILURE
         })
+}
+
+/// The cause the change history records for an operator's run: the CLI, and the operator's
+/// identity (sts:GetCallerIdentity) as its actor when it can be read.
+pub(crate) async fn operator_cause(reconciler: &Reconciler, writes: bool) -> Cause {
+    let mut cause = Cause::of(Trigger::Cli);
+    if writes && reconciler.history().is_some() {
+        cause.actor = reconciler.own_identity().await.ok();
+    }
+    cause
 }

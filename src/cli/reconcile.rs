@@ -41,7 +41,10 @@ pub async fn run(args: &ReconcileArgs, apply: bool) -> ExitCode {
     } else {
         "plan from the command line"
     };
-    let summary = reconciler.reconcile(&args.clusters, !apply, reason).await;
+    let cause = super::operator_cause(&reconciler, apply).await;
+    let summary = reconciler
+        .reconcile(&args.clusters, !apply, reason, &cause)
+        .await;
     print_summary(&summary, args.json);
     exit_code(&summary, apply)
 }

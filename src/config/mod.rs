@@ -69,6 +69,10 @@
 //!   it (a number loses leading zeros).
 //! - `guards.maxRemovalFraction` is in (0, 1], default 0.5.
 //! - `driftRepairInterval` is a duration from 1m to 24h (`30m`, `2h`), default 30m.
+//! - `review` and `history` (issues 22, 23): `bucket` an S3 bucket name (3 to 63 lowercase
+//!   letters, digits, `.` and `-`); `prefix` empty or ending in `/`, without a leading `/`;
+//!   `review.schedule` an EventBridge `rate(...)` or `cron(...)`; `history.eventBus` an
+//!   EventBridge bus name or ARN.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -85,6 +89,7 @@ use crate::core::settings::{
 };
 
 mod access;
+mod buckets;
 mod builders;
 mod mapper_env;
 mod schema;
@@ -262,6 +267,42 @@ pub struct RawConfig {
     /// `driftRepairInterval`: a duration (`30m`, `2h`).
     #[serde(default)]
     pub drift_repair_interval: Option<String>,
+    /// `review`: where the Lambda writes its access review (issue 22).
+    #[serde(default)]
+    pub review: Option<RawReview>,
+    /// `history`: where every access change is recorded (issue 23).
+    #[serde(default)]
+    pub history: Option<RawHistory>,
+}
+
+/// `review` as written: `{bucket, prefix, schedule}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawReview {
+    /// The S3 bucket the JSON and HTML reports are written to.
+    #[serde(default)]
+    pub bucket: String,
+    /// Key prefix of the reports (default `eks-iam-sync/reviews/`); ends with `/`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// How often the templates' review rule invokes the function (`rate(1 day)` by default).
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+/// `history` as written: `{bucket, prefix, eventBus}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawHistory {
+    /// The S3 bucket every access change is recorded in.
+    #[serde(default)]
+    pub bucket: String,
+    /// Key prefix of the records (default `eks-iam-sync/`); ends with `/`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// An EventBridge bus (name or ARN) each applied change is also put on.
+    #[serde(default)]
+    pub event_bus: Option<String>,
 }
 
 /// `clusters[]` as written.

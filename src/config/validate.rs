@@ -208,9 +208,17 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, Vec<Problem>> {
             }
         });
 
+    let review = raw.review.as_ref().map(|raw| buckets::review(&mut v, raw));
+    let history = raw
+        .history
+        .as_ref()
+        .map(|raw| buckets::history(&mut v, raw));
+
     if v.problems.is_empty() {
         Ok(Settings {
             drift_repair_interval,
+            review,
+            history,
             clusters,
             groups,
             users,

@@ -9,6 +9,7 @@
 //! - [`aws_auth`] and [`access_entries`]: the two backends, each a model and a planner.
 //! - [`effective`]: which stores EKS reads per authentication mode, and the plan over both.
 //! - [`guards`]: the one guard engine both planners ask before a write.
+//! - [`history`]: the change history's records, object keys and queries.
 //! - [`review`]: the access review: who gets into a cluster, from which store, and findings.
 //! - [`token`]: the EKS bearer token.
 
@@ -17,6 +18,7 @@ pub mod aws_auth;
 pub mod desired;
 pub mod effective;
 pub mod guards;
+pub mod history;
 pub mod names;
 pub mod review;
 pub mod settings;

@@ -14,6 +14,12 @@ pub const DEFAULT_MAX_REMOVAL_FRACTION: f64 = 0.5;
 /// The default for `driftRepairInterval`: how long a hand edit of one of our access entries
 /// may stand before a full run re-reads (and repairs) it.
 pub const DEFAULT_DRIFT_REPAIR_INTERVAL: Duration = Duration::from_secs(30 * 60);
+/// The default for `review.prefix`.
+pub const DEFAULT_REVIEW_PREFIX: &str = "eks-iam-sync/reviews/";
+/// The default for `review.schedule`.
+pub const DEFAULT_REVIEW_SCHEDULE: &str = "rate(1 day)";
+/// The default for `history.prefix`.
+pub const DEFAULT_HISTORY_PREFIX: &str = "eks-iam-sync/";
 
 /// How a cluster's access is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
@@ -46,6 +52,33 @@ pub struct Settings {
     /// `driftRepairInterval`: every access entry is described again at least this often by
     /// full runs (between, a run describes what it changes and a rotating share).
     pub drift_repair_interval: Duration,
+    /// `review`: where the Lambda writes its access review, when configured.
+    pub review: Option<ReviewSettings>,
+    /// `history`: where every access change is recorded, when configured.
+    pub history: Option<HistorySettings>,
+}
+
+/// `review`: the S3 location of the Lambda's access reports (issue 22).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewSettings {
+    /// A valid S3 bucket name.
+    pub bucket: String,
+    /// Empty or ending in `/`, no leading `/`.
+    pub prefix: String,
+    /// `rate(...)` or `cron(...)`: what the templates schedule the review with.
+    pub schedule: String,
+}
+
+/// `history`: the S3 location of the change records, and the bus they are also put on
+/// (issue 23).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistorySettings {
+    /// A valid S3 bucket name.
+    pub bucket: String,
+    /// Empty or ending in `/`, no leading `/`.
+    pub prefix: String,
+    /// An EventBridge bus name or ARN.
+    pub event_bus: Option<String>,
 }
 
 impl Settings {

@@ -52,6 +52,11 @@ pub(super) fn classify_envelope(
     let trigger = Trigger::IamEvent {
         event_name: call.event_name.to_owned(),
         event_id: call.event_id.map(str::to_owned),
+        event_time: str_at(detail, "eventTime").map(str::to_owned),
+        actor: detail
+            .get("userIdentity")
+            .and_then(|identity| str_at(identity, "arn"))
+            .map(str::to_owned),
     };
     let (action, reason) = classify_call(&call, settings);
     Decision {

@@ -1,6 +1,7 @@
-//! Direct invokes (`{"action": "reconcile", "dryRun": true, "clusters": ["prod"]}`), read
-//! strictly: unknown fields, an unknown action, unknown or no clusters are errors. It does not
-//! read EventBridge envelopes (`envelope`).
+//! Direct invokes (`{"action": "reconcile", "dryRun": true, "clusters": ["prod"]}`, and
+//! `{"action": "review"}`), read strictly: unknown fields, an unknown action, unknown or no
+//! clusters, a review without `review` in the configuration, a review with `dryRun` are
+//! errors. It does not read EventBridge envelopes (`envelope`).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,9 +24,17 @@ pub(super) fn classify_invoke(
     settings: &Settings,
 ) -> Result<Decision, ClassifyError> {
     let invoke = Invoke::deserialize(payload).map_err(|e| ClassifyError::Invoke(e.to_string()))?;
-    if invoke.action != "reconcile" {
-        return Err(ClassifyError::UnknownAction(invoke.action));
-    }
+    let review = match invoke.action.as_str() {
+        "reconcile" => false,
+        "review" if settings.review.is_none() => return Err(ClassifyError::ReviewNotConfigured),
+        "review" if invoke.dry_run => {
+            return Err(ClassifyError::Invoke(
+                "\"dryRun\" is for reconcile: a review never writes to a cluster".to_owned(),
+            ));
+        }
+        "review" => true,
+        _ => return Err(ClassifyError::UnknownAction(invoke.action)),
+    };
     let configured = settings.cluster_names();
     let clusters = match invoke.clusters {
         None => configured,
@@ -49,6 +58,13 @@ pub(super) fn classify_invoke(
                 .collect()
         }
     };
+    if review {
+        return Ok(Decision {
+            trigger: Trigger::Invoke,
+            reason: format!("direct invoke: review {}", clusters.join(", ")),
+            action: Action::Review { clusters },
+        });
+    }
     let mode = if invoke.dry_run {
         " (dry run: plan only, no write)"
     } else {

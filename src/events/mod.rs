@@ -17,7 +17,9 @@
 //!   fail; at worst they make the event ambiguous.
 //! - An object with `action` is a direct invoke, read strictly (`deny_unknown_fields`) because a
 //!   typo such as `"dryrun": true` must not turn a dry run into a write:
-//!   `{"action": "reconcile", "dryRun": true, "clusters": ["prod"]}`. `clusters` omitted means
+//!   `{"action": "reconcile", "dryRun": true, "clusters": ["prod"]}`, or
+//!   `{"action": "review", "clusters": ["prod"]}` (the access review, written to the
+//!   configured `review` bucket: [`Action::Review`]). `clusters` omitted means
 //!   every cluster; naming an unknown cluster is an error that lists it. This is also the input
 //!   to give an EventBridge *Scheduler* schedule, which sends no envelope.
 //! - Anything else is an error ([`ClassifyError::Unrecognized`]) rather than a silent no-op, so
@@ -127,12 +129,39 @@ pub enum Trigger {
     IamEvent {
         event_name: String,
         event_id: Option<String>,
+        /// CloudTrail's `eventTime`.
+        event_time: Option<String>,
+        /// Who made the IAM call: `userIdentity.arn`.
+        actor: Option<String>,
     },
     /// Any other EventBridge event.
     Other {
         detail_type: String,
         source: Option<String>,
     },
+}
+
+impl Trigger {
+    /// The cause the change history records for a run this trigger started.
+    pub fn cause(&self) -> crate::core::history::Cause {
+        use crate::core::history::{Cause, Trigger as Started};
+        match self {
+            Trigger::Schedule => Cause::of(Started::Schedule),
+            Trigger::Invoke | Trigger::Other { .. } => Cause::of(Started::Invoke),
+            Trigger::IamEvent {
+                event_name,
+                event_id,
+                event_time,
+                actor,
+            } => Cause {
+                trigger: Started::Event,
+                event_name: Some(event_name.clone()),
+                event_id: event_id.clone(),
+                event_time: event_time.clone(),
+                actor: actor.clone(),
+            },
+        }
+    }
 }
 
 /// The work an invocation asks for.
@@ -147,6 +176,9 @@ pub enum Action {
     },
     /// Change only one user's managed entries.
     SyncUser(UserSync),
+    /// The access review of these clusters, written to the configured `review` bucket (no
+    /// cluster write).
+    Review { clusters: Vec<String> },
 }
 
 /// A user-level action: re-read one user's groups and update only that user's entries.
@@ -195,9 +227,14 @@ pub enum ClassifyError {
         "direct invoke: {0} (expected {{\"action\": \"reconcile\", \"dryRun\": true, \"clusters\": [\"NAME\"]}})"
     )]
     Invoke(String),
-    /// A direct invoke with an action other than `reconcile`.
-    #[error("direct invoke: unknown action {0:?} (the only action is \"reconcile\")")]
+    /// A direct invoke with an action other than `reconcile` or `review`.
+    #[error("direct invoke: unknown action {0:?} (the actions are \"reconcile\" and \"review\")")]
     UnknownAction(String),
+    /// `{"action": "review"}` while the configuration has no `review` section.
+    #[error(
+        "direct invoke: action \"review\" needs `review: {{bucket: NAME}}` in the configuration (where the reports are written)"
+    )]
+    ReviewNotConfigured,
     /// A direct invoke naming clusters that are not configured.
     #[error("direct invoke: unknown cluster(s) {} (configured: {})", unknown.join(", "), configured.join(", "))]
     UnknownClusters {

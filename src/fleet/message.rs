@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::core::history::Cause;
 use crate::core::settings::Settings;
 use crate::events::{
     Action, Decision, Expectation, IamRead, Trigger, UserSync, configured_user_arn,
@@ -58,6 +59,9 @@ pub struct SyncUserBody {
     pub expect: ExpectBody,
     #[serde(default)]
     pub reason: String,
+    /// The event's facts, for the change history (trigger, event name and id, time, actor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 /// Why a `syncUser` body was refused.
@@ -106,7 +110,12 @@ impl From<ExpectBody> for Expectation {
 
 impl SyncUserBody {
     /// `sync` narrowed to `cluster`.
-    pub fn for_cluster(sync: &UserSync, cluster: &str, reason: &str) -> SyncUserBody {
+    pub fn for_cluster(
+        sync: &UserSync,
+        cluster: &str,
+        reason: &str,
+        cause: &Cause,
+    ) -> SyncUserBody {
         SyncUserBody {
             action: SYNC_USER_ACTION.to_owned(),
             clusters: vec![cluster.to_owned()],
@@ -114,6 +123,7 @@ impl SyncUserBody {
             account_id: sync.account_id.clone(),
             expect: ExpectBody::from(&sync.expect),
             reason: reason.to_owned(),
+            cause: Some(cause.clone()),
         }
     }
 
@@ -159,7 +169,8 @@ pub fn messages_for(decision: &Decision, payload: &Value) -> Option<Vec<WorkMess
         body,
     };
     Some(match &decision.action {
-        Action::Acknowledge => Vec::new(),
+        // A review is a direct invoke (returned above): it is never queued.
+        Action::Acknowledge | Action::Review { .. } => Vec::new(),
         Action::Reconcile { clusters, dry_run } => clusters
             .iter()
             .map(|c| message(c, reconcile_body(c, *dry_run)))
@@ -168,7 +179,8 @@ pub fn messages_for(decision: &Decision, payload: &Value) -> Option<Vec<WorkMess
             .clusters
             .iter()
             .map(|c| {
-                let body = SyncUserBody::for_cluster(sync, c, &decision.reason);
+                let cause = decision.trigger.cause();
+                let body = SyncUserBody::for_cluster(sync, c, &decision.reason, &cause);
                 message(c, serde_json::to_value(body).unwrap_or_default())
             })
             .collect(),
@@ -277,6 +289,8 @@ mod tests {
         let trigger = |id: &str| Trigger::IamEvent {
             event_name: "AddUserToGroup".to_owned(),
             event_id: Some(id.to_owned()),
+            event_time: None,
+            actor: None,
         };
         let a = messages_for(
             &decision(trigger("ct-1"), Action::SyncUser(sync())),
@@ -297,6 +311,8 @@ mod tests {
             Trigger::IamEvent {
                 event_name: "AddUserToGroup".to_owned(),
                 event_id: None,
+                event_time: None,
+                actor: None,
             },
             Action::SyncUser(sync()),
         );

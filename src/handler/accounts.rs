@@ -179,6 +179,8 @@ mod tests {
             trigger: Trigger::IamEvent {
                 event_name: event.to_owned(),
                 event_id: None,
+                event_time: None,
+                actor: None,
             },
             action,
             reason: "why".to_owned(),

@@ -34,6 +34,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::report;
+use crate::core::history::{Cause, Trigger as Started};
 use crate::events::{Action, ClassifyError, UserSync, classify};
 use crate::fleet::message::SYNC_USER_ACTION;
 use crate::fleet::retry::{RETRY_BOUND, RETRY_JITTER, retry_delay};
@@ -61,6 +62,10 @@ pub enum RecordError {
     Payload(#[from] ClassifyError),
     #[error("{} of {total} clusters failed: {}", errors.len(), errors.join("; "))]
     ClustersFailed { errors: Vec<String>, total: usize },
+    /// `{"action": "review"}` on the work queue: a review is invoked directly (its schedule
+    /// rule invokes the function), never queued.
+    #[error("a review is not queue work: invoke the function with {{\"action\": \"review\"}}")]
+    ReviewQueued,
 }
 
 /// What one record asks for.
@@ -72,8 +77,8 @@ enum Work {
     Reconcile(Vec<String>),
     /// A dry run of these clusters (run on its own: it must not write).
     DryRun(Vec<String>, String),
-    /// One user's entries.
-    SyncUser(UserSync, String),
+    /// One user's entries, and the event's cause.
+    SyncUser(UserSync, String, Cause),
 }
 
 /// Whether `payload` is an SQS event (its first record comes from `aws:sqs`).
@@ -218,9 +223,11 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
             return Err(RecordError::Clusters(body.clusters));
         }
         let reason = format!("SQS message {id}: {}", body.reason);
+        let cause = body.cause.clone().unwrap_or(Cause::of(Started::Event));
         return Ok(Work::SyncUser(
             body.into_user_sync(reconciler.settings()),
             reason,
+            cause,
         ));
     }
     let decision = classify(&work, reconciler.settings())?;
@@ -232,7 +239,8 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
             dry_run: false,
         } => Work::Reconcile(clusters),
         Action::Reconcile { clusters, .. } => Work::DryRun(clusters, reason),
-        Action::SyncUser(sync) => Work::SyncUser(sync, reason),
+        Action::SyncUser(sync) => Work::SyncUser(sync, reason, decision.trigger.cause()),
+        Action::Review { .. } => return Err(RecordError::ReviewQueued),
     })
 }
 
@@ -258,7 +266,12 @@ async fn run_full(
         clusters.join(", "),
         records.len()
     );
-    let summary = reconciler.reconcile(&clusters, false, &reason).await;
+    // A queued full reconcile comes from the schedule or an IAM event that needs every
+    // mapping; its body does not say which.
+    let cause = Cause::of(Started::Schedule);
+    let summary = reconciler
+        .reconcile(&clusters, false, &reason, &cause)
+        .await;
     report(&summary, dimensions);
     records
         .iter()
@@ -275,13 +288,16 @@ async fn run_group(
     let mut verdicts = Vec::new();
     for (id, work) in works {
         let (summary, clusters) = match &work {
-            Work::SyncUser(sync, reason) => (
-                reconciler.user_event(sync, false, reason).await,
+            Work::SyncUser(sync, reason, cause) => (
+                reconciler.user_event(sync, false, reason, cause).await,
                 &sync.clusters,
             ),
-            Work::DryRun(clusters, reason) => {
-                (reconciler.reconcile(clusters, true, reason).await, clusters)
-            }
+            Work::DryRun(clusters, reason) => (
+                reconciler
+                    .reconcile(clusters, true, reason, &Cause::of(Started::Invoke))
+                    .await,
+                clusters,
+            ),
             Work::Acknowledge(_) | Work::Reconcile(_) => continue,
         };
         report(&summary, dimensions);

@@ -10,7 +10,8 @@
 //! - here: [`Handler`] (built once per instance) and the routing of one payload;
 //! - `dispatch`: fleet mode's fan-out of an event onto the work queue;
 //! - `batch`: an SQS batch from the work queue, each record in place, partial batch response;
-//! - `accounts`: IAM events narrowed to the account they come from (many accounts).
+//! - `accounts`: IAM events narrowed to the account they come from (many accounts);
+//! - `review`: `{"action": "review"}`, the access review written to the `review` bucket.
 //!
 //! # Routing
 //! | Payload | In place (no queue) | Fleet mode ([`crate::fleet::QUEUE_URL_ENV`]) |
@@ -19,10 +20,12 @@
 //! | scheduled event, IAM event that matters | reconcile | one message per cluster |
 //! | event that cannot matter | acknowledge | acknowledge, nothing sent |
 //! | direct invoke | reconcile | reconcile (in place) |
+//! | `{"action": "review"}` | review, reports to S3 | review, reports to S3 (in place) |
 
 mod accounts;
 mod batch;
 mod dispatch;
+mod review;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -191,6 +194,9 @@ pub enum HandlerError {
         total: usize,
         response: Value,
     },
+    /// The review was made, but its reports could not be written to the bucket.
+    #[error("the review's reports could not be written: {0}")]
+    ReviewNotWritten(String),
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -200,6 +206,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::Config(_) => "ConfigurationUnavailable",
             HandlerError::ClustersFailed { .. } => "ClustersFailed",
             HandlerError::DispatchFailed { .. } => "DispatchFailed",
+            HandlerError::ReviewNotWritten(_) => "ReviewNotWritten",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
@@ -239,16 +246,24 @@ async fn route(
     if let Some((queue, messages)) = fan_out {
         return Box::pin(dispatch::dispatch(queue, &decision, &messages)).await;
     }
+    let cause = decision.trigger.cause();
     let summary = match &decision.action {
         Action::Acknowledge => {
             return Ok(json!({"acknowledged": true, "reason": decision.reason, "clusters": []}));
         }
+        Action::Review { clusters } => {
+            return Box::pin(review::review_to_bucket(reconciler, clusters)).await;
+        }
         Action::Reconcile { clusters, dry_run } => {
             reconciler
-                .reconcile(clusters, *dry_run, &decision.reason)
+                .reconcile(clusters, *dry_run, &decision.reason, &cause)
                 .await
         }
-        Action::SyncUser(sync) => reconciler.user_event(sync, false, &decision.reason).await,
+        Action::SyncUser(sync) => {
+            reconciler
+                .user_event(sync, false, &decision.reason, &cause)
+                .await
+        }
     };
     in_place_response(&summary, dimensions)
 }

@@ -21,7 +21,7 @@ use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
 use crate::core::names::account_of;
 
-use super::apply::{Applied, ChangeResult, apply_entries};
+use super::apply::{Applied, ChangeResult, apply_entries, apply_removals};
 use super::entry_memory::EntryMemory;
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
@@ -56,7 +56,7 @@ impl Reconciler {
         run: ClusterRun<'_>,
         desired: &DesiredSet,
         report: &mut ClusterReport,
-    ) -> Result<Outcome, AccessEntryError> {
+    ) -> Result<Outcome, ClusterError> {
         let (info, protected) = (run.info, run.protected);
         report.write_attempts = 1;
         let wanted = wanted_policies(desired, protected);
@@ -69,7 +69,7 @@ impl Reconciler {
             Ok(read) => read,
             Err(e) => {
                 self.entry_memory.forget(&info.name);
-                return Err(e);
+                return Err(e.into());
             }
         };
         let make = |current: &[CurrentEntry]| {
@@ -137,7 +137,7 @@ impl Reconciler {
         current: &[CurrentEntry],
         plan: AccessPlan,
         report: &mut ClusterReport,
-    ) -> Result<Outcome, AccessEntryError> {
+    ) -> Result<Outcome, ClusterError> {
         let cluster = &run.cluster.name;
         report.record_access_plan(&plan);
         log_access_plan(cluster, &plan, run.dry_run);
@@ -151,21 +151,29 @@ impl Reconciler {
         if run.dry_run {
             return Ok(Outcome::Planned);
         }
-        let applied = apply_entries(
-            store,
-            Release {
-                current,
-                changes: &plan.changes,
-                progress: &[],
-                other: None,
-                guards: self.guards(),
-                protected: run.protected,
-            },
-        )
-        .await;
+        let release = Release {
+            current,
+            changes: &plan.changes,
+            progress: &[],
+            other: None,
+            guards: self.guards(),
+            protected: run.protected,
+        };
+        if let Some(history) = run.history
+            && let Err(error) = history.before_grants(report, None).await
+        {
+            // Grants wait for their record; revocations do not.
+            let applied = apply_removals(store, release, &[], &error.to_string()).await;
+            record_results(cluster, &plan.changes, &applied, report);
+            return Err(match applied.stopped {
+                Some(stopped) => stopped.into(),
+                None => error.into(),
+            });
+        }
+        let applied = apply_entries(store, release).await;
         record_results(cluster, &plan.changes, &applied, report);
         if let Some(error) = applied.stopped {
-            return Err(error);
+            return Err(error.into());
         }
         Ok(if applied.done() > 0 {
             Outcome::Applied

@@ -109,18 +109,29 @@ pub(super) async fn apply_despite_refusal(
     release: Release<'_>,
     refusals: &[Refusal],
 ) -> Applied {
-    let changes = release.changes;
     let refused = refusals
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
+    let grants_wait = format!("grants wait while the plan is {refused}");
+    let mut applied = apply_removals(store, release, refusals, &grants_wait).await;
+    applied.other_write = Verdict::HeldBack(format!("refused: {refused}"));
+    applied
+}
+
+/// The removals that cannot lock anyone out, judged as after a refusal (`refusals`, none
+/// when the plan itself was not refused); every grant is held back for `grants_wait`.
+pub(super) async fn apply_removals(
+    store: &AccessEntryStore,
+    release: Release<'_>,
+    refusals: &[Refusal],
+    grants_wait: &str,
+) -> Applied {
+    let changes = release.changes;
     let mut results: Vec<Option<ChangeResult>> = changes
         .iter()
-        .map(|c| {
-            (!removes_access(c))
-                .then(|| ChangeResult::HeldBack(format!("grants wait while the plan is {refused}")))
-        })
+        .map(|c| (!removes_access(c)).then(|| ChangeResult::HeldBack(grants_wait.to_owned())))
         .collect();
     let mut stopped = None;
     for (i, verdict) in release_despite_refusal(&release, refusals) {
@@ -138,7 +149,7 @@ pub(super) async fn apply_despite_refusal(
     Applied {
         results: finish(results, stopped.as_ref()),
         stopped,
-        other_write: Verdict::HeldBack(format!("refused: {refused}")),
+        other_write: Verdict::HeldBack(grants_wait.to_owned()),
     }
 }
 

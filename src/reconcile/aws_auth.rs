@@ -10,12 +10,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::aws::eks::ClusterInfo;
 use crate::core::aws_auth::AwsAuth;
-use crate::core::aws_auth::plan::{PlanRequest, plan};
+use crate::core::aws_auth::plan::{PlanRequest, Writes, plan, plan_writes};
 use crate::core::desired::DesiredSet;
+use crate::core::settings::Cluster;
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
 
 use super::gather::GatherError;
+use super::history::HistoryError;
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler, WRITE_ATTEMPTS, jitter};
 
@@ -26,6 +29,9 @@ enum AttemptError {
     Kube(#[from] KubeError),
     #[error(transparent)]
     Gather(#[from] GatherError),
+    /// The grants' record could not be written (the removals were still made).
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 impl From<AttemptError> for ClusterError {
@@ -33,6 +39,7 @@ impl From<AttemptError> for ClusterError {
         match error {
             AttemptError::Kube(e) => ClusterError::Kube(e),
             AttemptError::Gather(e) => ClusterError::Gather(e),
+            AttemptError::History(e) => ClusterError::History(e),
         }
     }
 }
@@ -85,7 +92,7 @@ impl Reconciler {
         report: &mut ClusterReport,
     ) -> Result<Outcome, ClusterError> {
         let cluster = run.cluster;
-        let (store, calls) = self.connect_aws_auth(run).await?;
+        let (store, calls) = self.connect_aws_auth(run.cluster, run.info).await?;
         let result = retry_conflicts(&cluster.name, report, async |report| {
             self.attempt(&store, run, report).await
         })
@@ -107,9 +114,9 @@ impl Reconciler {
     /// counts of its calls.
     pub(super) async fn connect_aws_auth(
         &self,
-        run: ClusterRun<'_>,
+        cluster: &Cluster,
+        info: &ClusterInfo,
     ) -> Result<(AwsAuthStore, Arc<KubeCalls>), ClusterError> {
-        let (cluster, info) = (run.cluster, run.info);
         let source = self
             .token_source(cluster)
             .await
@@ -158,13 +165,14 @@ impl Reconciler {
         if let Some(read) = report.review_read.as_mut() {
             read.desired = Some(desired_set.clone());
         }
-        let plan = plan(&PlanRequest {
+        let request = PlanRequest {
             current,
             desired: &desired_set,
             guards: self.guards(),
             protected: run.protected,
             ownership: &self.ownership,
-        });
+        };
+        let plan = plan(&request);
         report.record_plan(&plan);
         warnings.append(&mut report.warnings);
         report.warnings = warnings;
@@ -186,11 +194,37 @@ impl Reconciler {
             report.not_applied = 0;
             return Ok(Outcome::Planned);
         }
-        match &stored {
-            Some(stored) => store.replace(stored, write, false).await?,
-            None => store.create(write, false).await?,
+        if let Some(history) = run.history
+            && let Err(error) = history.before_grants(report, Some(write)).await
+        {
+            // Grants wait for their record; revocations do not.
+            let removals = plan_writes(&request, Writes::RemovalsOnly);
+            let planned = plan.changes.len() as u64;
+            report.record_plan(&removals);
+            report.not_applied = planned;
+            if let Some(write) = &removals.write {
+                write_aws_auth(store, stored.as_ref(), write, report).await?;
+                report.not_applied = planned - removals.changes.len() as u64;
+            }
+            return Err(error.into());
         }
+        write_aws_auth(store, stored.as_ref(), write, report).await?;
         report.not_applied = 0;
         Ok(Outcome::Applied)
     }
+}
+
+/// Writes `write` over `stored` (or creates aws-auth), noting in `report` what was written.
+pub(super) async fn write_aws_auth(
+    store: &AwsAuthStore,
+    stored: Option<&crate::kubernetes::StoredAwsAuth>,
+    write: &crate::core::aws_auth::ConfigMapData,
+    report: &mut ClusterReport,
+) -> Result<(), KubeError> {
+    match stored {
+        Some(stored) => store.replace(stored, write, false).await?,
+        None => store.create(write, false).await?,
+    }
+    report.aws_auth_written = Some(write.clone());
+    Ok(())
 }

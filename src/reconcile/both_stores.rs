@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryStore};
 use crate::core::access_entries::hold_back::{OtherStore, Release, Verdict};
 use crate::core::access_entries::{AccessPlanRequest, CurrentEntry};
-use crate::core::aws_auth::plan::PlanRequest;
+use crate::core::aws_auth::plan::{PlanRequest, Writes, plan_writes};
 use crate::core::desired::DesiredSet;
 use crate::core::effective::Store;
 use crate::core::effective::both::{BothPlan, BothRequest, plan_both};
@@ -21,8 +21,8 @@ use crate::core::names::account_of;
 use crate::kubernetes::{AwsAuthStore, KubeError};
 
 use super::access_entries::{log_access_plan, read_entries, record_results};
-use super::apply::{apply_despite_refusal, apply_entries};
-use super::aws_auth::{Retryable, kube_retryable, retry_conflicts};
+use super::apply::{apply_despite_refusal, apply_entries, apply_removals};
+use super::aws_auth::{Retryable, kube_retryable, retry_conflicts, write_aws_auth};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 
@@ -47,7 +47,7 @@ impl Reconciler {
         };
         self.resolve_ids(cluster, &mut desired, &mut warnings)
             .await?;
-        let (aws_auth, kube_calls) = self.connect_aws_auth(run).await?;
+        let (aws_auth, kube_calls) = self.connect_aws_auth(run.cluster, run.info).await?;
         let entry_calls = Arc::new(AccessEntryCalls::default());
         let entries = AccessEntryStore::new(
             self.eks.client_for(cluster),
@@ -112,16 +112,17 @@ impl Reconciler {
             }
         };
         let guards = self.guards();
+        let aws_auth_request = PlanRequest {
+            current: stored.as_ref().map(|s| &s.content),
+            desired,
+            guards,
+            protected: run.protected,
+            ownership: &self.ownership,
+        };
         let make = |current_entries: &[CurrentEntry]| {
             plan_both(&BothRequest {
                 grants,
-                aws_auth: PlanRequest {
-                    current: stored.as_ref().map(|s| &s.content),
-                    desired,
-                    guards,
-                    protected: run.protected,
-                    ownership: &self.ownership,
-                },
+                aws_auth: aws_auth_request,
                 access_entries: AccessPlanRequest {
                     current: current_entries,
                     desired,
@@ -196,19 +197,37 @@ impl Reconciler {
         if run.dry_run {
             return Ok(Outcome::Planned);
         }
-        let mut written = false;
-        let write_aws_auth = async || -> Result<bool, KubeError> {
-            match (&stored, &plan.aws_auth.write) {
-                (_, None) => return Ok(false),
-                (Some(stored), Some(write)) => {
-                    stores.aws_auth.replace(stored, write, false).await?
-                }
-                (None, Some(write)) => stores.aws_auth.create(write, false).await?,
+        if let Some(history) = run.history
+            && let Err(error) = history
+                .before_grants(report, plan.aws_auth.write.as_ref())
+                .await
+        {
+            // Grants wait for their record; revocations do not: the access entries' that
+            // cannot lock anyone out (aws-auth taken as granting nothing), then aws-auth's
+            // (judged on aws-auth alone), as when a store cannot be read.
+            let applied = apply_removals(stores.entries, release, &[], &error.to_string()).await;
+            record_results(cluster, &plan.access_entries.changes, &applied, report);
+            if let Some(stopped) = applied.stopped {
+                return Err(stopped.into());
             }
+            let removals = plan_writes(&aws_auth_request, Writes::RemovalsOnly);
+            report.keep_aws_auth_changes(&removals);
+            if let Some(write) = &removals.write {
+                write_aws_auth(stores.aws_auth, stored.as_ref(), write, report).await?;
+            }
+            return Err(error.into());
+        }
+        let mut written = false;
+        let aws_auth_write = plan.aws_auth.write.as_ref();
+        let put_aws_auth = async |report: &mut ClusterReport| -> Result<bool, KubeError> {
+            let Some(write) = aws_auth_write else {
+                return Ok(false);
+            };
+            write_aws_auth(stores.aws_auth, stored.as_ref(), write, report).await?;
             Ok(true)
         };
         if grants == Store::AwsAuth {
-            written |= write_aws_auth().await?;
+            written |= put_aws_auth(report).await?;
         }
         let mut other_write = Verdict::Run;
         if plan.access_entries.has_changes() {
@@ -236,7 +255,7 @@ impl Reconciler {
         }
         if grants == Store::AccessEntries {
             match other_write {
-                Verdict::Run => written |= write_aws_auth().await?,
+                Verdict::Run => written |= put_aws_auth(report).await?,
                 Verdict::HeldBack(why) => {
                     tracing::warn!(cluster = %cluster, why = %why, "aws-auth write held back");
                     report.warnings.push(format!("aws-auth write {why}"));

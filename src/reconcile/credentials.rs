@@ -72,8 +72,9 @@ impl Reconciler {
         self.own_identity().await
     }
 
-    /// Our own identity (sts:GetCallerIdentity, canonicalized), read once per reconciler.
-    async fn own_identity(&self) -> Result<String, IdentityError> {
+    /// Our own identity (sts:GetCallerIdentity, canonicalized), read once per reconciler:
+    /// for the CLI, the operator's, which the change history records as the actor.
+    pub async fn own_identity(&self) -> Result<String, IdentityError> {
         self.identity
             .get_or_try_init(|| async {
                 let arn = self

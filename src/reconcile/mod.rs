@@ -55,9 +55,11 @@ mod credentials;
 mod desired;
 mod entry_memory;
 mod gather;
+mod history;
 mod migrate;
 mod one_principal;
 mod report;
+mod restore;
 mod review;
 mod unreadable;
 
@@ -74,6 +76,7 @@ use crate::aws::iam::IamDirectory;
 use crate::core::aws_auth::OwnershipRules;
 use crate::core::effective::{Store, StoreError, Stores, stores};
 use crate::core::guards::GuardSettings;
+use crate::core::history::Cause;
 use crate::core::settings::{Backend, Cluster, Settings};
 use crate::events::UserSync;
 use crate::kubernetes::KubeError;
@@ -81,10 +84,12 @@ use crate::token_source::{TokenSource, TokenSourceError};
 
 pub use credentials::{IdentityError, SignerError};
 pub use gather::GatherError;
+pub use history::{EVENT_DETAIL_TYPE, EVENT_SOURCE, HistoryError, HistoryWriter};
 pub use migrate::{MigrateError, MigrationReport};
 pub use report::{
     ApiCalls, ClusterReport, EntriesRead, EntryReads, EntryReport, Outcome, RunSummary,
 };
+pub use restore::RestoreOutcome;
 pub use review::{ReviewRead, ReviewRun};
 
 use desired::{Desired, RunRead};
@@ -152,6 +157,9 @@ pub enum ClusterError {
     Gather(#[from] GatherError),
     #[error(transparent)]
     AccessEntries(#[from] AccessEntryError),
+    /// The change history could not record the grants: they were not made.
+    #[error(transparent)]
+    History(#[from] HistoryError),
     /// Not started: the invocation had too little time left ([`DEADLINE_MARGIN`]).
     #[error("not started: the invocation's deadline was near")]
     DeadlineNear,
@@ -159,17 +167,20 @@ pub enum ClusterError {
 
 /// How a run treats its clusters: writes (unless a dry run), or reviews them.
 #[derive(Debug, Clone, Copy)]
-struct Pass {
+struct Pass<'a> {
     dry_run: bool,
     /// A review: a dry run that reads every entry in full and keeps what it read.
     review: bool,
+    /// The run's change history, when one is kept and the run writes.
+    history: Option<&'a history::RunHistory<'a>>,
 }
 
-impl Pass {
-    fn writing(dry_run: bool) -> Pass {
+impl<'a> Pass<'a> {
+    fn writing(dry_run: bool, history: Option<&'a history::RunHistory<'a>>) -> Pass<'a> {
         Pass {
             dry_run,
             review: false,
+            history,
         }
     }
 }
@@ -187,6 +198,8 @@ struct ClusterRun<'a> {
     desired: &'a Desired<'a>,
     /// The identity that must keep its access (see [`Reconciler::protected_identity`]).
     protected: &'a [String],
+    /// The run's change history, when one is kept and the run writes.
+    history: Option<&'a history::RunHistory<'a>>,
 }
 
 /// The AWS clients a reconciler talks through. [`Clients::from_sdk_config`] is production;
@@ -198,6 +211,10 @@ pub struct Clients {
     pub eks: EksClusters,
     /// Our own identity (GetCallerIdentity), protected from removal.
     pub sts: aws_sdk_sts::Client,
+    /// The review's reports and the change history's records.
+    pub s3: aws_sdk_s3::Client,
+    /// The change events (`history.eventBus`).
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
@@ -207,6 +224,8 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(base),
             eks: EksClusters::new(base.clone()),
             sts: aws_sdk_sts::Client::new(base),
+            s3: crate::aws::bucket::s3_client(base),
+            events: aws_sdk_eventbridge::Client::new(base),
         }
     }
 }
@@ -226,6 +245,10 @@ pub struct Reconciler {
     cluster_concurrency: usize,
     /// What full runs read of each cluster's access entries (amortized reads).
     entry_memory: entry_memory::EntryMemory,
+    /// The review's reports go through this client (`review.bucket`).
+    s3: aws_sdk_s3::Client,
+    /// Where changes are recorded (`history`), when configured.
+    history: Option<HistoryWriter>,
 }
 
 impl Reconciler {
@@ -252,7 +275,13 @@ impl Reconciler {
         clients: Clients,
         ownership: OwnershipRules,
     ) -> Reconciler {
+        let history = settings
+            .history
+            .as_ref()
+            .map(|h| HistoryWriter::new(h, clients.s3.clone(), clients.events.clone()));
         Reconciler {
+            history,
+            s3: clients.s3,
             iam: IamDirectory::new(clients.iam),
             eks: clients.eks,
             sts: clients.sts,
@@ -287,19 +316,54 @@ impl Reconciler {
         &self.settings
     }
 
-    /// Full reconcile of `clusters` (all configured ones when empty).
-    pub async fn reconcile(&self, clusters: &[String], dry_run: bool, reason: &str) -> RunSummary {
+    /// The S3 client of the review's reports.
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
+    /// Where changes are recorded, when `history` is configured.
+    pub fn history(&self) -> Option<&HistoryWriter> {
+        self.history.as_ref()
+    }
+
+    /// Full reconcile of `clusters` (all configured ones when empty); `cause` is what the
+    /// change history records as the reason of its changes.
+    pub async fn reconcile(
+        &self,
+        clusters: &[String],
+        dry_run: bool,
+        reason: &str,
+        cause: &Cause,
+    ) -> RunSummary {
         let before = self.call_counts();
         let targets = self.targets(clusters);
         let read = RunRead::Full(self.read_iam(&targets).await);
-        let reports = self.fan_out(&targets, &read, Pass::writing(dry_run)).await;
+        let history = self.run_history(dry_run, cause);
+        let pass = Pass::writing(dry_run, history.as_ref());
+        let reports = self.fan_out(&targets, &read, pass).await;
         self.summary(reason, dry_run, reports, before)
+    }
+
+    /// The change history of a run that writes, when one is kept.
+    fn run_history<'a>(
+        &'a self,
+        dry_run: bool,
+        cause: &'a Cause,
+    ) -> Option<history::RunHistory<'a>> {
+        let writer = self.history.as_ref().filter(|_| !dry_run)?;
+        Some(history::RunHistory::start(writer, cause))
     }
 
     /// A user-level event: one IAM read (that user's groups), then only that user's entries
     /// change on each affected cluster. A user who has no entry yet and whose ARN the event
     /// does not give costs one more read (GetUser), shared by all clusters.
-    pub async fn user_event(&self, sync: &UserSync, dry_run: bool, reason: &str) -> RunSummary {
+    pub async fn user_event(
+        &self,
+        sync: &UserSync,
+        dry_run: bool,
+        reason: &str,
+        cause: &Cause,
+    ) -> RunSummary {
         let before = self.call_counts();
         let targets = self.targets(&sync.clusters);
         let read = RunRead::User {
@@ -307,7 +371,9 @@ impl Reconciler {
             user: self.read_user(sync).await,
             arn: OnceCell::new(),
         };
-        let reports = self.fan_out(&targets, &read, Pass::writing(dry_run)).await;
+        let history = self.run_history(dry_run, cause);
+        let pass = Pass::writing(dry_run, history.as_ref());
+        let reports = self.fan_out(&targets, &read, pass).await;
         self.summary(reason, dry_run, reports, before)
     }
 
@@ -318,7 +384,7 @@ impl Reconciler {
         &self,
         targets: &[Cluster],
         read: &RunRead<'_>,
-        pass: Pass,
+        pass: Pass<'_>,
     ) -> Vec<ClusterReport> {
         futures::stream::iter(targets)
             .map(|cluster| async move {
@@ -344,7 +410,7 @@ impl Reconciler {
     async fn reconcile_cluster(
         &self,
         cluster: &Cluster,
-        pass: Pass,
+        pass: Pass<'_>,
         mut report: ClusterReport,
         desired: &Desired<'_>,
     ) -> ClusterReport {
@@ -352,12 +418,14 @@ impl Reconciler {
             .cluster_outcome(cluster, pass, &mut report, desired)
             .await
         {
-            Ok(outcome) => {
-                report.outcome = outcome;
-                report
-            }
-            Err(e) => report.failed(e),
+            Ok(outcome) => report.outcome = outcome,
+            Err(e) => report.fail(e),
         }
+        // Whatever the outcome: the changes made are recorded (a failed run may have made some).
+        if let Some(history) = pass.history {
+            history.after_writes(&mut report).await;
+        }
+        report
     }
 
     /// Describe the cluster, decide its stores, learn the identity to protect, then
@@ -365,12 +433,19 @@ impl Reconciler {
     async fn cluster_outcome(
         &self,
         cluster: &Cluster,
-        Pass { dry_run, review }: Pass,
+        Pass {
+            dry_run,
+            review,
+            history,
+        }: Pass<'_>,
         report: &mut ClusterReport,
         desired: &Desired<'_>,
     ) -> Result<Outcome, ClusterError> {
         let info = self.eks.describe(cluster, Duration::ZERO).await?;
         report.record_mode(info.authentication_mode, info.previous_mode);
+        report.account = crate::core::names::account_of(&info.arn)
+            .unwrap_or_default()
+            .to_owned();
         if review {
             report.review_read = Some(Box::new(review::ReviewRead::of(&info)));
         }
@@ -390,6 +465,7 @@ impl Reconciler {
             review,
             desired,
             protected: &protected,
+            history,
         };
         match (stores.grants, stores.also_reads) {
             (_, Some(_)) => self.reconcile_both_stores(run, stores.grants, report).await,

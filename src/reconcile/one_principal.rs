@@ -125,7 +125,7 @@ impl Reconciler {
         desired: &DesiredSet,
         user: &UserFacts,
         report: &mut ClusterReport,
-    ) -> Result<Outcome, AccessEntryError> {
+    ) -> Result<Outcome, ClusterError> {
         report.write_attempts = 1;
         let cluster_account = account_of(&run.info.arn);
         let mut read = self
@@ -144,7 +144,12 @@ impl Reconciler {
             )
         };
         let mut plan = make(&read);
-        while needs_another_admin(&plan) && read.describe_next(store).await? {
+        while needs_another_admin(&plan)
+            && read
+                .describe_next(store)
+                .await
+                .map_err(ClusterError::from)?
+        {
             plan = make(&read);
         }
         let (own, others) = (read.own.len(), read.others.len());

@@ -8,10 +8,11 @@
 use serde::Serialize;
 
 use crate::core::access_entries::{self as entries, AccessPlan};
-use crate::core::aws_auth::ItemValue;
 use crate::core::aws_auth::plan::{ChangeKind, Plan};
+use crate::core::aws_auth::{ConfigMapData, ItemValue};
 use crate::core::effective::both::BothPlan;
 use crate::core::effective::{AuthenticationMode, Store};
+use crate::core::history::{self, EntryState, PlannedChange};
 
 /// The report section of access-entry changes.
 pub(super) const ACCESS_ENTRIES_SECTION: &str = "accessEntries";
@@ -148,6 +149,16 @@ pub struct ClusterReport {
     /// A review's dry run: what it read of the cluster.
     #[serde(skip)]
     pub review_read: Option<Box<super::review::ReviewRead>>,
+    /// The plan's changes as the change history records them (issue 23); a change that was
+    /// not made leaves this list as it leaves `added`/`changed`/`removed`.
+    #[serde(skip)]
+    pub history: Vec<PlannedChange>,
+    /// The cluster's account (from its ARN), once described.
+    #[serde(skip)]
+    pub account: String,
+    /// aws-auth as this run wrote it, once the write succeeded.
+    #[serde(skip)]
+    pub aws_auth_written: Option<ConfigMapData>,
 }
 
 impl ClusterReport {
@@ -174,6 +185,9 @@ impl ClusterReport {
             entries_read: None,
             entry_reads: None,
             review_read: None,
+            history: Vec::new(),
+            aws_auth_written: None,
+            account: String::new(),
             plan_text: String::new(),
         }
     }
@@ -260,6 +274,17 @@ impl ClusterReport {
                 _ => c.after.as_ref(),
             };
             let report = entry(c.section.to_string(), c.key.clone(), value, &c.reason);
+            self.history.push(PlannedChange {
+                store: Store::AwsAuth,
+                change: match c.kind {
+                    ChangeKind::Add => history::ChangeKind::Added,
+                    ChangeKind::Change => history::ChangeKind::Changed,
+                    ChangeKind::Remove => history::ChangeKind::Removed,
+                },
+                principal: c.key.clone(),
+                before: c.before.as_ref().map(EntryState::of_item),
+                after: c.after.as_ref().map(EntryState::of_item),
+            });
             match c.kind {
                 ChangeKind::Add => self.added.push(report),
                 ChangeKind::Change => self.changed.push(report),
@@ -284,6 +309,19 @@ impl ClusterReport {
             reason: reason.to_owned(),
         };
         for c in &plan.changes {
+            self.history.push(PlannedChange {
+                store: Store::AccessEntries,
+                change: match c.kind {
+                    entries::ChangeKind::Create => history::ChangeKind::Added,
+                    entries::ChangeKind::Update | entries::ChangeKind::Recreate => {
+                        history::ChangeKind::Changed
+                    }
+                    entries::ChangeKind::Delete => history::ChangeKind::Removed,
+                },
+                principal: c.principal_arn.clone(),
+                before: c.before.as_ref().map(EntryState::of_entry),
+                after: c.after.as_ref().map(EntryState::of_entry),
+            });
             match c.kind {
                 entries::ChangeKind::Create => {
                     self.added
@@ -309,6 +347,8 @@ impl ClusterReport {
         for list in [&mut self.added, &mut self.changed, &mut self.removed] {
             list.retain(|e| e.key != principal_arn);
         }
+        self.history
+            .retain(|c| c.store != Store::AccessEntries || c.principal != principal_arn);
         self.rejected.push(EntryReport {
             store: ACCESS_ENTRIES_STORE,
             section: ACCESS_ENTRIES_SECTION.to_owned(),
@@ -319,7 +359,19 @@ impl ClusterReport {
         });
     }
 
+    /// Only the aws-auth changes of `kept` stay listed (the others were not made); the
+    /// access-entry changes are left as they are.
+    pub(super) fn keep_aws_auth_changes(&mut self, kept: &Plan) {
+        let kept: Vec<&str> = kept.changes.iter().map(|c| c.key.as_str()).collect();
+        for list in [&mut self.added, &mut self.changed, &mut self.removed] {
+            list.retain(|e| e.store != AWS_AUTH_STORE || kept.contains(&e.key.as_str()));
+        }
+        self.history
+            .retain(|c| c.store != Store::AwsAuth || kept.contains(&c.principal.as_str()));
+    }
+
     fn clear_changes(&mut self) {
+        self.history.clear();
         self.added.clear();
         self.changed.clear();
         self.removed.clear();

@@ -65,6 +65,7 @@ impl Reconciler {
         let pass = Pass {
             dry_run: true,
             review: true,
+            history: None,
         };
         let reports = self.fan_out(&targets, &read, pass).await;
         let inventory = self.inventory(&targets).await;

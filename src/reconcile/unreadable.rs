@@ -22,6 +22,7 @@ use crate::kubernetes::{AwsAuthStore, KubeError, StoredAwsAuth};
 
 use super::access_entries::{log_access_plan, read_entries, record_results};
 use super::apply::apply_despite_refusal;
+use super::aws_auth::write_aws_auth;
 use super::report::ClusterReport;
 use super::{ClusterError, ClusterRun, Reconciler};
 
@@ -119,11 +120,7 @@ impl Reconciler {
         for change in &plan.changes {
             tracing::info!(cluster = %run.cluster.name, kind = ?change.kind, section = %change.section, key = %change.key, reason = %change.reason, "aws-auth revocation while the access entries cannot be read");
         }
-        let written = match stored {
-            Some(stored) => aws_auth.replace(stored, write, false).await,
-            None => aws_auth.create(write, false).await,
-        };
-        match written {
+        match write_aws_auth(aws_auth, stored, write, report).await {
             Ok(()) => {
                 report.warnings.push(format!(
                     "{} aws-auth revocation(s) made although the access entries could not be read: they cannot lock anyone out, judged on aws-auth alone",

@@ -40,6 +40,7 @@ fn settings_without_groups() -> Settings {
 fn shape(decision: &Decision) -> String {
     match &decision.action {
         Action::Acknowledge => "ack".to_owned(),
+        Action::Review { clusters } => format!("review {}", clusters.join(",")),
         Action::Reconcile { clusters, dry_run } => {
             format!(
                 "reconcile {}{}",

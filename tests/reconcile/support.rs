@@ -285,8 +285,10 @@ impl Setup {
             .build();
         let clients = Clients {
             iam,
-            eks: EksClusters::with_eks_config(base, eks_config),
+            eks: EksClusters::with_eks_config(base.clone(), eks_config),
             sts,
+            s3: aws_sdk_s3::Client::new(&base),
+            events: aws_sdk_eventbridge::Client::new(&base),
         };
         let reconciler = Reconciler::with_clients(
             Arc::new(settings),

@@ -15,6 +15,7 @@ pub mod manifest;
 mod node;
 pub mod ownership;
 pub mod plan;
+pub mod restore;
 pub mod section;
 mod simple_list;
 

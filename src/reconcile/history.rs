@@ -5,7 +5,9 @@
 //! The policy: a grant is made only once its record is in the bucket; a removal is made
 //! regardless, its record written after it. A record that cannot be written after the writes
 //! fails the cluster (so the invocation is retried and alarmed) and is kept in the structured
-//! log instead. The records themselves are the core's ([`crate::core::history`]).
+//! log instead. An intent whose run made nothing in the end (a conflict's re-read found the
+//! grants made by another run) is replaced by a record with no change. The records
+//! themselves are the core's ([`crate::core::history`]).
 
 use serde_json::json;
 
@@ -83,7 +85,11 @@ impl HistoryWriter {
     /// Writes `record` (at its run's key on its cluster) and puts its changes on the bus;
     /// the bus's failures, as messages.
     pub async fn write(&self, record: &RunRecord) -> Result<Vec<String>, BucketError> {
-        self.put(record).await?;
+        let started = record
+            .time
+            .parse()
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        self.put(record, started).await?;
         Ok(self.announce(record).await)
     }
 
@@ -92,12 +98,10 @@ impl HistoryWriter {
         self.bucket.calls()
     }
 
-    async fn put(&self, record: &RunRecord) -> Result<(), BucketError> {
-        let time = record
-            .time
-            .parse()
-            .unwrap_or_else(|_| jiff::Timestamp::now());
-        let key = object_key(&self.prefix, &record.cluster, time, &record.run_id);
+    /// Writes `record` under the day and time of `started` (its run's start: the intent and
+    /// the final record of a run share their key).
+    async fn put(&self, record: &RunRecord, started: jiff::Timestamp) -> Result<(), BucketError> {
+        let key = object_key(&self.prefix, &record.cluster, started, &record.run_id);
         let body = serde_json::to_vec_pretty(record).unwrap_or_default();
         self.bucket.put(&key, body, "application/json").await
     }
@@ -141,21 +145,34 @@ impl HistoryWriter {
 }
 
 /// One run's history: the writer, the run's id and cause.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct RunHistory<'a> {
     pub writer: &'a HistoryWriter,
     pub run_id: String,
     pub cause: &'a Cause,
+    started: jiff::Timestamp,
+    /// Clusters whose intent record this run wrote (their final record must follow, even
+    /// when nothing was made: it replaces the intent).
+    intended: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> RunHistory<'a> {
     /// A new run on `writer`, started now.
     pub fn start(writer: &'a HistoryWriter, cause: &'a Cause) -> RunHistory<'a> {
+        let started = jiff::Timestamp::now();
         RunHistory {
             writer,
-            run_id: run_id(jiff::Timestamp::now(), rand::random()),
+            run_id: run_id(started, rand::random()),
             cause,
+            started,
+            intended: Default::default(),
         }
+    }
+
+    fn intended(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.intended
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn record(
@@ -198,10 +215,15 @@ impl<'a> RunHistory<'a> {
             &report.history,
             aws_auth_write,
         );
-        self.writer.put(&record).await.map_err(|source| {
-            tracing::error!(cluster = %report.cluster, error = %source, "history record not written: grants withheld");
-            HistoryError::GrantsWithheld { source }
-        })
+        self.writer
+            .put(&record, self.started)
+            .await
+            .map_err(|source| {
+                tracing::error!(cluster = %report.cluster, error = %source, "history record not written: grants withheld");
+                HistoryError::GrantsWithheld { source }
+            })?;
+        self.intended().insert(report.cluster.clone());
+        Ok(())
     }
 
     /// After the writes: the record of the changes `report` says were made, then each on the
@@ -213,7 +235,9 @@ impl<'a> RunHistory<'a> {
             .filter(|c| c.store == Store::AccessEntries || report.aws_auth_written.is_some())
             .cloned()
             .collect();
-        if made.is_empty() {
+        // Nothing made: nothing to record, unless an intent is there to be replaced (a
+        // conflict's re-read found the grants already made by another run).
+        if made.is_empty() && !self.intended().contains(&report.cluster) {
             return;
         }
         let record = self.record(
@@ -223,7 +247,7 @@ impl<'a> RunHistory<'a> {
             &made,
             report.aws_auth_written.as_ref(),
         );
-        if let Err(source) = self.writer.put(&record).await {
+        if let Err(source) = self.writer.put(&record, self.started).await {
             tracing::error!(
                 cluster = %report.cluster,
                 error = %source,

@@ -9,6 +9,7 @@ mod bad_input;
 mod config_source;
 mod fleet;
 mod forged;
+mod history;
 mod review;
 mod soak;
 mod support;

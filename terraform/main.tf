@@ -87,6 +87,7 @@ resource "aws_sqs_queue_policy" "dead_letter" {
             "aws:SourceArn" = concat(
               [aws_cloudwatch_event_rule.iam_events.arn, aws_cloudwatch_event_rule.schedule.arn],
               [for rule in aws_cloudwatch_event_rule.organization_iam_events : rule.arn],
+              aws_cloudwatch_event_rule.review[*].arn,
             )
           }
         }

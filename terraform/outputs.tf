@@ -49,3 +49,13 @@ output "work_dead_letter_queue_url" {
   description = "Fleet mode: clusters that failed every retry (null when fleet is off)."
   value       = var.fleet ? aws_sqs_queue.work_dead_letter[0].url : null
 }
+
+output "review_bucket" {
+  description = "The scheduled review's reports ({prefix}latest.html, {prefix}YYYY/MM/DD/); null without var.review."
+  value       = try(aws_s3_bucket.reports["review"].bucket, null)
+}
+
+output "history_bucket" {
+  description = "The change history (eks-iam-sync history / restore read it); null without var.history."
+  value       = try(aws_s3_bucket.reports["history"].bucket, null)
+}

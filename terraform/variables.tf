@@ -282,3 +282,46 @@ variable "cluster_concurrency" {
     error_message = "cluster_concurrency must be between 1 and 64."
   }
 }
+
+variable "review" {
+  description = "The scheduled access review (issue 22): the bucket this module creates for its reports, the key prefix, and the schedule. The configuration's review section must say the same. null: no scheduled review."
+  type = object({
+    bucket   = string
+    prefix   = optional(string, "eks-iam-sync/reviews/")
+    schedule = optional(string, "rate(1 day)")
+  })
+  default = null
+
+  validation {
+    condition     = var.review == null ? true : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.review.bucket)) && can(regex("^(rate|cron)\\(.+\\)$", var.review.schedule))
+    error_message = "review.bucket must be an S3 bucket name and review.schedule rate(...) or cron(...)."
+  }
+}
+
+variable "history" {
+  description = "The change history (issue 23): the bucket this module creates for the records, the key prefix, the EventBridge bus the change events go to (optional), Object Lock retention in days (0: none; only when the bucket is created), and an SNS topic the events are routed to (optional example rule). The configuration's history section must say the same. null: no history."
+  type = object({
+    bucket           = string
+    prefix           = optional(string, "eks-iam-sync/")
+    event_bus        = optional(string)
+    object_lock_days = optional(number, 0)
+    events_topic_arn = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.history == null ? true : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.history.bucket)) && var.history.object_lock_days >= 0
+    error_message = "history.bucket must be an S3 bucket name and history.object_lock_days at least 0."
+  }
+}
+
+variable "report_retention_days" {
+  description = "Days the review reports and history records are kept (a lifecycle rule on their buckets)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.report_retention_days >= 1
+    error_message = "report_retention_days must be at least 1."
+  }
+}

@@ -34,7 +34,14 @@ fn watch_git_head() {
     ) else {
         return;
     };
-    let mut watched = vec![git_dir.join("HEAD"), common_dir.join("packed-refs")];
+    // refs/heads as a directory too: a checkout whose branch ref is packed (a fresh clone)
+    // watches no loose ref, and another checkout sharing the target directory must still see
+    // its own commits.
+    let mut watched = vec![
+        git_dir.join("HEAD"),
+        common_dir.join("packed-refs"),
+        common_dir.join("refs/heads"),
+    ];
     if let Some(head_ref) =
         git(&["rev-parse", "--symbolic-full-name", "HEAD"]).filter(|name| name.starts_with("refs/"))
     {

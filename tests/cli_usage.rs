@@ -17,7 +17,7 @@ fn cli() -> Command {
 #[test]
 fn an_unknown_flag_exits_1_with_clap_s_message_on_stderr() {
     for command in [
-        "plan", "apply", "review", "migrate", "render", "token", "invoke",
+        "plan", "apply", "review", "history", "restore", "migrate", "render", "token", "invoke",
     ] {
         cli()
             .args([command, "--no-such-flag"])

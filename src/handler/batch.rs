@@ -78,7 +78,7 @@ enum Work {
     /// A dry run of these clusters (run on its own: it must not write).
     DryRun(Vec<String>, String),
     /// One user's entries, and the event's cause.
-    SyncUser(UserSync, String, Cause),
+    SyncUser(Box<UserSync>, String, Cause),
 }
 
 /// Whether `payload` is an SQS event (its first record comes from `aws:sqs`).
@@ -225,7 +225,7 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
         let reason = format!("SQS message {id}: {}", body.reason);
         let cause = body.cause.clone().unwrap_or(Cause::of(Started::Event));
         return Ok(Work::SyncUser(
-            body.into_user_sync(reconciler.settings()),
+            Box::new(body.into_user_sync(reconciler.settings())),
             reason,
             cause,
         ));
@@ -239,7 +239,7 @@ fn read_work(reconciler: &Reconciler, record: &SqsMessage) -> Result<Work, Recor
             dry_run: false,
         } => Work::Reconcile(clusters),
         Action::Reconcile { clusters, .. } => Work::DryRun(clusters, reason),
-        Action::SyncUser(sync) => Work::SyncUser(sync, reason, decision.trigger.cause()),
+        Action::SyncUser(sync) => Work::SyncUser(Box::new(sync), reason, decision.trigger.cause()),
         Action::Review { .. } => return Err(RecordError::ReviewQueued),
     })
 }

@@ -53,7 +53,7 @@ impl Reconciler {
             .user_entry_attempt(&store, run, &desired, &user, report)
             .await;
         finish_report(&calls, warnings, report);
-        Ok(outcome?)
+        outcome
     }
 
     /// The user's desired entry on this cluster (none: they lose it), with their ARN and
@@ -144,12 +144,7 @@ impl Reconciler {
             )
         };
         let mut plan = make(&read);
-        while needs_another_admin(&plan)
-            && read
-                .describe_next(store)
-                .await
-                .map_err(ClusterError::from)?
-        {
+        while needs_another_admin(&plan) && read.describe_next(store).await? {
             plan = make(&read);
         }
         let (own, others) = (read.own.len(), read.others.len());

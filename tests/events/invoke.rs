@@ -65,7 +65,7 @@ fn direct_invoke_errors_name_what_is_wrong() {
     let err = classify(&json!({"action": "apply"}), &s).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "direct invoke: unknown action \"apply\" (the only action is \"reconcile\")"
+        "direct invoke: unknown action \"apply\" (the actions are \"reconcile\" and \"review\")"
     );
 
     // A typo must not silently turn a dry run into a write.
@@ -96,4 +96,40 @@ fn payloads_that_are_neither_event_nor_invoke_are_errors() {
         classify(&Value::Null, &s),
         Err(ClassifyError::Unrecognized(_))
     ));
+}
+
+#[test]
+fn a_review_invoke_needs_the_review_section_and_takes_no_dry_run() {
+    let mut s = settings();
+    let err = classify(&json!({"action": "review"}), &s).unwrap_err();
+    assert!(matches!(err, ClassifyError::ReviewNotConfigured), "{err}");
+    assert!(err.to_string().contains("review: {bucket: NAME}"), "{err}");
+
+    s.review = Some(eks_iam_sync::core::settings::ReviewSettings {
+        bucket: "reports".into(),
+        prefix: "eks-iam-sync/reviews/".into(),
+        schedule: "rate(1 day)".into(),
+    });
+    let d = classify(&json!({"action": "review"}), &s).unwrap();
+    assert_eq!(
+        d.action,
+        Action::Review {
+            clusters: vec!["prod".into(), "staging".into()]
+        }
+    );
+    assert_eq!(d.reason, "direct invoke: review prod, staging");
+    let d = classify(&json!({"action": "review", "clusters": ["staging"]}), &s).unwrap();
+    assert_eq!(
+        d.action,
+        Action::Review {
+            clusters: vec!["staging".into()]
+        }
+    );
+    let err = classify(&json!({"action": "review", "dryRun": true}), &s).unwrap_err();
+    assert!(err.to_string().contains("a review never writes"), "{err}");
+    let err = classify(&json!({"action": "review", "clusters": ["nope"]}), &s).unwrap_err();
+    assert!(
+        matches!(err, ClassifyError::UnknownClusters { .. }),
+        "{err}"
+    );
 }

@@ -68,7 +68,8 @@ pub use migrate::{MigrationPlan, aws_auth_without, managed_aws_auth, plan_migrat
 pub use model::{
     CLUSTER_ADMIN_POLICY_NAME, Change, ChangeKind, CurrentEntry, DesiredEntry, EC2_LINUX,
     EntryView, MANAGED_TAG, MANAGED_VALUE, MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, Policy,
-    RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn, policy_name,
+    PolicyGrant, RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn,
+    policy_name,
 };
 pub use plan::{AccessPlan, AccessPlanRequest, Writes, plan, plan_unguarded};
 pub use translate::{Translation, translate};

@@ -57,6 +57,26 @@ pub struct Policy {
     pub scope: Scope,
 }
 
+/// A policy as reports show it: its short name and namespaces (empty for cluster scope).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyGrant {
+    pub policy: String,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+impl PolicyGrant {
+    pub fn of(policy: &Policy) -> PolicyGrant {
+        PolicyGrant {
+            policy: policy_name(&policy.policy_arn).to_owned(),
+            namespaces: match &policy.scope {
+                Scope::Cluster => Vec::new(),
+                Scope::Namespaces(ns) => ns.clone(),
+            },
+        }
+    }
+}
+
 /// An access entry as read from EKS.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CurrentEntry {

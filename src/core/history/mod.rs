@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::access_entries::{EntryView, Scope, policy_name};
+use crate::core::access_entries::{EntryView, PolicyGrant};
 use crate::core::aws_auth::{ConfigMapData, ItemValue};
 use crate::core::effective::Store;
 
@@ -97,14 +97,6 @@ impl ChangeKind {
     }
 }
 
-/// An access policy of an entry; `namespaces` empty for cluster scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyScope {
-    pub policy: String,
-    #[serde(default)]
-    pub namespaces: Vec<String>,
-}
-
 /// A principal's entry before or after a change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -114,7 +106,7 @@ pub struct EntryState {
     #[serde(default)]
     pub groups: Vec<String>,
     #[serde(default)]
-    pub access_policies: Vec<PolicyScope>,
+    pub access_policies: Vec<PolicyGrant>,
 }
 
 impl EntryState {
@@ -135,17 +127,7 @@ impl EntryState {
         EntryState {
             username: view.username.clone(),
             groups: view.groups.clone(),
-            access_policies: view
-                .policies
-                .iter()
-                .map(|p| PolicyScope {
-                    policy: policy_name(&p.policy_arn).to_owned(),
-                    namespaces: match &p.scope {
-                        Scope::Cluster => Vec::new(),
-                        Scope::Namespaces(ns) => ns.clone(),
-                    },
-                })
-                .collect(),
+            access_policies: view.policies.iter().map(PolicyGrant::of).collect(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::core::access_entries::PolicyGrant;
 
 pub(super) fn change(principal: &str) -> PlannedChange {
     PlannedChange {
@@ -13,7 +14,7 @@ pub(super) fn change(principal: &str) -> PlannedChange {
         after: Some(EntryState {
             username: Some("alice".into()),
             groups: vec![],
-            access_policies: vec![PolicyScope {
+            access_policies: vec![PolicyGrant {
                 policy: "AmazonEKSClusterAdminPolicy".into(),
                 namespaces: vec![],
             }],

@@ -22,9 +22,10 @@ use crate::core::desired::DesiredSet;
 use crate::core::effective::{AuthenticationMode, Store};
 use crate::core::names::principal_key;
 
+pub use crate::core::access_entries::PolicyGrant;
 pub use findings::{Finding, FindingKind};
 pub use inventory::{Existence, Inventory, Known};
-pub use principals::{PolicyGrant, PrincipalAccess, PrincipalKind};
+pub use principals::{PrincipalAccess, PrincipalKind};
 
 /// What was read of one store.
 #[derive(Debug, Clone, Copy)]

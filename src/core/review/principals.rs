@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Serialize, Serializer};
 
 use super::{ClusterRead, StoreRead};
-use crate::core::access_entries::{CurrentEntry, PRINCIPAL_ID_TAG, STANDARD, policy_name};
+use crate::core::access_entries::{CurrentEntry, PRINCIPAL_ID_TAG, PolicyGrant, STANDARD};
 use crate::core::aws_auth::{AwsAuth, ItemValue, Mapping, SectionName};
 use crate::core::desired::DesiredSet;
 use crate::core::effective::{AuthenticationMode, Store};
@@ -43,13 +43,6 @@ impl PrincipalKind {
             PrincipalKind::Account => "account",
         }
     }
-}
-
-/// An access policy associated with an entry; `namespaces` empty for cluster scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PolicyGrant {
-    pub policy: String,
-    pub namespaces: Vec<String>,
 }
 
 /// One principal's access through one store.
@@ -326,17 +319,7 @@ fn entry_principal(e: &CurrentEntry, grants: &Grants) -> PrincipalAccess {
         kind,
         username: e.username.clone().unwrap_or_default(),
         groups: e.groups.clone(),
-        access_policies: e
-            .policies
-            .iter()
-            .map(|p| PolicyGrant {
-                policy: policy_name(&p.policy_arn).to_owned(),
-                namespaces: match &p.scope {
-                    crate::core::access_entries::Scope::Cluster => Vec::new(),
-                    crate::core::access_entries::Scope::Namespaces(ns) => ns.clone(),
-                },
-            })
-            .collect(),
+        access_policies: e.policies.iter().map(PolicyGrant::of).collect(),
         effective: true,
         managed,
         admin: e.is_admin() || e.groups.iter().any(|g| g == MASTERS),

@@ -277,6 +277,7 @@ mod tests {
             ],
             iam_calls: 7,
             eks_calls: 2,
+            history_calls: 0,
         };
         let counts = metric_counts(&summary);
         let expected: BTreeMap<&str, u64> = [

@@ -56,6 +56,8 @@ pub struct HistoryWriter {
     bucket: Bucket,
     prefix: String,
     events: Option<(aws_sdk_eventbridge::Client, String)>,
+    /// PutEvents calls made so far.
+    event_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HistoryWriter {
@@ -69,6 +71,7 @@ impl HistoryWriter {
             bucket: Bucket::new(s3, &settings.bucket),
             prefix: settings.prefix.clone(),
             events: settings.event_bus.clone().map(|bus| (events, bus)),
+            event_calls: Default::default(),
         }
     }
 
@@ -93,9 +96,9 @@ impl HistoryWriter {
         Ok(self.announce(record).await)
     }
 
-    /// The bucket's S3 calls so far.
+    /// The S3 and EventBridge calls made so far.
     pub fn calls(&self) -> u64 {
-        self.bucket.calls()
+        self.bucket.calls() + self.event_calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Writes `record` under the day and time of `started` (its run's start: the intent and
@@ -122,6 +125,8 @@ impl HistoryWriter {
                     .detail(serde_json::to_string(change).unwrap_or_default())
                     .build()
             });
+            self.event_calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match client
                 .put_events()
                 .set_entries(Some(entries.collect()))

@@ -335,7 +335,7 @@ impl Reconciler {
         reason: &str,
         cause: &Cause,
     ) -> RunSummary {
-        let before = self.call_counts();
+        let before = self.run_counts();
         let targets = self.targets(clusters);
         let read = RunRead::Full(self.read_iam(&targets).await);
         let history = self.run_history(dry_run, cause);
@@ -364,7 +364,7 @@ impl Reconciler {
         reason: &str,
         cause: &Cause,
     ) -> RunSummary {
-        let before = self.call_counts();
+        let before = self.run_counts();
         let targets = self.targets(&sync.clusters);
         let read = RunRead::User {
             sync,
@@ -484,12 +484,23 @@ impl Reconciler {
         (self.iam.calls(), self.eks.calls())
     }
 
+    /// (IAM, EKS, history) calls made so far.
+    fn run_counts(&self) -> (u64, u64, u64) {
+        let (iam, eks) = self.call_counts();
+        (iam, eks, self.history_calls())
+    }
+
+    /// S3 and EventBridge calls of the change history so far.
+    fn history_calls(&self) -> u64 {
+        self.history.as_ref().map_or(0, HistoryWriter::calls)
+    }
+
     fn summary(
         &self,
         reason: &str,
         dry_run: bool,
         clusters: Vec<ClusterReport>,
-        (iam, eks): (u64, u64),
+        (iam, eks, history): (u64, u64, u64),
     ) -> RunSummary {
         RunSummary {
             reason: reason.to_owned(),
@@ -497,6 +508,7 @@ impl Reconciler {
             clusters,
             iam_calls: self.iam.calls() - iam,
             eks_calls: self.eks.calls() - eks,
+            history_calls: self.history_calls() - history,
         }
     }
 

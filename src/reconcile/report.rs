@@ -392,6 +392,9 @@ pub struct RunSummary {
     pub iam_calls: u64,
     /// EKS calls made by this run.
     pub eks_calls: u64,
+    /// S3 and EventBridge calls the change history made in this run (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub history_calls: u64,
 }
 
 impl RunSummary {
@@ -474,6 +477,7 @@ mod tests {
             clusters: vec![ClusterReport::new("a"), ClusterReport::new("b")],
             iam_calls: 0,
             eks_calls: 0,
+            history_calls: 0,
         };
         assert!(!summary.failed());
         summary.clusters[1].outcome = Outcome::Refused;

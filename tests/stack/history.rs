@@ -141,10 +141,24 @@ fn an_event_s_change_is_recorded_with_its_cause_and_a_quiet_run_writes_nothing()
     let quiet = t.invoke(&t.schedule());
     assert_eq!(quiet.code, 0);
     assert_eq!(quiet.cluster()["outcome"], "unchanged");
+    assert_eq!(quiet.json().get("historyCalls"), None, "no history call");
     assert_eq!(
         keys(&t, &records).len(),
         2,
         "a run without changes writes nothing"
+    );
+
+    // An operator's apply is recorded with the operator's own identity.
+    let carol = t.iam("carol");
+    stack().add_member(&t.iam("admins"), &carol);
+    let applied = t.sync(&["apply"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let by_cli = history_json(&t, &["--principal", &t.user_arn("carol")]);
+    assert_eq!(by_cli.len(), 1);
+    assert_eq!(by_cli[0]["cause"]["trigger"], "cli");
+    assert_eq!(
+        by_cli[0]["cause"]["actor"], "arn:aws:iam::123456789012:user/eks-admin",
+        "the operator's identity"
     );
 
     let csv = t.sync(&["history", "--format", "csv", "--cluster", &t.name]);
@@ -154,7 +168,7 @@ fn an_event_s_change_is_recorded_with_its_cause_and_a_quiet_run_writes_nothing()
         lines.next().unwrap(),
         "time,runId,cluster,account,store,change,principal,beforeUsername,beforeGroups,beforeAccessPolicies,afterUsername,afterGroups,afterAccessPolicies,trigger,eventName,eventId,eventTime,actor"
     );
-    assert_eq!(lines.count(), 2);
+    assert_eq!(lines.count(), 3);
 }
 
 #[test]
@@ -292,6 +306,14 @@ fn a_missing_bucket_withholds_the_grant_but_not_the_revocation() {
         "the grant waits for its record"
     );
     assert!(section(&data, "mapUsers").contains(&t.user_arn("alice")));
+    // The revocation's record could not be written either: it is in the structured log.
+    let logged = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("history record not written: the changes were made"))
+        .unwrap_or_else(|| panic!("no log line with the record: {}", run.stderr));
+    assert!(logged.contains(&bob_arn), "{logged}");
+    assert!(logged.contains("removed"), "{logged}");
 }
 
 #[test]
@@ -484,6 +506,11 @@ fn each_applied_change_is_put_on_the_event_bus() {
     t.configure(&format!("{}  eventBus: {bus}\n", admins(&t, &records)));
     let run = t.invoke(&t.schedule());
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json()["historyCalls"],
+        3,
+        "intent, record, one PutEvents"
+    );
     let received = t.on().aws(&[
         "sqs",
         "receive-message",

@@ -352,6 +352,7 @@ fn emitted_metric_names() -> BTreeSet<&'static str> {
         clusters: Vec::new(),
         iam_calls: 0,
         eks_calls: 0,
+        history_calls: 0,
     };
     metric_counts(&summary).into_keys().collect()
 }

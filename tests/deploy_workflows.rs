@@ -68,7 +68,8 @@ fn release_builds_both_lambda_zips_and_four_cli_targets_and_only_publish_writes(
     for needle in [
         "cargo lambda build --release \"--$ARCH\" --bin eks-iam-sync --lambda-dir target/lambda --output-format zip",
         "\"dist/eks-iam-sync-${GITHUB_REF_NAME#v}-$ARTIFACT.zip\"",
-        "cargo zigbuild --release --locked --target \"$TARGET\" --bin eks-iam-sync",
+        // The CLI with SSO profiles (the `sso` feature); the Lambda package without.
+        "cargo zigbuild --release --locked --features sso --target \"$TARGET\" --bin eks-iam-sync",
     ] {
         assert!(scripts.contains(needle), "{path}: build lacks `{needle}`");
     }

@@ -8,6 +8,11 @@
 //! every entry (the backend's loop, `access_entries`). Which principals hold an entry always
 //! comes from this run's listing. A failed run forgets the cluster; an entry a run changed is
 //! forgotten (the next run describes it again).
+//!
+//! Bounded: an instance remembers at most [`MAX_REMEMBERED_ENTRIES`] entries over all its
+//! clusters (about 1.3 KB each, `benches/entry_memory.rs`: ~33 MB of a 128 MB function). Past
+//! it, the clusters run longest ago are forgotten first; their next run costs what a cold
+//! instance's does.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -19,10 +24,20 @@ use crate::core::access_entries::{CurrentEntry, principal_key};
 
 use super::report::EntryReads;
 
+/// The most entries one instance remembers, over all clusters.
+pub const MAX_REMEMBERED_ENTRIES: usize = 25_000;
+
 /// Remembered entries per cluster (one memory per reconciler, i.e. per Lambda instance).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct EntryMemory {
     clusters: Mutex<HashMap<String, ClusterMemory>>,
+    max_entries: usize,
+}
+
+impl Default for EntryMemory {
+    fn default() -> EntryMemory {
+        EntryMemory::with_capacity(MAX_REMEMBERED_ENTRIES)
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -46,6 +61,14 @@ pub(super) struct AmortizedRead {
 }
 
 impl EntryMemory {
+    /// A memory of at most `max_entries` entries.
+    fn with_capacity(max_entries: usize) -> EntryMemory {
+        EntryMemory {
+            clusters: Mutex::default(),
+            max_entries,
+        }
+    }
+
     fn snapshot(&self, cluster: &str) -> ClusterMemory {
         let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
         clusters.get(cluster).cloned().unwrap_or_default()
@@ -74,6 +97,32 @@ impl EntryMemory {
         };
         let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
         clusters.insert(cluster.to_owned(), memory);
+        // Over the bound: forget the clusters run longest ago (never the one just run).
+        let mut total: usize = clusters.values().map(|m| m.entries.len()).sum();
+        while total > self.max_entries {
+            let oldest = clusters
+                .iter()
+                .filter(|(name, _)| name.as_str() != cluster)
+                .min_by_key(|(_, m)| m.last_run)
+                .map(|(name, _)| name.clone());
+            let Some(oldest) = oldest else { break };
+            if let Some(forgotten) = clusters.remove(&oldest) {
+                total -= forgotten.entries.len();
+                tracing::info!(cluster = %oldest, entries = forgotten.entries.len(), "access entries forgotten: the instance's memory is full");
+            }
+        }
+    }
+
+    /// The clusters remembered, and their entries (for tests).
+    #[cfg(test)]
+    fn remembered(&self) -> Vec<(String, usize)> {
+        let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, usize)> = clusters
+            .iter()
+            .map(|(name, m)| (name.clone(), m.entries.len()))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Lists the cluster's entries and describes those due (see the module doc); `wanted`
@@ -165,5 +214,56 @@ impl EntryMemory {
         }
         read.current = fresh;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::entry;
+
+    fn read_of(cluster: &str, n: usize) -> AmortizedRead {
+        let current: Vec<CurrentEntry> = (0..n)
+            .map(|i| {
+                entry(
+                    &format!("arn:aws:iam::111122223333:user/{cluster}-{i}"),
+                    "u",
+                    &[],
+                )
+            })
+            .collect();
+        let now = Instant::now();
+        let read_at = current
+            .iter()
+            .map(|e| (principal_key(&e.principal_arn), now))
+            .collect();
+        AmortizedRead {
+            current,
+            from_memory: BTreeSet::new(),
+            read_at,
+            stats: EntryReads::default(),
+        }
+    }
+
+    #[test]
+    fn past_its_bound_the_memory_forgets_the_clusters_run_longest_ago() {
+        let memory = EntryMemory::with_capacity(10);
+        let none = BTreeSet::new();
+        memory.remember("a", &read_of("a", 4), &none);
+        memory.remember("b", &read_of("b", 4), &none);
+        assert_eq!(memory.remembered(), [("a".into(), 4), ("b".into(), 4)]);
+        memory.remember("c", &read_of("c", 4), &none);
+        assert_eq!(
+            memory.remembered(),
+            [("b".into(), 4), ("c".into(), 4)],
+            "a, run longest ago, is forgotten"
+        );
+        memory.remember("b", &read_of("b", 4), &none);
+        memory.remember("d", &read_of("d", 9), &none);
+        assert_eq!(
+            memory.remembered(),
+            [("d".into(), 9)],
+            "the cluster just run stays, the others go"
+        );
     }
 }

@@ -16,7 +16,9 @@
 //! (CONFIG_MAP → API_AND_CONFIG_MAP in round 2, → API in round 4, while the round's
 //! invocations run), and after each settled round a few watched users, each with an access
 //! key, are judged the way access counts: with their own token, 200 exactly when IAM says
-//! they are members.
+//! they are members. A warm Lambda process runs a scheduled reconcile after each settled
+//! round too: its amortized reads (issue 21) take entries from its memory of the round before,
+//! which the cold invocations have changed since; it must write nothing.
 //!
 //! It runs on a stack of its own ([`support::private_stack`]): EKS faults are not scoped to a
 //! cluster and clearing faults clears every rule, which the shared stack's tests must not see.
@@ -167,6 +169,10 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
     let (mut iam_changes, mut invocations, mut human_writes) = (0usize, 0usize, 0usize);
     let mut tally = Tally::default();
     let mut revocations_judged = 0usize;
+    // One warm instance across the rounds: its amortized reads (issue 21) remember the access
+    // entries between its runs while the cold invocations change them.
+    let mut warm = t.warm_lambda();
+    let (mut warm_mode, mut from_memory) = (None::<&str>, 0u64);
     while ops < limits.ops && started.elapsed() < limits.time {
         rounds += 1;
         let round = |what: &str| ctx(&format!("round {rounds}: {what}"));
@@ -415,6 +421,34 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
         );
         invocations += 2;
 
+        // The warm instance, whose memory is a round old: reading from it must not make it
+        // write anything (whatever its memory says wrongly is described again first).
+        let warmed = warm.invoke(&t.schedule());
+        let cluster = &warmed["clusters"][0];
+        assert_eq!(
+            cluster["outcome"],
+            "unchanged",
+            "{}",
+            round(&warmed.to_string())
+        );
+        assert_eq!(
+            cluster["apiCalls"]["kube_put"],
+            0,
+            "{}",
+            round(&warmed.to_string())
+        );
+        assert_eq!(
+            cluster["apiCalls"].get("eks_write"),
+            None,
+            "{}",
+            round(&warmed.to_string())
+        );
+        if mode != "CONFIG_MAP" && warm_mode == Some(mode) {
+            from_memory += cluster["entryReads"]["fromMemory"].as_u64().unwrap_or(0);
+        }
+        warm_mode = Some(mode);
+        invocations += 1;
+
         // The human's bytes, exactly where they left them.
         let (code, body) = api("GET", None).unwrap_or_else(|| panic!("{}", round("GET failed")));
         assert_eq!(code, 200, "{}", round(&body));
@@ -517,7 +551,7 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
         ops = iam_changes + invocations + human_writes;
     }
     eprintln!(
-        "soak: seed {seed}: {rounds} rounds, {ops} operations ({iam_changes} IAM changes, {invocations} invocations, {human_writes} human writes), {faults_injected} fault rules, {:.1} s; outcomes {:?}, {} invocations exited 1 under faults, {} PUTs in {} write attempts, {} changes not applied ({} rejected), {} refusals of a broken aws-auth, {revocations_judged} revocations judged before settling",
+        "soak: seed {seed}: {rounds} rounds, {ops} operations ({iam_changes} IAM changes, {invocations} invocations, {human_writes} human writes), {faults_injected} fault rules, {:.1} s; outcomes {:?}, {} invocations exited 1 under faults, {} PUTs in {} write attempts, {} changes not applied ({} rejected), {} refusals of a broken aws-auth, {revocations_judged} revocations judged before settling, {from_memory} entries read from the warm instance's memory",
         started.elapsed().as_secs_f64(),
         tally.outcomes,
         tally.exit_1,
@@ -528,4 +562,12 @@ fn soak_iam_changes_concurrent_reconciles_and_a_human_under_faults() {
         tally.refusals,
     );
     assert!(rounds >= 1 && ops > 0, "{}", ctx("no round ran"));
+    if rounds >= 6 {
+        // Two warm runs in API mode (from round 4) at least: the memory was used.
+        assert!(
+            from_memory > 0,
+            "{}",
+            ctx("the warm instance read nothing from memory")
+        );
+    }
 }

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 
 use crate::core::history::keys::date_prefixes;
 use crate::core::history::query::{Query, changes};
-use crate::core::history::{ChangeRecord, EntryState, RunRecord};
+use crate::core::history::{ChangeRecord, EntryState, RecordState, RunRecord};
 use crate::reconcile::HistoryWriter;
 
 /// Records read at the same time.
@@ -213,6 +213,7 @@ const CSV_COLUMNS: &[&str] = &[
     "eventId",
     "eventTime",
     "actor",
+    "state",
 ];
 
 fn csv(changes: &[ChangeRecord]) -> Result<String, ::csv::Error> {
@@ -245,10 +246,18 @@ fn csv(changes: &[ChangeRecord]) -> Result<String, ::csv::Error> {
             cause.event_id.as_deref().unwrap_or_default(),
             cause.event_time.as_deref().unwrap_or_default(),
             cause.actor.as_deref().unwrap_or_default(),
+            state_name(c.state),
         ])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn state_name(state: RecordState) -> &'static str {
+    match state {
+        RecordState::Applied => "applied",
+        RecordState::Intended => "intended",
+    }
 }
 
 fn state_columns(state: Option<&EntryState>) -> (String, String, String) {
@@ -293,8 +302,12 @@ fn table(changes: &[ChangeRecord]) -> String {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
+        let intended = match c.state {
+            RecordState::Intended => "  [intended only: its run did not finish]",
+            RecordState::Applied => "",
+        };
         out.push_str(&format!(
-            "{}  {}  {sign} {} {}  username={username} groups=[{groups}]{}  ({trigger}{}{why})  run {}\n",
+            "{}  {}  {sign} {} {}  username={username} groups=[{groups}]{}  ({trigger}{}{why})  run {}{intended}\n",
             c.time,
             c.cluster,
             c.store,

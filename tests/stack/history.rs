@@ -109,6 +109,7 @@ fn an_event_s_change_is_recorded_with_its_cause_and_a_quiet_run_writes_nothing()
     assert_eq!(change["account"], "123456789012");
     assert_eq!(change["principal"], bob_arn.as_str());
     assert_eq!(change["before"], Value::Null);
+    assert_eq!(change["state"], "applied");
     assert_eq!(change["after"]["groups"], json!(["system:masters"]));
     let cause = &change["cause"];
     assert_eq!(cause["trigger"], "event");
@@ -166,7 +167,7 @@ fn an_event_s_change_is_recorded_with_its_cause_and_a_quiet_run_writes_nothing()
     let mut lines = csv.stdout.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "time,runId,cluster,account,store,change,principal,beforeUsername,beforeGroups,beforeAccessPolicies,afterUsername,afterGroups,afterAccessPolicies,trigger,eventName,eventId,eventTime,actor"
+        "time,runId,cluster,account,store,change,principal,beforeUsername,beforeGroups,beforeAccessPolicies,afterUsername,afterGroups,afterAccessPolicies,trigger,eventName,eventId,eventTime,actor,state"
     );
     assert_eq!(lines.count(), 3);
 }

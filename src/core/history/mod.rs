@@ -159,6 +159,9 @@ pub struct ChangeRecord {
     pub before: Option<EntryState>,
     pub after: Option<EntryState>,
     pub cause: Cause,
+    /// `applied`, or `intended` when only the intent of its run is recorded (the run stopped
+    /// between its intent and its writes: the change may not have been made).
+    pub state: RecordState,
 }
 
 /// Whether a record's changes are made yet.
@@ -252,6 +255,7 @@ impl RunRecord {
                     before: c.before.clone(),
                     after: c.after.clone(),
                     cause: context.cause.clone(),
+                    state,
                 })
                 .collect(),
             aws_auth: aws_auth.map(AwsAuthSnapshot::of),

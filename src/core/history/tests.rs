@@ -103,6 +103,7 @@ fn a_record_serializes_with_the_contract_s_field_names() {
                 "before": {"username": "alice", "groups": ["view"], "accessPolicies": []},
                 "after": {"username": "alice", "groups": ["system:masters"], "accessPolicies": []},
                 "cause": cause_json,
+                "state": "applied",
             }],
             "awsAuth": {"data": {"mapUsers": "[]\n"}, "annotations": {}},
         })

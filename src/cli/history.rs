@@ -10,6 +10,8 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use super::fail;
+
 use futures::StreamExt;
 use jiff::Timestamp;
 
@@ -118,11 +120,6 @@ pub async fn run(args: &HistoryArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
-}
-
 /// Every record under `prefixes`, in key order; an unreadable or unparsable object is an
 /// error naming it.
 pub(super) async fn read_records(
@@ -223,10 +220,6 @@ fn csv(changes: &[ChangeRecord]) -> Result<String, ::csv::Error> {
         let (bu, bg, bp) = state_columns(c.before.as_ref());
         let (au, ag, ap) = state_columns(c.after.as_ref());
         let cause = &c.cause;
-        let trigger = serde_json::to_value(cause.trigger)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         out.write_record([
             c.time.as_str(),
             &c.run_id,
@@ -241,23 +234,16 @@ fn csv(changes: &[ChangeRecord]) -> Result<String, ::csv::Error> {
             &au,
             &ag,
             &ap,
-            &trigger,
+            cause.trigger.as_str(),
             cause.event_name.as_deref().unwrap_or_default(),
             cause.event_id.as_deref().unwrap_or_default(),
             cause.event_time.as_deref().unwrap_or_default(),
             cause.actor.as_deref().unwrap_or_default(),
-            state_name(c.state),
+            c.state.as_str(),
         ])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn state_name(state: RecordState) -> &'static str {
-    match state {
-        RecordState::Applied => "applied",
-        RecordState::Intended => "intended",
-    }
 }
 
 fn state_columns(state: Option<&EntryState>) -> (String, String, String) {
@@ -298,10 +284,7 @@ fn table(changes: &[ChangeRecord]) -> String {
             (None, Some(actor)) => format!("by {actor}"),
             (None, None) => String::new(),
         };
-        let trigger = serde_json::to_value(c.cause.trigger)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let trigger = c.cause.trigger.as_str();
         let intended = match c.state {
             RecordState::Intended => "  [intended only: its run did not finish]",
             RecordState::Applied => "",

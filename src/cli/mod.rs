@@ -95,3 +95,9 @@ pub(crate) async fn operator_cause(reconciler: &Reconciler, writes: bool) -> Cau
     }
     cause
 }
+
+/// `error: MESSAGE` on stderr, and exit code 1.
+pub(crate) fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}

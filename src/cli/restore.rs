@@ -9,6 +9,8 @@
 
 use std::process::ExitCode;
 
+use super::fail;
+
 use jiff::Timestamp;
 
 use crate::core::history::keys::date_prefixes;
@@ -148,11 +150,6 @@ pub async fn run(args: &RestoreArgs) -> ExitCode {
         ));
     }
     ExitCode::SUCCESS
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::FAILURE
 }
 
 /// When a run started, from its id (`20261204T193000Z-...`).

@@ -85,13 +85,13 @@ impl HistoryWriter {
         &self.prefix
     }
 
-    /// Writes `record` (at its run's key on its cluster) and puts its changes on the bus;
-    /// the bus's failures, as messages.
-    pub async fn write(&self, record: &RunRecord) -> Result<Vec<String>, BucketError> {
-        let started = record
-            .time
-            .parse()
-            .unwrap_or_else(|_| jiff::Timestamp::now());
+    /// Writes `record` (at the key of its run, started at `started`, on its cluster) and puts
+    /// its changes on the bus; the bus's failures, as messages.
+    pub async fn write(
+        &self,
+        record: &RunRecord,
+        started: jiff::Timestamp,
+    ) -> Result<Vec<String>, BucketError> {
         self.put(record, started).await?;
         Ok(self.announce(record).await)
     }

@@ -71,7 +71,7 @@ impl Reconciler {
                 &plan.changes,
                 Some(write),
             );
-            match history.write(&record).await {
+            match history.write(&record, now).await {
                 Ok(failures) => {
                     for failure in failures {
                         tracing::error!(error = %failure, "change events not sent");

@@ -41,6 +41,17 @@ pub enum Trigger {
     Cli,
 }
 
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Event => "event",
+            Trigger::Schedule => "schedule",
+            Trigger::Invoke => "invoke",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
 /// Why a run made its changes: the trigger and, for an IAM event, the CloudTrail facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -172,6 +183,15 @@ pub enum RecordState {
     Intended,
     /// Written after the run's writes: exactly the changes made.
     Applied,
+}
+
+impl RecordState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Intended => "intended",
+            RecordState::Applied => "applied",
+        }
+    }
 }
 
 /// The aws-auth ConfigMap as a run left it (for `restore`).

@@ -118,3 +118,21 @@ fn only_removals_grant_nothing() {
     assert!(ChangeKind::Changed.may_grant());
     assert!(!ChangeKind::Removed.may_grant());
 }
+
+#[test]
+fn the_names_are_the_json_names() {
+    for trigger in [
+        Trigger::Event,
+        Trigger::Schedule,
+        Trigger::Invoke,
+        Trigger::Cli,
+    ] {
+        assert_eq!(serde_json::to_value(trigger).unwrap(), trigger.as_str());
+    }
+    for state in [RecordState::Intended, RecordState::Applied] {
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+    }
+    for kind in [ChangeKind::Added, ChangeKind::Removed, ChangeKind::Changed] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
+}

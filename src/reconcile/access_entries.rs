@@ -214,7 +214,7 @@ pub(super) async fn read_entries(
 
 /// Whose policies a read needs: ours, and those of desired principals and of the protected
 /// identity (see [`read_entries`]).
-fn wanted_policies(
+pub(super) fn wanted_policies(
     desired: &DesiredSet,
     protected: &[String],
 ) -> impl Fn(&CurrentEntry) -> bool + Sync + use<> {

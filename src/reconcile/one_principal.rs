@@ -1,5 +1,5 @@
-//! A user event on a cluster where EKS reads access entries alone (`API`): the cost does not
-//! grow with the cluster. IAM: the user's groups (read once for the run) and GetUser (ARN and
+//! A user event on a cluster where EKS reads access entries (`API`, and `API_AND_CONFIG_MAP`
+//! through `both_stores`, which also reads aws-auth): the cost does not grow with the cluster. IAM: the user's groups (read once for the run) and GetUser (ARN and
 //! unique id, once for all clusters); EKS: that principal's entry (DescribeAccessEntry, then
 //! ListAssociatedAccessPolicies when there is one) and the writes.
 //!
@@ -13,6 +13,7 @@
 //! The plan is the core's ([`crate::core::access_entries::one_principal`]); the writes go
 //! through the one apply path (`apply`).
 
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
@@ -59,7 +60,7 @@ impl Reconciler {
     /// The user's desired entry on this cluster (none: they lose it), with their ARN and
     /// unique id from IAM; `None` when the cluster is left to the schedule (the reason is in
     /// the report's warnings).
-    async fn desired_entry_of(
+    pub(super) async fn desired_entry_of(
         &self,
         run: ClusterRun<'_>,
         user: &UserFacts,
@@ -131,7 +132,7 @@ impl Reconciler {
         let mut read = self
             .entries_of_user(store, desired, user, cluster_account)
             .await?;
-        let make = |read: &Read| {
+        let make = |read: &PrincipalEntries| {
             plan_one(
                 &AccessPlanRequest {
                     current: &read.own,
@@ -148,30 +149,20 @@ impl Reconciler {
             plan = make(&read);
         }
         let (own, others) = (read.own.len(), read.others.len());
-        report.entries_read = Some(EntriesRead {
-            principal: read.principal.clone(),
-            listed: read.listed.as_ref().map_or(0, Vec::len),
-            others_described: read.described,
-            other_admin: read
-                .others
-                .iter()
-                .find(|e| e.is_admin())
-                .map(|e| e.principal_arn.clone()),
-        });
+        report.entries_read = Some(read.summary());
         tracing::info!(cluster = %run.cluster.name, principal = %read.principal, own, others, "user event: access entries read");
-        let current: Vec<CurrentEntry> = read.own.iter().chain(&read.others).cloned().collect();
-        self.carry_out(store, run, &current, plan, report).await
+        self.carry_out(store, run, &read.all(), plan, report).await
     }
 
     /// The user's own entries: under their ARN (IAM's or the configured one), else, for a
     /// deleted user, under the ARN without a path, then by name among the listed entries.
-    async fn entries_of_user(
+    pub(super) async fn entries_of_user(
         &self,
         store: &AccessEntryStore,
         desired: &DesiredSet,
         user: &UserFacts,
         cluster_account: Option<&str>,
-    ) -> Result<Read, AccessEntryError> {
+    ) -> Result<PrincipalEntries, AccessEntryError> {
         let account = user
             .arn
             .as_deref()
@@ -196,12 +187,12 @@ impl Reconciler {
             seen.push(key);
             first
         });
-        let mut read = Read {
+        let mut read = PrincipalEntries {
             principal: candidates.first().cloned().unwrap_or_default(),
-            ..Read::default()
+            ..PrincipalEntries::default()
         };
         for arn in &candidates {
-            read.own.extend(store.entry_of(arn).await?);
+            read.look_up_own(store, arn).await?;
         }
         if read.own.is_empty() && user.arn.is_none() {
             // A deleted user with a path: found by name (IAM user names are unique in an
@@ -214,7 +205,7 @@ impl Reconciler {
                 .cloned()
                 .collect();
             for arn in &named {
-                read.own.extend(store.entry_of(arn).await?);
+                read.look_up_own(store, arn).await?;
             }
             if let Some(first) = named.first() {
                 read.principal = first.clone();
@@ -226,22 +217,104 @@ impl Reconciler {
 
 /// What a user event read of one cluster's access entries.
 #[derive(Debug, Default)]
-struct Read {
+pub(super) struct PrincipalEntries {
     /// The ARN the event's user is known under.
-    principal: String,
+    pub principal: String,
     /// The user's own entries (none, or one; two when an old path lingers).
-    own: Vec<CurrentEntry>,
-    /// Other entries, read only for the last-cluster-admin guard.
-    others: Vec<CurrentEntry>,
+    pub own: Vec<CurrentEntry>,
+    /// Other entries, read only for the guards.
+    pub others: Vec<CurrentEntry>,
+    /// Principal keys looked up and found without an access entry.
+    pub without_entry: BTreeSet<String>,
+    /// Principal keys whose entry is known: read, or found absent.
+    known: BTreeSet<String>,
+    /// Principals to look at for the last-cluster-admin guard before the listed entries
+    /// (aws-auth's admins, on a cluster that reads both stores).
+    candidates: VecDeque<String>,
+    /// aws-auth's admins, as queued (for the summary).
+    aws_auth_admins: Vec<String>,
     /// Every entry's principal (ListAccessEntries), once listed.
     listed: Option<Vec<String>>,
     /// Listed entries looked at so far for the guard (described, or the user's own).
     next: usize,
-    /// Of those, how many were described.
+    /// Of those and the candidates, how many were looked up.
     described: usize,
 }
 
-impl Read {
+impl PrincipalEntries {
+    /// The user's own entry under `arn`, if any.
+    async fn look_up_own(
+        &mut self,
+        store: &AccessEntryStore,
+        arn: &str,
+    ) -> Result<(), AccessEntryError> {
+        self.known.insert(principal_key(arn));
+        match store.entry_of(arn).await? {
+            Some(entry) => {
+                self.known.insert(principal_key(&entry.principal_arn));
+                self.own.push(entry);
+            }
+            None => {
+                self.without_entry.insert(principal_key(arn));
+            }
+        }
+        Ok(())
+    }
+
+    /// Another principal's entry under `arn` (into `others`, or `without_entry`).
+    pub(super) async fn look_up(
+        &mut self,
+        store: &AccessEntryStore,
+        arn: &str,
+    ) -> Result<(), AccessEntryError> {
+        self.described += 1;
+        self.known.insert(principal_key(arn));
+        match store.entry_of(arn).await? {
+            Some(entry) => {
+                self.known.insert(principal_key(&entry.principal_arn));
+                self.others.push(entry);
+            }
+            None => {
+                self.without_entry.insert(principal_key(arn));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the access entry of `arn`'s principal is known (read, or known absent).
+    pub(super) fn knows(&self, arn: &str) -> bool {
+        self.known.contains(&principal_key(arn))
+    }
+
+    /// Principals to look at first when another cluster admin is needed.
+    pub(super) fn queue_candidates(&mut self, arns: Vec<String>) {
+        self.aws_auth_admins.clone_from(&arns);
+        self.candidates.extend(arns);
+    }
+
+    /// Everything read: the user's entries, then the others.
+    pub(super) fn all(&self) -> Vec<CurrentEntry> {
+        self.own.iter().chain(&self.others).cloned().collect()
+    }
+
+    /// What was read, for the summary's `entriesRead`: the other admin is the first admin
+    /// entry read, else the first of aws-auth's admins known to hold no entry.
+    pub(super) fn summary(&self) -> EntriesRead {
+        let admin_entry = self.others.iter().find(|e| e.is_admin());
+        let aws_auth_admin = self
+            .aws_auth_admins
+            .iter()
+            .find(|arn| self.without_entry.contains(&principal_key(arn)));
+        EntriesRead {
+            principal: self.principal.clone(),
+            listed: self.listed.as_ref().map_or(0, Vec::len),
+            others_described: self.described,
+            other_admin: admin_entry
+                .map(|e| e.principal_arn.clone())
+                .or_else(|| aws_auth_admin.cloned()),
+        }
+    }
+
     /// The listed principals (listed on first use).
     async fn list(&mut self, store: &AccessEntryStore) -> Result<&[String], AccessEntryError> {
         if self.listed.is_none() {
@@ -250,33 +323,37 @@ impl Read {
         Ok(self.listed.as_deref().unwrap_or_default())
     }
 
-    /// Describes the next listed entry that is not the user's own into `others`; `false` when
-    /// every entry has been read.
-    async fn describe_next(&mut self, store: &AccessEntryStore) -> Result<bool, AccessEntryError> {
-        let own: Vec<String> = self
-            .own
-            .iter()
-            .map(|e| principal_key(&e.principal_arn))
-            .collect();
+    /// Looks up the next principal not known yet for the guard: a queued candidate, else the
+    /// next listed entry; `false` when every entry has been read.
+    pub(super) async fn describe_next(
+        &mut self,
+        store: &AccessEntryStore,
+    ) -> Result<bool, AccessEntryError> {
+        while let Some(arn) = self.candidates.pop_front() {
+            if !self.knows(&arn) {
+                self.look_up(store, &arn).await?;
+                return Ok(true);
+            }
+        }
         let start = self.next;
-        let listed = self.list(store).await?;
+        self.list(store).await?;
+        let listed = self.listed.as_deref().unwrap_or_default();
         let Some(offset) = listed[start..]
             .iter()
-            .position(|arn| !own.contains(&principal_key(arn)))
+            .position(|arn| !self.known.contains(&principal_key(arn)))
         else {
             self.next = listed.len();
             return Ok(false);
         };
         let arn = listed[start + offset].clone();
         self.next = start + offset + 1;
-        self.described += 1;
-        self.others.extend(store.entry_of(&arn).await?);
+        self.look_up(store, &arn).await?;
         Ok(true)
     }
 }
 
 /// An empty aws-auth: the one-user desired set then holds only the event's user.
-fn no_aws_auth() -> AwsAuth {
+pub(super) fn no_aws_auth() -> AwsAuth {
     AwsAuth::read(&ConfigMapData::default()).expect("an empty aws-auth reads")
 }
 

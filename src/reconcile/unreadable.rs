@@ -4,13 +4,15 @@
 //! error (so the run is retried and alarmed), its report listing what was revoked.
 //!
 //! - aws-auth unreadable (its GET failed for good): the access entries' removals, released
-//!   by [`crate::core::access_entries::hold_back::release_despite_refusal`].
+//!   by [`crate::core::access_entries::hold_back::release_despite_refusal`]. A full run reads
+//!   every entry for it; a user event only the user's (the plan then covers that user alone).
 //! - access entries unreadable: aws-auth's removals only
 //!   ([`crate::core::aws_auth::plan::Writes::RemovalsOnly`]), the guards judging aws-auth alone.
 //!
 //! Nothing is written in a dry run.
 
 use crate::aws::access_entries::{AccessEntryError, AccessEntryStore};
+use crate::core::access_entries::CurrentEntry;
 use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::{self as entries, AccessPlanRequest};
 use crate::core::aws_auth::plan::{PlanRequest, Writes, plan_writes};
@@ -23,6 +25,7 @@ use crate::kubernetes::{AwsAuthStore, KubeError, StoredAwsAuth};
 use super::access_entries::{log_access_plan, read_entries, record_results};
 use super::apply::apply_despite_refusal;
 use super::aws_auth::write_aws_auth;
+use super::both_stores::BothScope;
 use super::report::ClusterReport;
 use super::{ClusterError, ClusterRun, Reconciler};
 
@@ -34,17 +37,27 @@ impl Reconciler {
         entries_store: &AccessEntryStore,
         run: ClusterRun<'_>,
         grants: Store,
-        desired: &DesiredSet,
+        scope: &BothScope,
         report: &mut ClusterReport,
         error: KubeError,
     ) -> ClusterError {
         if run.dry_run {
             return error.into();
         }
-        let current = match read_entries(entries_store, desired, run.protected).await {
-            Ok(current) => current,
-            Err(_) => return error.into(), // neither store readable: nothing to judge by
+        // What is planned (`current`) and what the guards judge by (`read`).
+        let read: Result<(DesiredSet, Vec<CurrentEntry>, Vec<CurrentEntry>), _> = match scope {
+            BothScope::Whole(desired) => read_entries(entries_store, desired, run.protected)
+                .await
+                .map(|all| (desired.clone(), all.clone(), all)),
+            BothScope::Principal { entry, user } => self
+                .entries_of_user(entries_store, entry, user, account_of(&run.info.arn))
+                .await
+                .map(|read| (entry.clone(), read.own.clone(), read.all())),
         };
+        let Ok((desired, current, read)) = read else {
+            return error.into(); // neither store readable: nothing to judge by
+        };
+        let desired = &desired;
         let writes = match grants {
             Store::AccessEntries => entries::Writes::Sync,
             Store::AwsAuth => entries::Writes::ExistingOnly,
@@ -69,7 +82,7 @@ impl Reconciler {
         let applied = apply_despite_refusal(
             entries_store,
             Release {
-                current: &current,
+                current: &read,
                 changes: &plan.changes,
                 progress: &[],
                 other: None,

@@ -14,3 +14,4 @@ mod fleet;
 mod rotation;
 mod support;
 mod user_entries;
+mod user_entries_both;

@@ -398,6 +398,31 @@ impl Scenario {
         }
     }
 
+    /// Forgets the calls made so far (a step whose calls another test already states).
+    pub fn counters_reset(&self) {
+        self.sim.state.counters.reset();
+        self.iam_log.take();
+        self.sts_log.take();
+    }
+
+    /// CreateAccessEntry of `arn` by hand, with `groups` and no policy.
+    pub fn create_entry(&self, arn: &str, groups: &[&str]) {
+        let mut world = self.sim.state.world();
+        let cluster = world.clusters.get_mut(CLUSTER).expect("the cluster exists");
+        let principal = eks_sim::arn::PrincipalArn::parse(arn).expect("a principal ARN");
+        let new = eks_sim::access_entries::NewEntry {
+            principal_arn: arn.to_owned(),
+            kubernetes_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            username: None,
+            entry_type: "STANDARD".to_owned(),
+            tags: json!({}),
+        };
+        cluster
+            .access_entries
+            .create(new, principal, CLUSTER, REGION, ACCOUNT)
+            .expect("under EKS's limit");
+    }
+
     /// UpdateAccessEntry of `arn` by hand (`body` as EKS takes it: `kubernetesGroups`,
     /// `username`).
     pub fn edit_entry(&self, arn: &str, body: Value) {
@@ -440,6 +465,24 @@ impl Scenario {
             .iter()
             .map(|e| e.principal_arn.clone())
             .collect()
+    }
+
+    /// Writes aws-auth by hand (`data`: section name → YAML text), as someone with
+    /// cluster access would: creates it, or replaces whatever is there.
+    pub fn put_aws_auth(&self, data: Value) {
+        let mut world = self.sim.state.world();
+        let cluster = world.clusters.get_mut(CLUSTER).expect("the cluster exists");
+        let body =
+            json!({"metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": data});
+        let exists = cluster.configmaps.data("kube-system", "aws-auth").is_some();
+        let written = if exists {
+            cluster
+                .configmaps
+                .replace("kube-system", "aws-auth", body, false)
+        } else {
+            cluster.configmaps.create("kube-system", body, false)
+        };
+        written.expect("aws-auth is written");
     }
 
     /// aws-auth as the cluster stores it now: section name → its YAML text.

@@ -490,7 +490,7 @@ pub(super) fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView
 }
 
 /// What the guards see of `changes` to the `current` entries.
-pub(super) fn proposal(current: &[CurrentEntry], changes: &[Change]) -> StoreProposal {
+pub(crate) fn proposal(current: &[CurrentEntry], changes: &[Change]) -> StoreProposal {
     let before = view_before(current);
     let after = view_after(before.clone(), changes);
     let removed: Vec<String> = changes

@@ -146,6 +146,8 @@ pub fn desired_for_user_event(
 }
 
 #[cfg(test)]
+mod both_stores_path;
+#[cfg(test)]
 mod forged_payloads;
 #[cfg(test)]
 mod one_principal_path;

@@ -1,6 +1,8 @@
 //! The plan over both stores: revocation from every store, no additions to the store that
 //! does not grant, shadowed grants, and the guards on effective access.
 
+use std::collections::BTreeSet;
+
 use super::*;
 use crate::core::access_entries::{ChangeKind as EntryChange, CurrentEntry};
 use crate::core::aws_auth::plan::ChangeKind;
@@ -9,6 +11,7 @@ use crate::core::desired::DesiredSet;
 use crate::core::guards::{Guard, GuardSettings};
 use crate::fixtures::{
     ACCOUNT, Desired, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role, role_arn,
+    view_policy,
 };
 
 fn managed_user(name: &str, groups: &[&str]) -> String {
@@ -262,4 +265,120 @@ fn removals_only_revokes_and_keeps_everything_else_exactly() {
             && !written.contains("system:masters"),
         "ann kept exactly as she was: {written}"
     );
+}
+
+/// A user event's plan over both stores: aws-auth whole, of the access entries the user's own
+/// (`own`), `others` and the principals known to have none.
+fn plan_one_for(
+    aws_auth: &ConfigMapData,
+    aws_auth_desired: &DesiredSet,
+    own: &[CurrentEntry],
+    entry_desired: &DesiredSet,
+    others: &[CurrentEntry],
+    without_entry: &[String],
+) -> BothPlan {
+    let ownership = OwnershipRules::default();
+    let guards = GuardSettings::default();
+    let without_entry: BTreeSet<String> = without_entry
+        .iter()
+        .map(|arn| crate::core::names::principal_key(arn))
+        .collect();
+    plan_both_for_principal(
+        &BothRequest {
+            grants: Store::AccessEntries,
+            aws_auth: PlanRequest {
+                current: Some(aws_auth),
+                desired: aws_auth_desired,
+                guards,
+                protected: &[],
+                ownership: &ownership,
+            },
+            access_entries: AccessPlanRequest {
+                current: own,
+                desired: entry_desired,
+                cluster_account: Some(ACCOUNT),
+                guards,
+                protected: &[],
+            },
+        },
+        PrincipalRead {
+            others,
+            without_entry: &without_entry,
+        },
+    )
+}
+
+#[test]
+fn a_user_event_changes_only_that_users_entry_and_mapping() {
+    // aws-auth maps ann (managed) too; the event's desired entries hold vic alone.
+    let aws_auth = aws_auth_data(
+        "",
+        &format!(
+            "{}{}",
+            managed_user("ann", &["viewers"]),
+            managed_user("vic", &["viewers"])
+        ),
+        "",
+    );
+    let aws_auth_desired = Desired::new().user(&user("ann"), "ann", &["viewers"]);
+    let entry_desired = Desired::new().user(&user("wes"), "wes", &["viewers"]);
+    let plan = plan_one_for(
+        &aws_auth,
+        &aws_auth_desired.0,
+        &[],
+        &entry_desired.0,
+        &[],
+        &[user("wes"), user("vic")],
+    );
+    assert!(!plan.is_refused(), "{}", plan.describe());
+    assert_eq!(
+        entry_changes(&plan),
+        [(EntryChange::Create, user("wes").as_str())],
+        "no entry for ann: she is in aws-auth's desired set, not the event's"
+    );
+    assert_eq!(
+        aws_auth_changes(&plan),
+        [(ChangeKind::Remove, user("vic").as_str())]
+    );
+}
+
+#[test]
+fn an_aws_auth_admin_counts_only_once_its_principal_is_known_to_hold_no_entry() {
+    // vic, the event's user, loses his admin entry; root is a hand-written system:masters
+    // mapping whose access entry (which would win) is not read yet.
+    let aws_auth = aws_auth_data(
+        "- rolearn: arn:aws:iam::111122223333:role/root\n  username: root\n  groups:\n    - system:masters\n",
+        "",
+        "",
+    );
+    let own = [entry(&user("vic"), "vic", &[])
+        .managed()
+        .with(admin_policy())];
+    let nobody = Desired::new();
+    let plan = |others: &[CurrentEntry], without: &[String]| {
+        plan_one_for(&aws_auth, &nobody.0, &own, &nobody.0, others, without)
+    };
+    let unknown = plan(&[], &[user("vic")]);
+    assert!(unknown.needs_another_admin(), "{}", unknown.describe());
+    // root has an access entry without cluster-admin: EKS uses it, not the mapping.
+    let viewer = [entry(&role_arn("root"), "root", &[]).with(view_policy())];
+    let shadowed = plan(&viewer, &[user("vic")]);
+    assert!(shadowed.needs_another_admin(), "{}", shadowed.describe());
+    // root has no access entry: the mapping is what EKS uses, and it is cluster-admin.
+    let known = plan(&[], &[user("vic"), role_arn("root")]);
+    assert!(!known.is_refused(), "{}", known.describe());
+    assert_eq!(
+        entry_changes(&known),
+        [(EntryChange::Delete, user("vic").as_str())]
+    );
+}
+
+#[test]
+fn a_user_event_never_lets_the_last_admin_go_whatever_aws_auth_holds_unread() {
+    // vic is the last admin, through aws-auth only (no entry); nobody else is known.
+    let aws_auth = aws_auth_data("", &managed_user("vic", &["system:masters"]), "");
+    let nobody = Desired::new();
+    let plan = plan_one_for(&aws_auth, &nobody.0, &[], &nobody.0, &[], &[user("vic")]);
+    assert!(plan.needs_another_admin(), "{}", plan.describe());
+    assert!(plan.aws_auth.write.is_none());
 }

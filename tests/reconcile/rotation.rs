@@ -1,7 +1,9 @@
-//! Amortized steady-state reads on an `API` cluster (issue 21): a warm instance lists the
-//! entries every run and describes only what is new to it, due for re-reading, or about to
-//! change. A revocation never waits for the rotation; a hand edit of one of our entries is
-//! repaired once the rotation reaches it.
+//! Amortized steady-state reads on the access entries (issue 21), on an `API` cluster and on
+//! an `API_AND_CONFIG_MAP` one (which also reads aws-auth, one GET a run): a warm instance
+//! lists the entries every run and describes only what is new to it, due for re-reading, or
+//! about to change. A revocation never waits for the rotation (where aws-auth is read too, a
+//! plan that takes anything from aws-auth is judged on a fresh read of every entry); a hand
+//! edit of one of our entries is repaired once the rotation reaches it.
 
 use serde_json::{Value, json};
 
@@ -18,13 +20,24 @@ fn viewers() -> Value {
     })
 }
 
-fn full_run(eks: &[(&str, u64)]) -> Calls {
-    Calls::none().iam(&["GetGroup"]).eks(eks)
+/// A full run's calls: `eks` and, where EKS reads aws-auth too, its GET.
+fn full_run(mode: AuthMode, eks: &[(&str, u64)]) -> Calls {
+    let calls = Calls::none().iam(&["GetGroup"]).eks(eks);
+    match mode {
+        AuthMode::ApiAndConfigMap => calls.kube(&[("get", 1)]),
+        _ => calls,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_instance_describes_only_what_is_new_due_or_changing() {
-    let s = Setup::cluster(AuthMode::Api, "auto", viewers())
+    for mode in [AuthMode::Api, AuthMode::ApiAndConfigMap] {
+        warm_instance_reads(mode).await;
+    }
+}
+
+async fn warm_instance_reads(mode: AuthMode) {
+    let s = Setup::cluster(mode, "auto", viewers())
         .iam(vec![
             iam::get_group("eks-viewers", MEMBERS),
             iam::get_group("eks-viewers", MEMBERS),
@@ -38,13 +51,16 @@ async fn a_warm_instance_describes_only_what_is_new_due_or_changing() {
     let first = s.handle(&schedule).await.unwrap();
     assert_eq!(first["clusters"][0]["added"].as_array().unwrap().len(), 6);
     s.verify(
-        full_run(&[
-            ("DescribeCluster", 1),
-            ("ListAccessEntries", 1),
-            ("DescribeAccessEntry", 1),
-            ("ListAssociatedAccessPolicies", 1),
-            ("CreateAccessEntry", 6),
-        ])
+        full_run(
+            mode,
+            &[
+                ("DescribeCluster", 1),
+                ("ListAccessEntries", 1),
+                ("DescribeAccessEntry", 1),
+                ("ListAssociatedAccessPolicies", 1),
+                ("CreateAccessEntry", 6),
+            ],
+        )
         .caller_identity(),
     );
     // The entries just written are described once (a write is never remembered unread).
@@ -54,12 +70,15 @@ async fn a_warm_instance_describes_only_what_is_new_due_or_changing() {
         json!({"listed": 7, "described": 7, "fromMemory": 0}),
         "{second:#}"
     );
-    s.verify(full_run(&[
-        ("DescribeCluster", 1),
-        ("ListAccessEntries", 1),
-        ("DescribeAccessEntry", 7),
-        ("ListAssociatedAccessPolicies", 7),
-    ]));
+    s.verify(full_run(
+        mode,
+        &[
+            ("DescribeCluster", 1),
+            ("ListAccessEntries", 1),
+            ("DescribeAccessEntry", 7),
+            ("ListAssociatedAccessPolicies", 7),
+        ],
+    ));
     // Steady: the list, and the rotation's share (one entry, a moment after the last run).
     let third = s.handle(&schedule).await.unwrap();
     assert_eq!(third["clusters"][0]["outcome"], "unchanged", "{third:#}");
@@ -68,12 +87,15 @@ async fn a_warm_instance_describes_only_what_is_new_due_or_changing() {
         json!({"listed": 7, "described": 1, "fromMemory": 6}),
         "{third:#}"
     );
-    s.verify(full_run(&[
-        ("DescribeCluster", 1),
-        ("ListAccessEntries", 1),
-        ("DescribeAccessEntry", 1),
-        ("ListAssociatedAccessPolicies", 1),
-    ]));
+    s.verify(full_run(
+        mode,
+        &[
+            ("DescribeCluster", 1),
+            ("ListAccessEntries", 1),
+            ("DescribeAccessEntry", 1),
+            ("ListAssociatedAccessPolicies", 1),
+        ],
+    ));
     // m05 left the group: their remembered entry is described again, then deleted, in
     // this very run.
     let m05 = iam::user_arn("m05");
@@ -91,11 +113,67 @@ async fn a_warm_instance_describes_only_what_is_new_due_or_changing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_auth_revocation_is_judged_on_a_fresh_read_of_every_entry() {
+    let s = Setup::cluster(AuthMode::ApiAndConfigMap, "auto", viewers())
+        .iam(vec![
+            iam::get_group("eks-viewers", MEMBERS),
+            iam::get_group("eks-viewers", MEMBERS),
+            iam::get_group("eks-viewers", FIVE),
+        ])
+        .start()
+        .await;
+    // m05 was mapped in aws-auth before the cluster moved on (kept in step, never added).
+    let m05 = iam::user_arn("m05");
+    s.put_aws_auth(json!({"mapUsers": format!(
+        "- userarn: {m05}\n  username: m05\n  groups:\n    - viewers\n  managedBy: eks-iam-sync\n"
+    )}));
+    let schedule = event("scheduled_event", None);
+    s.handle(&schedule).await.unwrap();
+    s.handle(&schedule).await.unwrap(); // every entry described and remembered
+    s.verify(
+        Calls::none()
+            .iam(&["GetGroup", "GetGroup"])
+            .caller_identity()
+            .eks(&[
+                ("DescribeCluster", 2),
+                ("ListAccessEntries", 2),
+                ("DescribeAccessEntry", 8),
+                ("ListAssociatedAccessPolicies", 8),
+                ("CreateAccessEntry", 6),
+            ])
+            .kube(&[("get", 2), ("update", 1)]),
+    );
+    // m05 left: the mapping and the entry go in one run, judged on every entry read afresh.
+    let left = s.handle(&schedule).await.unwrap();
+    let cluster = &left["clusters"][0];
+    assert_eq!(
+        cluster["entryReads"],
+        json!({"listed": 7, "described": 7, "fromMemory": 0}),
+        "{left:#}"
+    );
+    let stores: Vec<&str> = (cluster["removed"].as_array().unwrap().iter())
+        .map(|e| e["store"].as_str().unwrap())
+        .collect();
+    assert_eq!(stores, ["aws-auth", "access-entries"], "{left:#}");
+    assert!(
+        s.identity_of(&m05).is_none(),
+        "refused with their own token"
+    );
+    s.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_edit_of_our_entry_is_repaired_when_the_rotation_reaches_it() {
+    for mode in [AuthMode::Api, AuthMode::ApiAndConfigMap] {
+        hand_edit_repaired(mode).await;
+    }
+}
+
+async fn hand_edit_repaired(mode: AuthMode) {
     let rules = (0..12)
         .map(|_| iam::get_group("eks-viewers", FIVE))
         .collect();
-    let s = Setup::cluster(AuthMode::Api, "auto", viewers())
+    let s = Setup::cluster(mode, "auto", viewers())
         .iam(rules)
         .start()
         .await;

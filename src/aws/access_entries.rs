@@ -159,6 +159,11 @@ impl AccessEntryStore {
         }
     }
 
+    /// The cluster's name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
     fn error<E>(
         &self,
         operation: &'static str,

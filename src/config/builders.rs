@@ -54,41 +54,6 @@ impl RawConfig {
         self
     }
 
-    /// Adds an access policy to the last `groups[]` mapping (`namespaces: None`: cluster scope).
-    pub fn group_policy(mut self, policy: &str, namespaces: Option<&[&str]>) -> Self {
-        if let Some(m) = self.groups.last_mut() {
-            m.access_policies
-                .push(RawAccessPolicy::new(policy, namespaces));
-        }
-        self
-    }
-
-    /// Adds an access policy to the last `users[]` mapping.
-    pub fn user_policy(mut self, policy: &str, namespaces: Option<&[&str]>) -> Self {
-        if let Some(m) = self.users.last_mut() {
-            m.access_policies
-                .push(RawAccessPolicy::new(policy, namespaces));
-        }
-        self
-    }
-
-    /// Adds an access policy to the last `roles[]` mapping.
-    pub fn role_policy(mut self, policy: &str, namespaces: Option<&[&str]>) -> Self {
-        if let Some(m) = self.roles.last_mut() {
-            m.access_policies
-                .push(RawAccessPolicy::new(policy, namespaces));
-        }
-        self
-    }
-
-    /// Sets `accessEntryType` on the last `roles[]` mapping.
-    pub fn role_entry_type(mut self, entry_type: &str) -> Self {
-        if let Some(m) = self.roles.last_mut() {
-            m.access_entry_type = Some(entry_type.to_owned());
-        }
-        self
-    }
-
     /// Adds an account id for `mapAccounts`.
     pub fn account(mut self, account_id: &str) -> Self {
         self.accounts
@@ -116,6 +81,6 @@ impl RawPrincipal {
     }
 }
 
-pub(super) fn owned(items: &[&str]) -> Vec<String> {
+fn owned(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }

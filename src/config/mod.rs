@@ -382,16 +382,6 @@ pub struct RawAccessPolicy {
     pub namespaces: Option<Vec<String>>,
 }
 
-impl RawAccessPolicy {
-    /// `policy` at cluster scope (`namespaces: None`) or scoped to `namespaces`.
-    pub fn new(policy: &str, namespaces: Option<&[&str]>) -> Self {
-        RawAccessPolicy {
-            policy: policy.to_owned(),
-            namespaces: namespaces.map(builders::owned),
-        }
-    }
-}
-
 /// `iam` as written: `{assumeRoleArn: ...}`, the role to read IAM users and groups through
 /// (the account whose IAM is synced); omitted, the function's own credentials.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]

@@ -113,6 +113,17 @@ impl EntryMemory {
         }
     }
 
+    /// The principal ARNs of the cluster's entries, as its last full run here listed them
+    /// (none when this instance has not run it).
+    pub(super) fn remembered_principals(&self, cluster: &str) -> Vec<String> {
+        let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters.get(cluster).map_or_else(Vec::new, |memory| {
+            (memory.entries.values())
+                .map(|(entry, _)| entry.principal_arn.clone())
+                .collect()
+        })
+    }
+
     /// The clusters remembered, and their entries (for tests).
     #[cfg(test)]
     fn remembered(&self) -> Vec<(String, usize)> {

@@ -8,7 +8,8 @@
 //! described one at a time, in list order, until one is found (none found: the plan stays
 //! refused). A deleted user's ARN is no longer in IAM: their entry is looked up under the
 //! configured ARN or the ARN without a path, and, when that finds nothing, by name among the
-//! listed entries (a user with a path). The summary's `entriesRead` says what was read.
+//! entries this instance's full runs listed (a user with a path; a cold instance leaves that
+//! to the next full run, which revokes whatever IAM no longer has). The summary's `entriesRead` says what was read.
 //!
 //! The plan is the core's ([`crate::core::access_entries::one_principal`]); the writes go
 //! through the one apply path (`apply`).
@@ -196,13 +197,14 @@ impl Reconciler {
         }
         if read.own.is_empty() && user.arn.is_none() {
             // A deleted user with a path: found by name (IAM user names are unique in an
-            // account, whatever the path).
-            let named: Vec<String> = read
-                .list(store)
-                .await?
-                .iter()
+            // account, whatever the path) among the entries this instance's full runs listed,
+            // never by listing them all (that would cost one call per 100 entries on every
+            // cluster without the user); a cold instance leaves it to the next full run.
+            let named: Vec<String> = self
+                .entry_memory
+                .remembered_principals(store.cluster())
+                .into_iter()
                 .filter(|arn| is_user_named(arn, &user.user_name, account))
-                .cloned()
                 .collect();
             for arn in &named {
                 read.look_up_own(store, arn).await?;

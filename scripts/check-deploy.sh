@@ -14,7 +14,7 @@
 #      CI no more than before; EKS_IAM_SYNC_LAMBDA_PROFILE=release builds the shipped package
 #      itself (cargo lambda build --release: fat LTO, slow on 2 cores).
 # EKS_IAM_SYNC_SKIP_LAMBDA_BUILD=1 skips step 6 (it says so); the pattern test is
-# tests/deploy_templates.rs (cargo test). Cost on 2 cores: venvs ~1.5 min once; steps 1-5
+# tests/offline/deploy_templates.rs (cargo test). Cost on 2 cores: venvs ~1.5 min once; steps 1-5
 # ~20 s; the ci build a few minutes when only this crate changed, 8-12 min from cold.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,7 +1,7 @@
 # Fleet mode (var.fleet, README "Fleet mode"): the schedule and IAM events fan out one message
 # per cluster on an SQS FIFO queue; the function drains it through an event source mapping
 # with partial batch responses, so one failing cluster is retried (then dead-lettered) alone.
-# Off by default: small deployments reconcile in place. tests/deploy_templates.rs checks it.
+# Off by default: small deployments reconcile in place. tests/offline/deploy_templates.rs checks it.
 
 locals {
   # A failed record is made visible again within about a minute by the function itself

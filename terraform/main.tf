@@ -3,7 +3,7 @@
 # function's own EKS access entries), plus the us-east-1 forwarder of IAM events when the
 # function runs in another region, a dedicated event bus accepting the organization's member
 # accounts (organization_id; their forwarder is the module in terraform/forwarder), and fleet
-# mode (fleet.tf). tests/deploy_templates.rs checks the event pattern.
+# mode (fleet.tf). tests/offline/deploy_templates.rs checks the event pattern.
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -30,7 +30,7 @@ locals {
     Condition = { Bool = { "aws:SecureTransport" = "false" } }
   }
 
-  # Exactly eks_iam_sync::events::IAM_EVENT_NAMES (tests/deploy_templates.rs).
+  # Exactly eks_iam_sync::events::IAM_EVENT_NAMES (tests/offline/deploy_templates.rs).
   iam_event_names = [
     "AddUserToGroup",
     "RemoveUserFromGroup",

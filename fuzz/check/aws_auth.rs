@@ -1,5 +1,5 @@
 //! The checks of the aws-auth fuzz target, shared by the libFuzzer target
-//! (`fuzz_targets/aws_auth.rs`) and the corpus test that runs in CI (`tests/fuzz_corpus.rs`):
+//! (`fuzz_targets/aws_auth.rs`) and the corpus test that runs in CI (`tests/offline/fuzz_corpus.rs`):
 //! one input through the aws-auth reader and writer (`Section::parse`, `AwsAuth::read`, the
 //! planner and `emit::rewrite`, and the manifest reader).
 //!

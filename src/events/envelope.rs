@@ -57,6 +57,7 @@ pub(super) fn classify_envelope(
             .get("userIdentity")
             .and_then(|identity| str_at(identity, "arn"))
             .map(str::to_owned),
+        account: call.account.map(str::to_owned),
     };
     let (action, reason) = classify_call(&call, settings);
     Decision {

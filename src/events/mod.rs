@@ -133,6 +133,8 @@ pub enum Trigger {
         event_time: Option<String>,
         /// Who made the IAM call: `userIdentity.arn`.
         actor: Option<String>,
+        /// The account whose IAM changed: `recipientAccountId`, else the envelope's `account`.
+        account: Option<String>,
     },
     /// Any other EventBridge event.
     Other {
@@ -153,6 +155,7 @@ impl Trigger {
                 event_id,
                 event_time,
                 actor,
+                ..
             } => Cause {
                 trigger: Started::Event,
                 event_name: Some(event_name.clone()),
@@ -162,6 +165,25 @@ impl Trigger {
             },
         }
     }
+}
+
+/// What identifies an invocation's event, for deduplicating the work it fans out (fleet
+/// mode): CloudTrail's `eventID` for IAM events, else EventBridge's `id`, else (a hand-made
+/// event with neither) the payload itself.
+pub fn event_key(trigger: &Trigger, payload: &Value) -> String {
+    let cloudtrail = match trigger {
+        Trigger::IamEvent { event_id, .. } => event_id.clone(),
+        _ => None,
+    };
+    cloudtrail
+        .or_else(|| {
+            payload
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| payload.to_string())
 }
 
 /// The work an invocation asks for.

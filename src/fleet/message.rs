@@ -158,13 +158,12 @@ impl SyncUserBody {
 /// The messages an event's decision fans out to: one per affected cluster, in configuration
 /// order. `None` when the decision is not fanned out (a direct invoke runs in place; an
 /// acknowledged event sends nothing, so gives an empty list).
-pub fn messages_for(decision: &Decision, payload: &Value) -> Option<Vec<WorkMessage>> {
+pub fn messages_for(decision: &Decision, event_key: &str) -> Option<Vec<WorkMessage>> {
     if decision.trigger == Trigger::Invoke {
         return None;
     }
-    let event_key = event_key(&decision.trigger, payload);
     let message = |cluster: &String, body: Value| WorkMessage {
-        deduplication_id: deduplication_id(&event_key, cluster),
+        deduplication_id: deduplication_id(event_key, cluster),
         cluster: cluster.clone(),
         body,
     };
@@ -194,24 +193,6 @@ pub fn reconcile_body(cluster: &str, dry_run: bool) -> Value {
     } else {
         json!({"action": "reconcile", "clusters": [cluster]})
     }
-}
-
-/// What identifies the event: CloudTrail's `eventID` for IAM events, else EventBridge's `id`,
-/// else (a hand-made event with neither) the payload itself.
-fn event_key(trigger: &Trigger, payload: &Value) -> String {
-    let cloudtrail = match trigger {
-        Trigger::IamEvent { event_id, .. } => event_id.clone(),
-        _ => None,
-    };
-    cloudtrail
-        .or_else(|| {
-            payload
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| payload.to_string())
 }
 
 /// SHA-256 of the event key and the cluster, in hex: 64 characters from SQS's allowed set.
@@ -248,6 +229,11 @@ mod tests {
         }
     }
 
+    /// The deduplication key classification gives `payload` under `d`'s trigger.
+    fn key(d: &Decision, payload: Value) -> String {
+        crate::events::event_key(&d.trigger, &payload)
+    }
+
     #[test]
     fn a_schedule_sends_one_direct_invoke_body_per_cluster_grouped_by_cluster() {
         let d = decision(
@@ -257,7 +243,7 @@ mod tests {
                 dry_run: false,
             },
         );
-        let sent = messages_for(&d, &json!({"id": "e1"})).unwrap();
+        let sent = messages_for(&d, &key(&d, json!({"id": "e1"}))).unwrap();
         assert_eq!(sent.len(), 2);
         assert_eq!(sent[0].cluster, "a");
         assert_eq!(
@@ -277,9 +263,9 @@ mod tests {
                 dry_run: false,
             },
         );
-        let once = messages_for(&d, &json!({"id": "e1"})).unwrap();
-        let replay = messages_for(&d, &json!({"id": "e1"})).unwrap();
-        let next = messages_for(&d, &json!({"id": "e2"})).unwrap();
+        let once = messages_for(&d, &key(&d, json!({"id": "e1"}))).unwrap();
+        let replay = messages_for(&d, &key(&d, json!({"id": "e1"}))).unwrap();
+        let next = messages_for(&d, &key(&d, json!({"id": "e2"}))).unwrap();
         assert_eq!(once, replay);
         assert_ne!(once[0].deduplication_id, next[0].deduplication_id);
     }
@@ -291,17 +277,11 @@ mod tests {
             event_id: Some(id.to_owned()),
             event_time: None,
             actor: None,
+            account: None,
         };
-        let a = messages_for(
-            &decision(trigger("ct-1"), Action::SyncUser(sync())),
-            &json!({"id": "envelope-1"}),
-        )
-        .unwrap();
-        let b = messages_for(
-            &decision(trigger("ct-1"), Action::SyncUser(sync())),
-            &json!({"id": "envelope-2"}),
-        )
-        .unwrap();
+        let d = decision(trigger("ct-1"), Action::SyncUser(sync()));
+        let a = messages_for(&d, &key(&d, json!({"id": "envelope-1"}))).unwrap();
+        let b = messages_for(&d, &key(&d, json!({"id": "envelope-2"}))).unwrap();
         assert_eq!(a[0].deduplication_id, b[0].deduplication_id);
     }
 
@@ -313,10 +293,11 @@ mod tests {
                 event_id: None,
                 event_time: None,
                 actor: None,
+                account: None,
             },
             Action::SyncUser(sync()),
         );
-        let sent = messages_for(&d, &json!({})).unwrap();
+        let sent = messages_for(&d, &key(&d, json!({}))).unwrap();
         assert_eq!(sent[1].body["clusters"], json!(["b"]));
         assert_eq!(sent[1].body["expect"], json!({"memberOf": "admins"}));
         assert_eq!(sent[1].body.get("userArn"), None, "a body carries no ARN");
@@ -361,8 +342,8 @@ mod tests {
                 dry_run: false,
             },
         );
-        assert_eq!(messages_for(&invoke, &json!({})), None);
+        assert_eq!(messages_for(&invoke, &key(&invoke, json!({}))), None);
         let ack = decision(Trigger::Schedule, Action::Acknowledge);
-        assert_eq!(messages_for(&ack, &json!({})), Some(Vec::new()));
+        assert_eq!(messages_for(&ack, &key(&ack, json!({}))), Some(Vec::new()));
     }
 }

@@ -1,7 +1,8 @@
 //! Routing IAM events by the account they come from (issue 14, many accounts), after
 //! classification and before anything is reconciled or queued. [`route_by_account`] is pure:
-//! a [`Decision`], the payload, the settings and the [`Accounts`] known in, a (possibly
-//! narrowed) decision out; [`route_event`] first learns the accounts it needs.
+//! a [`Decision`] (its trigger names the event's account), the settings and the [`Accounts`]
+//! known in, a (possibly narrowed) decision out; [`route_event`] first learns the accounts it
+//! needs.
 //!
 //! - User and group events matter only when they come from the synced IAM account:
 //!   `iam.assumeRoleArn`'s, else the function's own (STS GetCallerIdentity, read once per
@@ -14,8 +15,6 @@
 //!
 //! Dropping is always safe to get wrong in the other direction: reconciles are level-triggered,
 //! so a kept cluster costs a reconcile that finds nothing to change.
-
-use serde_json::Value;
 
 use crate::core::settings::Settings;
 use crate::events::{Action, Decision, Trigger};
@@ -30,13 +29,12 @@ pub struct Accounts {
     pub synced: Option<String>,
 }
 
-/// The account a CloudTrail event happened in: `detail.recipientAccountId`, else the
-/// envelope's `account`.
-fn event_account(payload: &Value) -> Option<&str> {
-    fn text(v: Option<&Value>) -> Option<&str> {
-        v.and_then(Value::as_str).filter(|s| !s.is_empty())
+/// The account an IAM event happened in, as classification read it.
+fn event_account(trigger: &Trigger) -> Option<&str> {
+    match trigger {
+        Trigger::IamEvent { account, .. } => account.as_deref(),
+        _ => None,
     }
-    text(payload.pointer("/detail/recipientAccountId")).or_else(|| text(payload.get("account")))
 }
 
 fn is_role_event(event_name: &str) -> bool {
@@ -45,11 +43,11 @@ fn is_role_event(event_name: &str) -> bool {
 
 /// [`route_by_account`] with the accounts it needs: our own account is asked of STS (once
 /// per instance) only for an event that routing could drop on it.
-pub async fn route_event(decision: Decision, payload: &Value, reconciler: &Reconciler) -> Decision {
+pub async fn route_event(decision: Decision, reconciler: &Reconciler) -> Decision {
     let settings = reconciler.settings();
     let needs_own = match &decision.trigger {
         Trigger::IamEvent { event_name, .. } => {
-            event_account(payload).is_some()
+            event_account(&decision.trigger).is_some()
                 && !matches!(decision.action, Action::Acknowledge)
                 && if is_role_event(event_name) {
                     settings
@@ -77,20 +75,15 @@ pub async fn route_event(decision: Decision, payload: &Value, reconciler: &Recon
         Some(role) => Some(role.account_id().to_owned()),
         None => own.clone(),
     };
-    route_by_account(decision, payload, settings, &Accounts { own, synced })
+    route_by_account(decision, settings, &Accounts { own, synced })
 }
 
 /// `decision`, narrowed to what matters for the account the event comes from.
-pub fn route_by_account(
-    decision: Decision,
-    payload: &Value,
-    settings: &Settings,
-    accounts: &Accounts,
-) -> Decision {
+pub fn route_by_account(decision: Decision, settings: &Settings, accounts: &Accounts) -> Decision {
     let Trigger::IamEvent { event_name, .. } = &decision.trigger else {
         return decision;
     };
-    let Some(account) = event_account(payload) else {
+    let Some(account) = event_account(&decision.trigger).map(str::to_owned) else {
         return decision;
     };
     if matches!(decision.action, Action::Acknowledge) {
@@ -161,7 +154,6 @@ pub fn route_by_account(
 mod tests {
     use super::*;
     use crate::config::from_text;
-    use serde_json::json;
 
     fn settings(extra: &str) -> Settings {
         from_text(
@@ -174,17 +166,31 @@ mod tests {
         .unwrap()
     }
 
-    fn decision(event: &str, action: Action) -> Decision {
+    /// An event named `event` from `account` (`None`: the event names none).
+    fn decision_from(event: &str, action: Action, account: Option<&str>) -> Decision {
         Decision {
             trigger: Trigger::IamEvent {
                 event_name: event.to_owned(),
                 event_id: None,
                 event_time: None,
                 actor: None,
+                account: account.map(str::to_owned),
             },
             action,
             reason: "why".to_owned(),
         }
+    }
+
+    /// `decision`, its event now from `account`.
+    fn from(mut decision: Decision, account: &str) -> Decision {
+        if let Trigger::IamEvent { account: a, .. } = &mut decision.trigger {
+            *a = Some(account.to_owned());
+        }
+        decision
+    }
+
+    fn decision(event: &str, action: Action) -> Decision {
+        decision_from(event, action, None)
     }
 
     fn reconcile(clusters: &[&str]) -> Action {
@@ -201,26 +207,22 @@ mod tests {
         }
     }
 
-    fn from(account: &str) -> Value {
-        json!({"account": "999999999999", "detail": {"recipientAccountId": account}})
-    }
-
     #[test]
     fn a_role_event_reconciles_only_the_clusters_of_its_account() {
         let s = settings("");
         let own = known(Some("111122223333"), Some("111122223333"));
         let both = || decision("CreateRole", reconcile(&["home", "member"]));
-        let member = route_by_account(both(), &from("222233334444"), &s, &own);
+        let member = route_by_account(from(both(), "222233334444"), &s, &own);
         assert_eq!(member.action, reconcile(&["member"]));
         assert!(
             member
                 .reason
                 .contains("only member in account 222233334444")
         );
-        let home = route_by_account(both(), &from("111122223333"), &s, &own);
+        let home = route_by_account(from(both(), "111122223333"), &s, &own);
         assert_eq!(home.action, reconcile(&["home"]));
         let only_member = decision("DeleteRole", reconcile(&["member"]));
-        let dropped = route_by_account(only_member, &from("555566667777"), &s, &own);
+        let dropped = route_by_account(from(only_member, "555566667777"), &s, &own);
         assert_eq!(dropped.action, Action::Acknowledge);
         assert!(
             dropped.reason.contains("555566667777"),
@@ -234,9 +236,9 @@ mod tests {
         let s = settings("");
         let both = || decision("CreateRole", reconcile(&["home", "member"]));
         let unknown = known(None, None);
-        let member = route_by_account(both(), &from("222233334444"), &s, &unknown);
+        let member = route_by_account(from(both(), "222233334444"), &s, &unknown);
         assert_eq!(member.action, reconcile(&["home", "member"]));
-        let elsewhere = route_by_account(both(), &from("555566667777"), &s, &unknown);
+        let elsewhere = route_by_account(from(both(), "555566667777"), &s, &unknown);
         assert_eq!(elsewhere.action, reconcile(&["home"]));
     }
 
@@ -245,9 +247,9 @@ mod tests {
         let s = settings("iam: {assumeRoleArn: 'arn:aws:iam::111122223333:role/reader'}\n");
         let accounts = known(None, Some("111122223333"));
         let event = || decision("DeleteGroup", reconcile(&["home", "member"]));
-        let synced = route_by_account(event(), &from("111122223333"), &s, &accounts);
+        let synced = route_by_account(from(event(), "111122223333"), &s, &accounts);
         assert_eq!(synced.action, reconcile(&["home", "member"]));
-        let other = route_by_account(event(), &from("222233334444"), &s, &accounts);
+        let other = route_by_account(from(event(), "222233334444"), &s, &accounts);
         assert_eq!(other.action, Action::Acknowledge);
         assert!(other.reason.contains("synced from account 111122223333"));
     }
@@ -257,7 +259,7 @@ mod tests {
         let s = settings("");
         let own = known(Some("123456789012"), Some("123456789012"));
         let event = || decision("AddUserToGroup", reconcile(&["home", "member"]));
-        let member = route_by_account(event(), &from("222233334444"), &s, &own);
+        let member = route_by_account(from(event(), "222233334444"), &s, &own);
         assert_eq!(member.action, Action::Acknowledge);
         assert!(
             member
@@ -266,8 +268,8 @@ mod tests {
             "{}",
             member.reason
         );
-        let home = route_by_account(event(), &from("123456789012"), &s, &own);
-        assert_eq!(home, event());
+        let home = route_by_account(from(event(), "123456789012"), &s, &own);
+        assert_eq!(home, from(event(), "123456789012"));
     }
 
     #[test]
@@ -275,14 +277,11 @@ mod tests {
         let s = settings("");
         let event = || decision("DeleteGroup", reconcile(&["home"]));
         assert_eq!(
-            route_by_account(event(), &from("222233334444"), &s, &known(None, None)),
-            event()
+            route_by_account(from(event(), "222233334444"), &s, &known(None, None)),
+            from(event(), "222233334444")
         );
         let s = settings("iam: {assumeRoleArn: 'arn:aws:iam::111122223333:role/reader'}\n");
         let accounts = known(None, Some("111122223333"));
-        assert_eq!(
-            route_by_account(event(), &json!({"detail": {}}), &s, &accounts),
-            event()
-        );
+        assert_eq!(route_by_account(event(), &s, &accounts), event());
     }
 }

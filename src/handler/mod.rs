@@ -238,10 +238,18 @@ async fn route(
         return Ok(Box::pin(batch).await);
     }
     let decision = classify(payload, reconciler.settings())?;
-    let decision = Box::pin(accounts::route_event(decision, payload, reconciler)).await;
+    let decision = Box::pin(accounts::route_event(decision, reconciler)).await;
     tracing::info!(trigger = ?decision.trigger, reason = %decision.reason, "invocation classified");
     let fan_out = queue
-        .and_then(|queue| Some((queue, messages_for(&decision, payload)?)))
+        .and_then(|queue| {
+            Some((
+                queue,
+                messages_for(
+                    &decision,
+                    &crate::events::event_key(&decision.trigger, payload),
+                )?,
+            ))
+        })
         .filter(|(_, messages)| !messages.is_empty());
     if let Some((queue, messages)) = fan_out {
         return Box::pin(dispatch::dispatch(queue, &decision, &messages)).await;

@@ -3,7 +3,7 @@
 # account, the bus the main module creates when organization_id is set (never its default bus). The Terraform
 # twin of deploy/iam-events-forwarder.yaml (deployed there as a StackSet): apply this module in
 # every member account with an aws provider in us-east-1. The event names are exactly
-# eks_iam_sync::events::IAM_EVENT_NAMES (tests/deploy_fleet.rs checks them).
+# eks_iam_sync::events::IAM_EVENT_NAMES (tests/offline/deploy_fleet.rs checks them).
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}

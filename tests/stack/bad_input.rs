@@ -1,8 +1,8 @@
 //! Bad input end to end: a malformed invocation payload, an event file that is not JSON, an
 //! invalid configuration and an aws-auth EKS would drop each give one clear error and write
 //! nothing, observed through the simulator's request counters. (The classification, config
-//! and render rules themselves are unit-tested in tests/events/, tests/config/ and
-//! tests/render_cli.rs.)
+//! and render rules themselves are unit-tested in tests/offline/events/, tests/offline/config/ and
+//! tests/offline/render_cli.rs.)
 
 use serde_json::json;
 

@@ -42,9 +42,26 @@ impl Clock for ManualClock {
     }
 }
 
+/// The full name of test `name` of the calling module, as the test binary's `--exact` filter
+/// takes it (`aws_eks::moto_child_routes_eks`): a test that re-runs the binary for one child.
+#[track_caller]
+pub fn child_test_in(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_, path)) => format!("{path}::{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// `moto_server`, found once per test process (several tests may start moto at once; the
+/// venv is made at most once).
+fn moto_bin() -> PathBuf {
+    static MOTO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MOTO.get_or_init(find_moto_bin).clone()
+}
+
 /// The directory holding `moto_server`: on PATH (scripts/test.sh puts the venv there), or
 /// the project venv made by scripts/python-env.sh.
-fn moto_bin() -> PathBuf {
+fn find_moto_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if dir.join("moto_server").is_file() {

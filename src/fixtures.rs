@@ -7,8 +7,8 @@
 //! would reject, because a test that builds it is wrong.
 //!
 //! ```
-//! use eks_iam_sync::fixtures::{Desired, aws_auth_data, managed_role, role_arn};
-//! let desired = Desired::new().role(&role_arn("admin"), "admin", &["system:masters"]);
+//! use eks_iam_sync::fixtures::{DesiredBuilder, aws_auth_data, managed_role, role_arn};
+//! let desired = DesiredBuilder::new().role(&role_arn("admin"), "admin", &["system:masters"]);
 //! let current = aws_auth_data(&managed_role("old", &["viewers"]), "", "");
 //! # let _ = (desired, current);
 //! ```
@@ -40,18 +40,18 @@ pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// A desired set: `Desired::new().user(ALICE, "alice", &["system:masters"]).account(..)`.
+/// A desired set: `DesiredBuilder::new().user(ALICE, "alice", &["system:masters"]).account(..)`.
 /// The set itself is `.0`.
 #[derive(Debug, Clone, Default)]
-pub struct Desired(pub DesiredSet);
+pub struct DesiredBuilder(pub DesiredSet);
 
-impl Desired {
-    pub fn new() -> Desired {
-        Desired::default()
+impl DesiredBuilder {
+    pub fn new() -> DesiredBuilder {
+        DesiredBuilder::default()
     }
 
     /// Adds a role mapping (`configured in roles`).
-    pub fn role(mut self, arn: &str, username: &str, groups: &[&str]) -> Desired {
+    pub fn role(mut self, arn: &str, username: &str, groups: &[&str]) -> DesiredBuilder {
         self.0
             .add_role(
                 "roles",
@@ -65,7 +65,7 @@ impl Desired {
     }
 
     /// Adds a user mapping (`configured in users`).
-    pub fn user(mut self, arn: &str, username: &str, groups: &[&str]) -> Desired {
+    pub fn user(mut self, arn: &str, username: &str, groups: &[&str]) -> DesiredBuilder {
         self.0
             .add_user(
                 "users",
@@ -86,7 +86,7 @@ impl Desired {
         arn: &str,
         (username, groups): (&str, &[&str]),
         access: &Access,
-    ) -> Desired {
+    ) -> DesiredBuilder {
         let (place, reason) = match section {
             SectionName::MapRoles => ("roles", "configured in roles"),
             _ => ("users", "configured in users"),
@@ -99,17 +99,17 @@ impl Desired {
     }
 
     /// Adds role `NAME` of [`ACCOUNT`], with username `NAME`.
-    pub fn named_role(self, name: &str, groups: &[&str]) -> Desired {
+    pub fn named_role(self, name: &str, groups: &[&str]) -> DesiredBuilder {
         self.role(&role_arn(name), name, groups)
     }
 
     /// Adds user `NAME` of [`ACCOUNT`], with username `NAME`.
-    pub fn named_user(self, name: &str, groups: &[&str]) -> Desired {
+    pub fn named_user(self, name: &str, groups: &[&str]) -> DesiredBuilder {
         self.user(&user_arn(name), name, groups)
     }
 
     /// Adds an account to mapAccounts.
-    pub fn account(mut self, id: &str) -> Desired {
+    pub fn account(mut self, id: &str) -> DesiredBuilder {
         self.0
             .add_account("accounts", id, "configured in accounts")
             .expect("a valid account id");
@@ -117,7 +117,7 @@ impl Desired {
     }
 
     /// Records the IAM unique id of a principal already added.
-    pub fn id(mut self, arn: &str, id: &str) -> Desired {
+    pub fn id(mut self, arn: &str, id: &str) -> DesiredBuilder {
         assert!(self.0.set_principal_id(arn, id), "{arn} is not desired");
         self
     }

@@ -15,7 +15,7 @@ use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntry
 use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::rotation::{needs_fresh_view, touched_unverified};
 use crate::core::access_entries::{
-    self as entries, AccessPlan, AccessPlanRequest, Change, CurrentEntry, principal_key,
+    self as entries, AccessPlan, AccessPlanRequest, CurrentEntry, EntryChange, principal_key,
 };
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::DesiredSet;
@@ -233,7 +233,7 @@ pub(super) fn wanted_policies(
 /// with why, and counts them in `notApplied`.
 pub(super) fn record_results(
     cluster: &str,
-    changes: &[Change],
+    changes: &[EntryChange],
     applied: &Applied,
     report: &mut ClusterReport,
 ) {

@@ -13,7 +13,7 @@
 //!   of the changes already made are kept.
 
 use crate::aws::access_entries::{AccessEntryError, AccessEntryStore};
-use crate::core::access_entries::Change;
+use crate::core::access_entries::EntryChange;
 use crate::core::access_entries::hold_back::{
     Progress, Release, Verdict, release_despite_refusal, release_other_write, release_removals,
     removes_access,
@@ -185,7 +185,7 @@ impl Ended {
 }
 
 /// The calls of one change in order, until one fails.
-async fn run_change(store: &AccessEntryStore, change: &Change) -> Ended {
+async fn run_change(store: &AccessEntryStore, change: &EntryChange) -> Ended {
     for (calls_done, operation) in change.operations.iter().enumerate() {
         if let Err(error) = store.run(operation).await {
             let progress = Progress::Failed {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::aws::eks::ClusterInfo;
 use crate::core::aws_auth::AwsAuth;
-use crate::core::aws_auth::plan::{PlanRequest, Writes, plan, plan_writes};
+use crate::core::aws_auth::plan::{MappingWrites, PlanRequest, plan, plan_writes};
 use crate::core::desired::DesiredSet;
 use crate::core::settings::Cluster;
 use crate::kubernetes::{AwsAuthStore, KubeCalls, KubeError};
@@ -152,7 +152,7 @@ impl Reconciler {
             Ok(aws_auth) => {
                 match run
                     .desired
-                    .for_aws_auth(self, &cluster.name, aws_auth, report)
+                    .aws_auth_set(self, &cluster.name, aws_auth, report)
                     .await?
                 {
                     Some(found) => found,
@@ -198,7 +198,7 @@ impl Reconciler {
             && let Err(error) = history.before_grants(report, Some(write)).await
         {
             // Grants wait for their record; revocations do not.
-            let removals = plan_writes(&request, Writes::RemovalsOnly);
+            let removals = plan_writes(&request, MappingWrites::RemovalsOnly);
             let planned = plan.changes.len() as u64;
             report.record_plan(&removals);
             report.not_applied = planned;

@@ -22,8 +22,8 @@ use crate::core::access_entries::hold_back::{OtherStore, Release, Verdict};
 use crate::core::access_entries::rotation::{needs_fresh_view, touched_unverified};
 use crate::core::access_entries::{AccessPlanRequest, CurrentEntry, principal_key};
 use crate::core::aws_auth::AwsAuth;
-use crate::core::aws_auth::plan::ChangeKind;
-use crate::core::aws_auth::plan::{PlanRequest, Writes, plan_writes};
+use crate::core::aws_auth::plan::MappingChangeKind;
+use crate::core::aws_auth::plan::{MappingWrites, PlanRequest, plan_writes};
 use crate::core::desired::DesiredSet;
 use crate::core::desired::user_event::{UserFacts, desired_for_user_event};
 use crate::core::effective::Store;
@@ -37,7 +37,7 @@ use crate::kubernetes::{AwsAuthStore, KubeError, StoredAwsAuth};
 use super::access_entries::{log_access_plan, record_results, wanted_policies};
 use super::apply::{apply_despite_refusal, apply_entries, apply_removals};
 use super::aws_auth::{Retryable, kube_retryable, retry_conflicts, write_aws_auth};
-use super::desired::Desired;
+use super::desired_source::DesiredSource;
 use super::entry_memory::EntryMemory;
 use super::one_principal::{PrincipalEntries, no_aws_auth};
 use super::report::{ApiCalls, ClusterReport, Outcome};
@@ -68,7 +68,7 @@ impl Reconciler {
     ) -> Result<Outcome, ClusterError> {
         let cluster = run.cluster;
         let (scope, mut warnings) = match run.desired {
-            Desired::User { user, arn, .. } => {
+            DesiredSource::User { user, arn, .. } => {
                 let Some((entry, user, warnings)) =
                     self.desired_entry_of(run, user, arn, report).await?
                 else {
@@ -76,7 +76,7 @@ impl Reconciler {
                 };
                 (BothScope::Principal { entry, user }, warnings)
             }
-            Desired::Full(_) => {
+            DesiredSource::Full(_) => {
                 let Some((mut desired, mut warnings)) =
                     run.desired.whole(self, cluster, report).await?
                 else {
@@ -94,7 +94,7 @@ impl Reconciler {
             &cluster.name,
             entry_calls.clone(),
         );
-        let stores = Stores {
+        let stores = StoreClients {
             aws_auth: &aws_auth,
             entries: &entries,
         };
@@ -133,7 +133,7 @@ impl Reconciler {
     /// One read → plan → write attempt over both stores.
     async fn attempt_both(
         &self,
-        stores: Stores<'_>,
+        stores: StoreClients<'_>,
         run: ClusterRun<'_>,
         grants: Store,
         scope: &BothScope,
@@ -215,7 +215,7 @@ impl Reconciler {
     /// is made again on a fresh read of every entry.
     async fn plan_whole(
         &self,
-        stores: Stores<'_>,
+        stores: StoreClients<'_>,
         run: ClusterRun<'_>,
         grants: Store,
         desired: &DesiredSet,
@@ -288,7 +288,7 @@ impl Reconciler {
     #[allow(clippy::too_many_arguments)]
     async fn plan_principal(
         &self,
-        stores: Stores<'_>,
+        stores: StoreClients<'_>,
         run: ClusterRun<'_>,
         grants: Store,
         entry: &DesiredSet,
@@ -365,7 +365,7 @@ impl Reconciler {
     #[allow(clippy::too_many_arguments)]
     async fn write_both(
         &self,
-        stores: Stores<'_>,
+        stores: StoreClients<'_>,
         run: ClusterRun<'_>,
         grants: Store,
         aws_auth_request: PlanRequest<'_>,
@@ -434,7 +434,7 @@ impl Reconciler {
             if let Some(stopped) = applied.stopped {
                 return Err(stopped.into());
             }
-            let removals = plan_writes(&aws_auth_request, Writes::RemovalsOnly);
+            let removals = plan_writes(&aws_auth_request, MappingWrites::RemovalsOnly);
             report.keep_aws_auth_changes(&removals);
             if let Some(write) = &removals.write {
                 write_aws_auth(stores.aws_auth, stored, write, report).await?;
@@ -505,7 +505,7 @@ fn aws_auth_pending(grants: Store, plan: &BothPlan) -> u64 {
 
 /// The two stores of one cluster.
 #[derive(Clone, Copy)]
-struct Stores<'a> {
+struct StoreClients<'a> {
     aws_auth: &'a AwsAuthStore,
     entries: &'a AccessEntryStore,
 }
@@ -545,7 +545,7 @@ fn revokes(plan: &BothPlan) -> bool {
     plan.aws_auth
         .changes
         .iter()
-        .any(|c| c.kind != ChangeKind::Add)
+        .any(|c| c.kind != MappingChangeKind::Add)
 }
 
 /// The ARNs aws-auth maps to `system:masters` (as written), where aws-auth parses.

@@ -60,7 +60,7 @@ pub enum GatherError {
 /// What a full reconcile read from IAM, per group and per account holding SSO roles (a
 /// failed read is kept as its error).
 #[derive(Debug)]
-pub(super) struct IamRead {
+pub(super) struct FullIamRead {
     groups: BTreeMap<String, Result<Option<Members>, IamError>>,
     /// By [`role_account`]; only the accounts of target clusters with a permission set.
     sso_roles: BTreeMap<RoleAccount, Result<SsoRoles, IamError>>,
@@ -88,7 +88,7 @@ impl Reconciler {
     /// group reads at a time, the SSO roles beside them, so the wall time is close to the
     /// slowest reads, not their sum. Per-group and per-account results, so a failure only
     /// fails the clusters that needed it.
-    pub(super) async fn read_iam(&self, targets: &[Cluster]) -> IamRead {
+    pub(super) async fn read_iam(&self, targets: &[Cluster]) -> FullIamRead {
         let needed = |clusters: &[String]| targets.iter().any(|t| clusters.contains(&t.name));
         let mut names: Vec<&str> = Vec::new();
         for group in self.settings.groups.iter().filter(|g| needed(&g.clusters)) {
@@ -142,7 +142,7 @@ impl Reconciler {
             .buffer_unordered(IAM_READ_CONCURRENCY)
             .collect::<BTreeMap<_, _>>();
         let (groups, sso_roles) = futures::join!(groups, sso_roles);
-        IamRead { groups, sso_roles }
+        FullIamRead { groups, sso_roles }
     }
 
     /// Reads the user's groups until they show what the event says happened, for a bounded
@@ -241,7 +241,7 @@ impl Reconciler {
 pub(super) fn facts_for(
     cluster: &Cluster,
     settings: &Settings,
-    read: &IamRead,
+    read: &FullIamRead,
 ) -> Result<IamFacts, GatherError> {
     let mut facts = IamFacts::default();
     for group in settings
@@ -359,7 +359,7 @@ mod tests {
             entity: "roles in account 333344445555".to_owned(),
             message: "no".to_owned(),
         };
-        let read = IamRead {
+        let read = FullIamRead {
             groups: BTreeMap::new(),
             sso_roles: [
                 (None, Ok(vec![sso_role("111122223333", "aaaa")])),

@@ -52,7 +52,7 @@ mod apply;
 mod aws_auth;
 mod both_stores;
 mod credentials;
-mod desired;
+mod desired_source;
 mod entry_memory;
 mod gather;
 mod history;
@@ -92,7 +92,7 @@ pub use report::{
 pub use restore::RestoreOutcome;
 pub use review::{ReviewRead, ReviewRun};
 
-use desired::{Desired, RunRead};
+use desired_source::{DesiredSource, RunRead};
 
 /// Clusters reconciled at the same time, unless set otherwise
 /// ([`Reconciler::with_cluster_concurrency`]).
@@ -195,7 +195,7 @@ struct ClusterRun<'a> {
     /// A review's dry run: every entry is read in full and what was read is kept on the
     /// report ([`review::ReviewRead`]).
     review: bool,
-    desired: &'a Desired<'a>,
+    desired: &'a DesiredSource<'a>,
     /// The identity that must keep its access (see [`Reconciler::protected_identity`]).
     protected: &'a [String],
     /// The run's change history, when one is kept and the run writes.
@@ -412,7 +412,7 @@ impl Reconciler {
         cluster: &Cluster,
         pass: Pass<'_>,
         mut report: ClusterReport,
-        desired: &Desired<'_>,
+        desired: &DesiredSource<'_>,
     ) -> ClusterReport {
         match self
             .cluster_outcome(cluster, pass, &mut report, desired)
@@ -439,7 +439,7 @@ impl Reconciler {
             history,
         }: Pass<'_>,
         report: &mut ClusterReport,
-        desired: &Desired<'_>,
+        desired: &DesiredSource<'_>,
     ) -> Result<Outcome, ClusterError> {
         let info = self.eks.describe(cluster, Duration::ZERO).await?;
         report.record_mode(info.authentication_mode, info.previous_mode);
@@ -471,10 +471,10 @@ impl Reconciler {
             (_, Some(_)) => self.reconcile_both_stores(run, stores.grants, report).await,
             (Store::AwsAuth, None) => self.reconcile_aws_auth(run, report).await,
             (Store::AccessEntries, None) => match desired {
-                Desired::User { user, arn, .. } => {
+                DesiredSource::User { user, arn, .. } => {
                     self.reconcile_user_entry(run, user, arn, report).await
                 }
-                Desired::Full(_) => self.reconcile_access_entries(run, report).await,
+                DesiredSource::Full(_) => self.reconcile_access_entries(run, report).await,
             },
         }
     }

@@ -26,7 +26,7 @@ use crate::core::desired::user_event::{UserFacts, desired_for_user_event};
 use crate::core::names::{account_of, canonical_principal_arn};
 
 use super::access_entries::finish_report;
-use super::desired::{EventUser, in_event_account};
+use super::desired_source::{EventUser, in_event_account};
 use super::report::{ClusterReport, EntriesRead, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 

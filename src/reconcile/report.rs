@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::core::access_entries::{self as entries, AccessPlan};
-use crate::core::aws_auth::plan::{ChangeKind, Plan};
+use crate::core::aws_auth::plan::{MappingChangeKind, Plan};
 use crate::core::aws_auth::{ConfigMapData, ItemValue};
 use crate::core::effective::both::BothPlan;
 use crate::core::effective::{AuthenticationMode, Store};
@@ -270,25 +270,25 @@ impl ClusterReport {
         };
         for c in &plan.changes {
             let value = match c.kind {
-                ChangeKind::Remove => c.before.as_ref(),
+                MappingChangeKind::Remove => c.before.as_ref(),
                 _ => c.after.as_ref(),
             };
             let report = entry(c.section.to_string(), c.key.clone(), value, &c.reason);
             self.history.push(PlannedChange {
                 store: Store::AwsAuth,
                 change: match c.kind {
-                    ChangeKind::Add => history::ChangeKind::Added,
-                    ChangeKind::Change => history::ChangeKind::Changed,
-                    ChangeKind::Remove => history::ChangeKind::Removed,
+                    MappingChangeKind::Add => history::ChangeKind::Added,
+                    MappingChangeKind::Change => history::ChangeKind::Changed,
+                    MappingChangeKind::Remove => history::ChangeKind::Removed,
                 },
                 principal: c.key.clone(),
                 before: c.before.as_ref().map(EntryState::of_item),
                 after: c.after.as_ref().map(EntryState::of_item),
             });
             match c.kind {
-                ChangeKind::Add => self.added.push(report),
-                ChangeKind::Change => self.changed.push(report),
-                ChangeKind::Remove => self.removed.push(report),
+                MappingChangeKind::Add => self.added.push(report),
+                MappingChangeKind::Change => self.changed.push(report),
+                MappingChangeKind::Remove => self.removed.push(report),
             }
         }
         self.skipped.extend(
@@ -312,26 +312,26 @@ impl ClusterReport {
             self.history.push(PlannedChange {
                 store: Store::AccessEntries,
                 change: match c.kind {
-                    entries::ChangeKind::Create => history::ChangeKind::Added,
-                    entries::ChangeKind::Update | entries::ChangeKind::Recreate => {
+                    entries::EntryChangeKind::Create => history::ChangeKind::Added,
+                    entries::EntryChangeKind::Update | entries::EntryChangeKind::Recreate => {
                         history::ChangeKind::Changed
                     }
-                    entries::ChangeKind::Delete => history::ChangeKind::Removed,
+                    entries::EntryChangeKind::Delete => history::ChangeKind::Removed,
                 },
                 principal: c.principal_arn.clone(),
                 before: c.before.as_ref().map(EntryState::of_entry),
                 after: c.after.as_ref().map(EntryState::of_entry),
             });
             match c.kind {
-                entries::ChangeKind::Create => {
+                entries::EntryChangeKind::Create => {
                     self.added
                         .push(entry(&c.principal_arn, c.after.as_ref(), &c.reason));
                 }
-                entries::ChangeKind::Update | entries::ChangeKind::Recreate => {
+                entries::EntryChangeKind::Update | entries::EntryChangeKind::Recreate => {
                     self.changed
                         .push(entry(&c.principal_arn, c.after.as_ref(), &c.reason));
                 }
-                entries::ChangeKind::Delete => {
+                entries::EntryChangeKind::Delete => {
                     self.removed
                         .push(entry(&c.principal_arn, c.before.as_ref(), &c.reason));
                 }

@@ -17,7 +17,7 @@ use crate::core::review::{
 };
 use crate::core::settings::Cluster;
 
-use super::desired::RunRead;
+use super::desired_source::RunRead;
 use super::report::{ClusterReport, EntryReport};
 use super::{IAM_READ_CONCURRENCY, Pass, Reconciler};
 use futures::StreamExt;

@@ -7,7 +7,7 @@
 //!   by [`crate::core::access_entries::hold_back::release_despite_refusal`]. A full run reads
 //!   every entry for it; a user event only the user's (the plan then covers that user alone).
 //! - access entries unreadable: aws-auth's removals only
-//!   ([`crate::core::aws_auth::plan::Writes::RemovalsOnly`]), the guards judging aws-auth alone.
+//!   ([`crate::core::aws_auth::plan::MappingWrites::RemovalsOnly`]), the guards judging aws-auth alone.
 //!
 //! Nothing is written in a dry run.
 
@@ -15,7 +15,7 @@ use crate::aws::access_entries::{AccessEntryError, AccessEntryStore};
 use crate::core::access_entries::CurrentEntry;
 use crate::core::access_entries::hold_back::Release;
 use crate::core::access_entries::{self as entries, AccessPlanRequest};
-use crate::core::aws_auth::plan::{PlanRequest, Writes, plan_writes};
+use crate::core::aws_auth::plan::{MappingWrites, PlanRequest, plan_writes};
 use crate::core::desired::DesiredSet;
 use crate::core::effective::Store;
 use crate::core::guards::{Guard, Refusal};
@@ -59,8 +59,8 @@ impl Reconciler {
         };
         let desired = &desired;
         let writes = match grants {
-            Store::AccessEntries => entries::Writes::Sync,
-            Store::AwsAuth => entries::Writes::ExistingOnly,
+            Store::AccessEntries => entries::EntryWrites::Sync,
+            Store::AwsAuth => entries::EntryWrites::ExistingOnly,
         };
         let (plan, _) = entries::plan_unguarded(
             &AccessPlanRequest {
@@ -124,7 +124,7 @@ impl Reconciler {
                 protected: run.protected,
                 ownership: &self.ownership,
             },
-            Writes::RemovalsOnly,
+            MappingWrites::RemovalsOnly,
         );
         let (Some(write), false) = (&plan.write, run.dry_run) else {
             return error.into();

@@ -5,7 +5,8 @@ use crate::core::aws_auth::OwnershipRules;
 use crate::core::effective::{AuthenticationMode, Store};
 use crate::core::review::{ClusterRead, Drift, Inventory, StoreRead, review_cluster};
 use crate::fixtures::{
-    ACCOUNT, Desired, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role, role_arn,
+    ACCOUNT, DesiredBuilder, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role,
+    role_arn,
 };
 
 /// prod (CONFIG_MAP): our deploy role, a hand-written admin whose username needs quoting
@@ -15,7 +16,7 @@ fn report() -> ReviewReport {
     let inventory = Inventory::default();
     let users = "- userarn: arn:aws:iam::111122223333:user/mallory\n  username: \"<script>alert(1)</script>, \\\"x\\\"\"\n  groups:\n    - system:masters\n";
     let prod_data = aws_auth_data(&managed_role("deploy", &["devs"]), users, "");
-    let desired = Desired::new().named_role("deploy", &["devs"]);
+    let desired = DesiredBuilder::new().named_role("deploy", &["devs"]);
     let prod = review_cluster(&ClusterRead {
         name: "prod",
         region: "eu-west-1",

@@ -1,19 +1,21 @@
 //! The planner's rules, one test each: ownership, shadowing, guards, idempotence, layout.
 
-use eks_iam_sync::core::aws_auth::plan::{ChangeKind, Plan, PlanRequest, plan};
+use eks_iam_sync::core::aws_auth::plan::{MappingChangeKind, Plan, PlanRequest, plan};
 use eks_iam_sync::core::aws_auth::{
     AwsAuth, ConfigMapData, ItemValue, LEDGER_ANNOTATION, OwnershipRules, SectionName,
 };
 use eks_iam_sync::core::guards::{Guard, GuardSettings};
-use eks_iam_sync::fixtures::{ACCOUNT, Desired, aws_auth_data, managed_role, role_arn, user_arn};
+use eks_iam_sync::fixtures::{
+    ACCOUNT, DesiredBuilder, aws_auth_data, managed_role, role_arn, user_arn,
+};
 
-fn run(current: Option<&ConfigMapData>, desired: &Desired) -> Plan {
+fn run(current: Option<&ConfigMapData>, desired: &DesiredBuilder) -> Plan {
     run_with(current, desired, GuardSettings::default(), &[])
 }
 
 fn run_with(
     current: Option<&ConfigMapData>,
-    desired: &Desired,
+    desired: &DesiredBuilder,
     guards: GuardSettings,
     protected: &[String],
 ) -> Plan {
@@ -38,7 +40,7 @@ fn guards_of(plan: &Plan) -> Vec<Guard> {
 
 #[test]
 fn creates_the_configmap_when_there_is_none() {
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("admin", &["system:masters"])
         .account("012345678901");
     let plan = run(None, &desired);
@@ -54,7 +56,7 @@ fn creates_the_configmap_when_there_is_none() {
 
 #[test]
 fn nothing_desired_and_nothing_there_writes_nothing() {
-    let plan = run(None, &Desired::new());
+    let plan = run(None, &DesiredBuilder::new());
     assert!(plan.write.is_none());
     assert!(plan.describe().contains("No changes"));
 }
@@ -67,7 +69,10 @@ fn unmanaged_entries_keep_their_bytes_when_managed_ones_change() {
         "",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new().named_role("new", &["editors"]));
+    let plan = run(
+        Some(&cm),
+        &DesiredBuilder::new().named_role("new", &["editors"]),
+    );
     let roles = &written(&plan).data["mapRoles"];
     assert!(
         roles.starts_with(human),
@@ -82,8 +87,8 @@ fn unmanaged_entries_keep_their_bytes_when_managed_ones_change() {
     assert_eq!(
         kinds,
         [
-            (ChangeKind::Add, role_arn("new")),
-            (ChangeKind::Remove, role_arn("old"))
+            (MappingChangeKind::Add, role_arn("new")),
+            (MappingChangeKind::Remove, role_arn("old"))
         ]
     );
 }
@@ -95,7 +100,10 @@ fn a_desired_entry_already_mapped_by_an_unmanaged_one_is_skipped_with_a_warning(
         "",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new().named_role("OPS", &["viewers"]));
+    let plan = run(
+        Some(&cm),
+        &DesiredBuilder::new().named_role("OPS", &["viewers"]),
+    );
     assert!(plan.write.is_none(), "{}", plan.describe());
     assert_eq!(plan.skipped.len(), 1);
     let warning = plan
@@ -112,9 +120,12 @@ fn a_desired_entry_already_mapped_by_an_unmanaged_one_is_skipped_with_a_warning(
 #[test]
 fn changed_groups_are_a_change_with_the_difference_as_reason() {
     let cm = aws_auth_data(&managed_role("dev", &["viewers"]), "", "");
-    let plan = run(Some(&cm), &Desired::new().named_role("dev", &["editors"]));
+    let plan = run(
+        Some(&cm),
+        &DesiredBuilder::new().named_role("dev", &["editors"]),
+    );
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].kind, ChangeKind::Change);
+    assert_eq!(plan.changes[0].kind, MappingChangeKind::Change);
     assert!(
         plan.changes[0]
             .reason
@@ -126,7 +137,7 @@ fn changed_groups_are_a_change_with_the_difference_as_reason() {
 
 #[test]
 fn steady_state_is_a_no_op_including_the_ledger() {
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("dev", &["viewers"])
         .named_user("alice", &["editors"])
         .account("444455556666");
@@ -138,7 +149,7 @@ fn steady_state_is_a_no_op_including_the_ledger() {
 
 #[test]
 fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("dev", &["viewers"])
         .named_role("ci", &["deployers"]);
     let first = written(&run(None, &desired)).clone();
@@ -150,7 +161,7 @@ fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
     );
     let plan = run(
         Some(&stripped),
-        &Desired::new().named_role("dev", &["viewers"]),
+        &DesiredBuilder::new().named_role("dev", &["viewers"]),
     );
     let kinds: Vec<_> = plan
         .changes
@@ -160,8 +171,8 @@ fn stripped_marks_are_recognised_through_the_ledger_and_restored() {
     assert_eq!(
         kinds,
         [
-            (ChangeKind::Change, role_arn("dev")),
-            (ChangeKind::Remove, role_arn("ci"))
+            (MappingChangeKind::Change, role_arn("dev")),
+            (MappingChangeKind::Remove, role_arn("ci"))
         ],
         "{}",
         plan.describe()
@@ -176,7 +187,7 @@ fn without_mark_or_ledger_nothing_is_ours() {
         "",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new());
+    let plan = run(Some(&cm), &DesiredBuilder::new());
     assert!(plan.changes.is_empty() && plan.write.is_none());
 }
 
@@ -184,7 +195,7 @@ fn without_mark_or_ledger_nothing_is_ours() {
 fn the_ledger_records_what_we_own() {
     let plan = run(
         None,
-        &Desired::new()
+        &DesiredBuilder::new()
             .named_role("dev", &[])
             .account("444455556666"),
     );
@@ -198,7 +209,7 @@ fn the_ledger_records_what_we_own() {
 #[test]
 fn unparsable_current_content_is_refused_and_names_the_section() {
     let cm = aws_auth_data("- rolearn: a\n  username: {{SessionName}}\n", "", "");
-    let plan = run(Some(&cm), &Desired::new().named_role("dev", &[]));
+    let plan = run(Some(&cm), &DesiredBuilder::new().named_role("dev", &[]));
     assert_eq!(guards_of(&plan), [Guard::Unparsable]);
     assert!(plan.refusals[0].message.contains("data.mapRoles"));
     assert!(plan.write.is_none());
@@ -213,7 +224,7 @@ fn a_masters_mapping_eks_never_matches_is_no_admin() {
         managed_role("alice", &["system:masters"])
     );
     let cm = aws_auth_data(&roles, "", "");
-    let plan = run(Some(&cm), &Desired::new());
+    let plan = run(Some(&cm), &DesiredBuilder::new());
     assert_eq!(
         guards_of(&plan),
         [Guard::LastClusterAdmin],
@@ -227,7 +238,7 @@ fn a_masters_mapping_eks_never_matches_is_no_admin() {
 #[test]
 fn removing_the_last_masters_mapping_is_refused() {
     let cm = aws_auth_data(&managed_role("admin", &["system:masters"]), "", "");
-    let plan = run(Some(&cm), &Desired::new());
+    let plan = run(Some(&cm), &DesiredBuilder::new());
     assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
     assert!(plan.refusals[0].message.contains("role/admin"));
 }
@@ -245,7 +256,7 @@ fn removing_a_node_role_is_refused() {
     );
     let plan = run(
         Some(&cm),
-        &Desired::new().named_role("admin", &["system:masters"]),
+        &DesiredBuilder::new().named_role("admin", &["system:masters"]),
     );
     assert_eq!(guards_of(&plan), [Guard::NodeRole]);
     assert!(plan.refusals[0].message.contains("role/node"));
@@ -265,14 +276,14 @@ fn a_protected_principal_keeps_its_mapping() {
     let me = format!("arn:aws:sts::{ACCOUNT}:assumed-role/sync/lambda-session");
     let plan = run_with(
         Some(&cm),
-        &Desired::new().named_role("admin", &["system:masters"]),
+        &DesiredBuilder::new().named_role("admin", &["system:masters"]),
         GuardSettings::default(),
         &[me],
     );
     assert_eq!(guards_of(&plan), [Guard::ProtectedPrincipal]);
     let plan = run_with(
         Some(&cm),
-        &Desired::new()
+        &DesiredBuilder::new()
             .named_role("admin", &["system:masters"])
             .named_role("sync", &["viewers"]),
         GuardSettings::default(),
@@ -292,7 +303,7 @@ fn mass_removal_is_refused_unless_allowed() {
         .map(|n| managed_role(n, &["viewers"]))
         .collect();
     let cm = aws_auth_data(&roles, "", "");
-    let keep_two = Desired::new()
+    let keep_two = DesiredBuilder::new()
         .named_role("a", &["viewers"])
         .named_role("b", &["viewers"]);
     let plan = run(Some(&cm), &keep_two);
@@ -333,7 +344,7 @@ fn the_override_does_not_lift_the_other_guards() {
     };
     let plan = run_with(
         Some(&aws_auth_data(&roles, "", "")),
-        &Desired::new(),
+        &DesiredBuilder::new(),
         allowed,
         &[],
     );
@@ -342,7 +353,7 @@ fn the_override_does_not_lift_the_other_guards() {
 
 #[test]
 fn data_over_one_mebibyte_is_refused() {
-    let mut desired = Desired::new();
+    let mut desired = DesiredBuilder::new();
     for i in 0..9000 {
         desired = desired.named_user(
             &format!("user-with-a-rather-long-name-{i:05}"),
@@ -363,7 +374,9 @@ fn flow_and_crlf_sections_read_back_as_intended() {
     );
     let plan = run(
         Some(&cm),
-        &Desired::new().named_role("dev", &[]).named_user("bob", &[]),
+        &DesiredBuilder::new()
+            .named_role("dev", &[])
+            .named_user("bob", &[]),
     );
     let data = &written(&plan).data;
     assert!(data["mapRoles"].starts_with(
@@ -383,13 +396,13 @@ fn flow_and_crlf_sections_read_back_as_intended() {
 fn managed_entries_are_written_in_a_stable_order() {
     let a = run(
         None,
-        &Desired::new()
+        &DesiredBuilder::new()
             .named_role("zeta", &[])
             .named_role("alpha", &[]),
     );
     let b = run(
         None,
-        &Desired::new()
+        &DesiredBuilder::new()
             .named_role("alpha", &[])
             .named_role("zeta", &[]),
     );
@@ -400,7 +413,7 @@ fn managed_entries_are_written_in_a_stable_order() {
 
 #[test]
 fn templates_and_yaml11_words_are_quoted_and_read_back() {
-    let mut desired = Desired::new();
+    let mut desired = DesiredBuilder::new();
     desired
         .0
         .add_role(
@@ -449,7 +462,7 @@ fn adopted_marks_make_entries_ours() {
     let rules = OwnershipRules {
         adopted_marks: vec![("syncedBy".into(), "iam-eks-user-mapper".into())],
     };
-    let desired = Desired::new().named_user("bob", &["admins"]);
+    let desired = DesiredBuilder::new().named_user("bob", &["admins"]);
     let plan = plan(&PlanRequest {
         current: Some(&cm),
         desired: &desired.0,
@@ -458,7 +471,7 @@ fn adopted_marks_make_entries_ours() {
         ownership: &rules,
     });
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].kind, ChangeKind::Change);
+    assert_eq!(plan.changes[0].kind, MappingChangeKind::Change);
     assert!(written(&plan).data["mapUsers"].contains("managedBy: eks-iam-sync"));
     assert!(!written(&plan).data["mapUsers"].contains("syncedBy"));
 }
@@ -475,11 +488,14 @@ fn every_section_is_checked_for_the_managed_count() {
         "mapAccounts".into(),
         "- \"444455556666\"\n- \"777788889999\"\n".into(),
     );
-    let plan = run(Some(&with_ledger), &Desired::new().named_role("a", &[]));
+    let plan = run(
+        Some(&with_ledger),
+        &DesiredBuilder::new().named_role("a", &[]),
+    );
     let removed: Vec<_> = plan
         .changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::Remove)
+        .filter(|c| c.kind == MappingChangeKind::Remove)
         .map(|c| (c.section, c.key.as_str()))
         .collect();
     assert_eq!(
@@ -502,7 +518,7 @@ fn the_plan_text_reads_as_a_diff_then_skips_warnings_and_refusals() {
         "",
         "",
     );
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("dev", &["editors"])
         .named_role("ops", &["viewers"])
         .named_user("alice", &["system:masters"])
@@ -514,12 +530,12 @@ fn the_plan_text_reads_as_a_diff_then_skips_warnings_and_refusals() {
             "",
             "",
         )),
-        &Desired::new(),
+        &DesiredBuilder::new(),
     );
     insta::assert_snapshot!("aws_auth_plan_refused", refused.describe());
     insta::assert_snapshot!(
         "aws_auth_plan_no_changes",
-        run(None, &Desired::new()).describe()
+        run(None, &DesiredBuilder::new()).describe()
     );
 }
 
@@ -532,7 +548,7 @@ fn a_shadowed_duplicate_does_not_count_as_the_remaining_admin() {
         "",
         "",
     );
-    let plan = run(Some(&cm), &Desired::new());
+    let plan = run(Some(&cm), &DesiredBuilder::new());
     assert_eq!(guards_of(&plan), [Guard::LastClusterAdmin]);
     assert!(
         plan.refusals[0]

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Change, CurrentEntry, Operation};
+use super::model::{CurrentEntry, EntryChange, Operation};
 use super::plan::{view_after, view_before};
 use crate::core::effective::combined_view;
 use crate::core::guards::{self, AccessView, Guard, GuardSettings, Phrasing, Proposed, Refusal};
@@ -39,7 +39,7 @@ pub enum Progress {
 
 /// Whether this change only takes access away: it deletes the entry or disassociates
 /// policies, and creates nothing.
-pub fn removes_access(change: &Change) -> bool {
+pub fn removes_access(change: &EntryChange) -> bool {
     let takes = change.operations.iter().any(|op| {
         matches!(
             op,
@@ -67,7 +67,7 @@ pub struct Release<'a> {
     /// The entries as read before the run.
     pub current: &'a [CurrentEntry],
     /// The plan's changes, in plan order.
-    pub changes: &'a [Change],
+    pub changes: &'a [EntryChange],
     /// How each grant ended (`None`: a removal, or a change not run).
     pub progress: &'a [Option<Progress>],
     pub other: Option<OtherStore<'a>>,
@@ -163,7 +163,7 @@ pub fn release_other_write(release: &Release<'_>, ran: &[usize]) -> Verdict {
     if !failed {
         return Verdict::Run;
     }
-    let made: Vec<Change> = ran.iter().map(|&i| release.changes[i].clone()).collect();
+    let made: Vec<EntryChange> = ran.iter().map(|&i| release.changes[i].clone()).collect();
     let entries = view_after(reached_view(release), &made);
     let refusals = guards::check(
         &Proposed {
@@ -194,7 +194,7 @@ fn greedy(
     same_principal: impl Fn(&str) -> Option<String>,
 ) -> Vec<(usize, Verdict)> {
     let managed_before = release.current.iter().filter(|e| e.is_managed()).count();
-    let mut released: Vec<&Change> = Vec::new();
+    let mut released: Vec<&EntryChange> = Vec::new();
     let mut verdicts = Vec::with_capacity(removals.len());
     for &i in removals {
         let change = &release.changes[i];
@@ -224,10 +224,10 @@ fn greedy(
 fn check(
     release: &Release<'_>,
     reached: &AccessView,
-    released: &[&Change],
+    released: &[&EntryChange],
     managed_before: usize,
 ) -> Vec<Refusal> {
-    let owned: Vec<Change> = released.iter().map(|c| (*c).clone()).collect();
+    let owned: Vec<EntryChange> = released.iter().map(|c| (*c).clone()).collect();
     let after = view_after(reached.clone(), &owned);
     let removed: Vec<String> = released.iter().map(|c| c.principal_arn.clone()).collect();
     let (before, after, phrasing) = match release.other {

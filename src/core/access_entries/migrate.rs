@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::model::{CurrentEntry, DesiredEntry, EntryView, Skip};
+use super::model::{CurrentEntry, DesiredEntry, EntrySkip, EntryView};
 use super::plan::{
-    AccessPlan, AccessPlanRequest, Writes, entry_limit_refusal, plan_entries, proposal,
+    AccessPlan, AccessPlanRequest, EntryWrites, entry_limit_refusal, plan_entries, proposal,
 };
 use super::translate::translate;
 use crate::core::aws_auth::emit::{EmitError, rewrite};
@@ -27,7 +27,7 @@ pub struct MigrationPlan {
     /// once their access entries are verified.
     pub moving: BTreeSet<String>,
     /// What cannot move, and why (stays in aws-auth).
-    pub cannot_move: Vec<Skip>,
+    pub cannot_move: Vec<EntrySkip>,
 }
 
 impl MigrationPlan {
@@ -93,7 +93,7 @@ pub fn plan_migration(request: &AccessPlanRequest<'_>) -> MigrationPlan {
     let mut movable = BTreeMap::new();
     for (key, entry) in translation.entries {
         if let Some(holder) = unmanaged.get(&key) {
-            plan.cannot_move.push(Skip {
+            plan.cannot_move.push(EntrySkip {
                 key: entry.principal_arn.clone(),
                 reason: format!(
                     "an unmanaged access entry ({}) already exists for this principal; removing the aws-auth entry would change its access",
@@ -109,7 +109,12 @@ pub fn plan_migration(request: &AccessPlanRequest<'_>) -> MigrationPlan {
         warnings: request.desired.warnings().to_vec(),
         ..AccessPlan::default()
     };
-    plan_entries(request.current, &movable, Writes::Additive, &mut access);
+    plan_entries(
+        request.current,
+        &movable,
+        EntryWrites::Additive,
+        &mut access,
+    );
     if access.has_changes() {
         let proposal = proposal(request.current, &access.changes);
         access.refusals.extend(guards::check(

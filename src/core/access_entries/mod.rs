@@ -66,12 +66,12 @@ mod tests;
 
 pub use migrate::{MigrationPlan, aws_auth_without, managed_aws_auth, plan_migration, verified};
 pub use model::{
-    CLUSTER_ADMIN_POLICY_NAME, Change, ChangeKind, CurrentEntry, DesiredEntry, EC2_LINUX,
-    EntryView, MANAGED_TAG, MANAGED_VALUE, MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, Policy,
-    PolicyGrant, RESERVED_USERNAME_PREFIXES, STANDARD, Scope, Skip, is_cluster_admin, policy_arn,
-    policy_name,
+    CLUSTER_ADMIN_POLICY_NAME, CurrentEntry, DesiredEntry, EC2_LINUX, EntryChange, EntryChangeKind,
+    EntrySkip, EntryView, MANAGED_TAG, MANAGED_VALUE, MAX_ACCESS_ENTRIES, Operation,
+    PRINCIPAL_ID_TAG, Policy, PolicyGrant, RESERVED_USERNAME_PREFIXES, STANDARD, Scope,
+    is_cluster_admin, policy_arn, policy_name,
 };
-pub use plan::{AccessPlan, AccessPlanRequest, Writes, plan, plan_unguarded};
+pub use plan::{AccessPlan, AccessPlanRequest, EntryWrites, plan, plan_unguarded};
 pub use translate::{Translation, translate};
 
 pub use crate::core::names::principal_key;

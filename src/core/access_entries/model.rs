@@ -1,6 +1,6 @@
 //! The access-entry model: entries as EKS holds them ([`CurrentEntry`]) and as the
 //! configuration wants them ([`DesiredEntry`]), their policies, the EKS calls that change them
-//! ([`Operation`]) and the planned changes ([`Change`]).
+//! ([`Operation`]) and the planned changes ([`EntryChange`]).
 //!
 //! Values only: translating a desired set is [`super::translate()`], planning [`super::plan()`].
 
@@ -138,7 +138,7 @@ impl DesiredEntry {
 
 /// A desired entry (or account) that is not sent, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skip {
+pub struct EntrySkip {
     pub key: String,
     pub reason: String,
 }
@@ -195,7 +195,7 @@ impl Operation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
+pub enum EntryChangeKind {
     Create,
     Update,
     /// Delete + create (type changed, or the principal was recreated).
@@ -254,8 +254,8 @@ impl EntryView {
 
 /// One planned change to one managed entry, with the EKS calls that make it, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub kind: ChangeKind,
+pub struct EntryChange {
+    pub kind: EntryChangeKind,
     pub principal_arn: String,
     pub before: Option<EntryView>,
     pub after: Option<EntryView>,

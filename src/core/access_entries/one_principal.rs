@@ -8,13 +8,13 @@
 //! Pure; `reconcile::one_principal` does the reads.
 
 use super::model::CurrentEntry;
-use super::plan::{AccessPlan, AccessPlanRequest, Writes, plan_unguarded, proposal};
+use super::plan::{AccessPlan, AccessPlanRequest, EntryWrites, plan_unguarded, proposal};
 use crate::core::guards::{self, Guard, Phrasing};
 
 /// Plans `request.current` (the principal's own entries) towards `request.desired` (that
 /// principal's desired entry, or none), guarded against `others` as read so far.
 pub fn plan_one(request: &AccessPlanRequest<'_>, others: &[CurrentEntry]) -> AccessPlan {
-    let (mut plan, _) = plan_unguarded(request, Writes::Sync);
+    let (mut plan, _) = plan_unguarded(request, EntryWrites::Sync);
     if plan.has_changes() {
         let read: Vec<CurrentEntry> = request.current.iter().chain(others).cloned().collect();
         plan.refusals.extend(guards::check(
@@ -37,9 +37,11 @@ pub fn needs_another_admin(plan: &AccessPlan) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::access_entries::ChangeKind;
+    use crate::core::access_entries::EntryChangeKind;
     use crate::core::guards::GuardSettings;
-    use crate::fixtures::{ACCOUNT, Desired, EntryBuilder, admin_policy, entry, view_policy};
+    use crate::fixtures::{
+        ACCOUNT, DesiredBuilder, EntryBuilder, admin_policy, entry, view_policy,
+    };
 
     const VIC: &str = "arn:aws:iam::111122223333:user/vic";
     const ANN: &str = "arn:aws:iam::111122223333:user/ann";
@@ -48,7 +50,7 @@ mod tests {
 
     fn plan_for(
         current: &[CurrentEntry],
-        want: &Desired,
+        want: &DesiredBuilder,
         others: &[CurrentEntry],
         protected: &[String],
     ) -> AccessPlan {
@@ -64,7 +66,7 @@ mod tests {
         )
     }
 
-    fn kinds(plan: &AccessPlan) -> Vec<(ChangeKind, &str)> {
+    fn kinds(plan: &AccessPlan) -> Vec<(EntryChangeKind, &str)> {
         plan.changes
             .iter()
             .map(|c| (c.kind, c.principal_arn.as_str()))
@@ -74,8 +76,8 @@ mod tests {
     #[test]
     fn a_viewer_who_left_is_removed_without_reading_anyone_else() {
         let current = [entry(VIC, "vic", &[]).managed().with(view_policy())];
-        let plan = plan_for(&current, &Desired::new(), &[], &[]);
-        assert_eq!(kinds(&plan), [(ChangeKind::Delete, VIC)]);
+        let plan = plan_for(&current, &DesiredBuilder::new(), &[], &[]);
+        assert_eq!(kinds(&plan), [(EntryChangeKind::Delete, VIC)]);
         assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
         assert!(!needs_another_admin(&plan));
     }
@@ -85,21 +87,21 @@ mod tests {
         // bob's managed entry was read (for the guards) and is not desired here: a one-user
         // plan never removes it.
         let others = [entry(BOB, "bob", &[]).managed().with(view_policy())];
-        let want = Desired::new().user(VIC, "vic", &["viewers"]);
+        let want = DesiredBuilder::new().user(VIC, "vic", &["viewers"]);
         let plan = plan_for(&[], &want, &others, &[]);
-        assert_eq!(kinds(&plan), [(ChangeKind::Create, VIC)]);
+        assert_eq!(kinds(&plan), [(EntryChangeKind::Create, VIC)]);
         assert!(plan.refusals.is_empty());
     }
 
     #[test]
     fn an_admin_who_left_needs_another_admin_found_first() {
         let current = [entry(VIC, "vic", &[]).managed().with(admin_policy())];
-        let alone = plan_for(&current, &Desired::new(), &[], &[]);
+        let alone = plan_for(&current, &DesiredBuilder::new(), &[], &[]);
         assert!(needs_another_admin(&alone), "{:?}", alone.refusals);
         let viewer_only = [entry(BOB, "bob", &[]).with(view_policy())];
         assert!(needs_another_admin(&plan_for(
             &current,
-            &Desired::new(),
+            &DesiredBuilder::new(),
             &viewer_only,
             &[]
         )));
@@ -107,15 +109,15 @@ mod tests {
             entry(BOB, "bob", &[]).with(view_policy()),
             entry(ANN, "ann", &[]).with(admin_policy()),
         ];
-        let plan = plan_for(&current, &Desired::new(), &with_admin, &[]);
-        assert_eq!(kinds(&plan), [(ChangeKind::Delete, VIC)]);
+        let plan = plan_for(&current, &DesiredBuilder::new(), &with_admin, &[]);
+        assert_eq!(kinds(&plan), [(EntryChangeKind::Delete, VIC)]);
         assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
     }
 
     #[test]
     fn a_demoted_admin_is_judged_like_a_removed_one() {
         let current = [entry(VIC, "vic", &[]).managed().with(admin_policy())];
-        let want = Desired::new().user(VIC, "vic", &["viewers"]);
+        let want = DesiredBuilder::new().user(VIC, "vic", &["viewers"]);
         let plan = plan_for(&current, &want, &[], &[]);
         assert!(needs_another_admin(&plan), "{:?}", plan.refusals);
         let others = [entry(ANN, "ann", &[]).with(admin_policy())];
@@ -126,7 +128,7 @@ mod tests {
     fn the_protected_identity_keeps_its_entry_whatever_else_is_read() {
         let current = [entry(ME, "me", &[]).managed().with(admin_policy())];
         let others = [entry(ANN, "ann", &[]).with(admin_policy())];
-        let plan = plan_for(&current, &Desired::new(), &others, &[ME.to_owned()]);
+        let plan = plan_for(&current, &DesiredBuilder::new(), &others, &[ME.to_owned()]);
         assert!(
             plan.refusals
                 .iter()
@@ -140,7 +142,7 @@ mod tests {
     #[test]
     fn an_unmanaged_entry_of_the_principal_is_left_alone() {
         let current = [entry(VIC, "vic-by-hand", &[]).with(admin_policy())];
-        let plan = plan_for(&current, &Desired::new(), &[], &[]);
+        let plan = plan_for(&current, &DesiredBuilder::new(), &[], &[]);
         assert!(plan.changes.is_empty());
         assert!(plan.refusals.is_empty());
     }

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{
-    Change, ChangeKind, CurrentEntry, DesiredEntry, EntryView, MANAGED_TAG, MANAGED_VALUE,
-    MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, STANDARD, Scope, Skip, is_cluster_admin,
-    policy_name,
+    CurrentEntry, DesiredEntry, EntryChange, EntryChangeKind, EntrySkip, EntryView, MANAGED_TAG,
+    MANAGED_VALUE, MAX_ACCESS_ENTRIES, Operation, PRINCIPAL_ID_TAG, STANDARD, Scope,
+    is_cluster_admin, policy_name,
 };
 use super::translate::translate;
 use crate::core::desired::DesiredSet;
@@ -23,8 +23,8 @@ use crate::core::names::principal_key;
 pub struct AccessPlan {
     /// Creates first, then updates and recreates, then deletes: access is granted before
     /// any is taken away.
-    pub changes: Vec<Change>,
-    pub skipped: Vec<Skip>,
+    pub changes: Vec<EntryChange>,
+    pub skipped: Vec<EntrySkip>,
     pub warnings: Vec<String>,
     pub refusals: Vec<Refusal>,
     /// Entries that carry one of our two tags without the other (reported every run by
@@ -62,9 +62,9 @@ impl AccessPlan {
         let mut out = String::new();
         for change in &self.changes {
             let (sign, shown) = match change.kind {
-                ChangeKind::Create => ('+', change.after.as_ref()),
-                ChangeKind::Delete => ('-', change.before.as_ref()),
-                ChangeKind::Update | ChangeKind::Recreate => ('~', change.after.as_ref()),
+                EntryChangeKind::Create => ('+', change.after.as_ref()),
+                EntryChangeKind::Delete => ('-', change.before.as_ref()),
+                EntryChangeKind::Update | EntryChangeKind::Recreate => ('~', change.after.as_ref()),
             };
             let _ = writeln!(
                 out,
@@ -106,7 +106,7 @@ pub struct AccessPlanRequest<'a> {
 
 /// Plans one run. Pure.
 pub fn plan(request: &AccessPlanRequest<'_>) -> AccessPlan {
-    let (mut plan, proposal) = plan_unguarded(request, Writes::Sync);
+    let (mut plan, proposal) = plan_unguarded(request, EntryWrites::Sync);
     if plan.has_changes() {
         plan.refusals.extend(guards::check(
             &proposal.proposed(Phrasing::AccessEntries),
@@ -119,7 +119,7 @@ pub fn plan(request: &AccessPlanRequest<'_>) -> AccessPlan {
 
 /// Which desired entries a plan writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writes {
+pub enum EntryWrites {
     /// The store grants: desired entries are created, updated, and the others deleted.
     Sync,
     /// Migration: desired entries are created and updated; nothing is deleted.
@@ -132,11 +132,11 @@ pub enum Writes {
 /// Plans one run without the guards: the plan, and the write as the guards see it.
 pub fn plan_unguarded(
     request: &AccessPlanRequest<'_>,
-    writes: Writes,
+    writes: EntryWrites,
 ) -> (AccessPlan, StoreProposal) {
     let translation = translate(request.desired, request.cluster_account);
     let mut plan = AccessPlan::default();
-    if writes != Writes::ExistingOnly {
+    if writes != EntryWrites::ExistingOnly {
         plan.skipped = translation.skipped.clone();
         plan.warnings = request.desired.warnings().to_vec();
     }
@@ -155,14 +155,14 @@ pub fn refused_for_want_of_policies(refusals: &[Refusal], current: &[CurrentEntr
 
 /// EKS's quota guard: a plan that would take the cluster past [`MAX_ACCESS_ENTRIES`] is
 /// refused (EKS would reject the creates past it halfway through the run), naming the count.
-pub(super) fn entry_limit_refusal(current: usize, changes: &[Change]) -> Option<Refusal> {
+pub(super) fn entry_limit_refusal(current: usize, changes: &[EntryChange]) -> Option<Refusal> {
     let created = changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::Create)
+        .filter(|c| c.kind == EntryChangeKind::Create)
         .count();
     let deleted = changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::Delete)
+        .filter(|c| c.kind == EntryChangeKind::Delete)
         .count();
     let after = (current + created).saturating_sub(deleted);
     (created > 0 && after > MAX_ACCESS_ENTRIES).then(|| Refusal {
@@ -177,7 +177,7 @@ pub(super) fn entry_limit_refusal(current: usize, changes: &[Change]) -> Option<
 pub(super) fn plan_entries(
     current: &[CurrentEntry],
     desired: &BTreeMap<String, DesiredEntry>,
-    writes: Writes,
+    writes: EntryWrites,
     plan: &mut AccessPlan,
 ) {
     let mut by_key: BTreeMap<String, Vec<&CurrentEntry>> = BTreeMap::new();
@@ -203,13 +203,17 @@ pub(super) fn plan_entries(
     }
     for (key, want) in desired {
         let found = by_key.get(key).and_then(|e| e.last().copied());
-        if writes == Writes::ExistingOnly && !found.is_some_and(CurrentEntry::is_managed) {
+        if writes == EntryWrites::ExistingOnly && !found.is_some_and(CurrentEntry::is_managed) {
             continue; // this store only keeps what it holds
         }
         match found {
-            None => creates.push(create_change(want, want.reason.clone(), ChangeKind::Create)),
+            None => creates.push(create_change(
+                want,
+                want.reason.clone(),
+                EntryChangeKind::Create,
+            )),
             Some(entry) if !entry.is_managed() => {
-                plan.skipped.push(Skip {
+                plan.skipped.push(EntrySkip {
                     key: want.principal_arn.clone(),
                     reason: format!(
                         "an unmanaged access entry ({}) already exists for this principal; it is left as it is",
@@ -256,12 +260,12 @@ pub(super) fn plan_entries(
             }
         }
     }
-    if writes != Writes::Additive {
+    if writes != EntryWrites::Additive {
         for (key, entries) in &by_key {
             for entry in entries.iter().filter(|e| e.is_managed()) {
                 if !desired.contains_key(key) {
-                    deletes.push(Change {
-                        kind: ChangeKind::Delete,
+                    deletes.push(EntryChange {
+                        kind: EntryChangeKind::Delete,
                         principal_arn: entry.principal_arn.clone(),
                         before: Some(EntryView::of_current(entry)),
                         after: None,
@@ -290,7 +294,7 @@ fn partly_tagged(entry: &CurrentEntry, want: Option<&DesiredEntry>) -> bool {
     }
 }
 
-fn create_change(want: &DesiredEntry, reason: String, kind: ChangeKind) -> Change {
+fn create_change(want: &DesiredEntry, reason: String, kind: EntryChangeKind) -> EntryChange {
     let mut operations = vec![Operation::Create {
         principal_arn: want.principal_arn.clone(),
         entry_type: want.entry_type.clone(),
@@ -302,7 +306,7 @@ fn create_change(want: &DesiredEntry, reason: String, kind: ChangeKind) -> Chang
         principal_arn: want.principal_arn.clone(),
         policy: p.clone(),
     }));
-    Change {
+    EntryChange {
         kind,
         principal_arn: want.principal_arn.clone(),
         before: None,
@@ -313,7 +317,7 @@ fn create_change(want: &DesiredEntry, reason: String, kind: ChangeKind) -> Chang
 }
 
 /// How a managed entry must change to match `want` (`None`: it already does).
-fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
+fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<EntryChange> {
     let recreate_why = if entry.entry_type != want.entry_type {
         Some(format!(
             "type {} → {} (the type is immutable: the entry is deleted and created again)",
@@ -331,7 +335,7 @@ fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
         let mut change = create_change(
             want,
             format!("{why} ({})", want.reason),
-            ChangeKind::Recreate,
+            EntryChangeKind::Recreate,
         );
         change.before = Some(EntryView::of_current(entry));
         change.operations.insert(
@@ -378,8 +382,8 @@ fn compare(entry: &CurrentEntry, want: &DesiredEntry) -> Option<Change> {
         return None;
     }
     let after = EntryView::of_desired(want);
-    Some(Change {
-        kind: ChangeKind::Update,
+    Some(EntryChange {
+        kind: EntryChangeKind::Update,
         principal_arn: entry.principal_arn.clone(),
         before: Some(EntryView::of_current(entry)),
         after: Some(after),
@@ -470,7 +474,7 @@ pub(super) fn view_before(current: &[CurrentEntry]) -> AccessView {
 }
 
 /// What the guards would see once `changes` are made.
-pub(super) fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView {
+pub(super) fn view_after(mut view: AccessView, changes: &[EntryChange]) -> AccessView {
     for change in changes {
         let key = principal_key(&change.principal_arn);
         match &change.after {
@@ -490,12 +494,12 @@ pub(super) fn view_after(mut view: AccessView, changes: &[Change]) -> AccessView
 }
 
 /// What the guards see of `changes` to the `current` entries.
-pub(crate) fn proposal(current: &[CurrentEntry], changes: &[Change]) -> StoreProposal {
+pub(crate) fn proposal(current: &[CurrentEntry], changes: &[EntryChange]) -> StoreProposal {
     let before = view_before(current);
     let after = view_after(before.clone(), changes);
     let removed: Vec<String> = changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::Delete)
+        .filter(|c| c.kind == EntryChangeKind::Delete)
         .map(|c| c.principal_arn.clone())
         .collect();
     StoreProposal {

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::model::Change;
+use super::model::EntryChange;
 use crate::core::names::principal_key;
 
 /// What a run knows of one listed entry before reading: how long ago this instance last
@@ -63,7 +63,10 @@ pub fn due_for_reading(
 
 /// The principals (keys) that `changes` touch whose entries come from memory (not described
 /// in this run): they must be described before the plan is written.
-pub fn touched_unverified(changes: &[Change], from_memory: &BTreeSet<String>) -> BTreeSet<String> {
+pub fn touched_unverified(
+    changes: &[EntryChange],
+    from_memory: &BTreeSet<String>,
+) -> BTreeSet<String> {
     changes
         .iter()
         .map(|c| principal_key(&c.principal_arn))
@@ -74,7 +77,7 @@ pub fn touched_unverified(changes: &[Change], from_memory: &BTreeSet<String>) ->
 /// Whether `changes` take cluster-admin or node access from anyone: the guards' verdict on
 /// such a plan rests on who else holds that access, so every entry must then be read fresh
 /// (a remembered admin may have been demoted by hand since).
-pub fn needs_fresh_view(changes: &[Change]) -> bool {
+pub fn needs_fresh_view(changes: &[EntryChange]) -> bool {
     changes.iter().any(|c| {
         let before = c.before.as_ref();
         let admin = |v: Option<&super::model::EntryView>| {

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::model::{
-    CLUSTER_ADMIN_POLICY_NAME, DesiredEntry, EC2_LINUX, Policy, RESERVED_USERNAME_PREFIXES,
-    STANDARD, Scope, Skip, policy_arn,
+    CLUSTER_ADMIN_POLICY_NAME, DesiredEntry, EC2_LINUX, EntrySkip, Policy,
+    RESERVED_USERNAME_PREFIXES, STANDARD, Scope, policy_arn,
 };
 use crate::core::aws_auth::SectionName;
 use crate::core::desired::{DesiredMapping, DesiredSet};
@@ -20,7 +20,7 @@ use crate::core::settings::AccessPolicy;
 pub struct Translation {
     /// By lowercase canonical principal ARN.
     pub entries: BTreeMap<String, DesiredEntry>,
-    pub skipped: Vec<Skip>,
+    pub skipped: Vec<EntrySkip>,
 }
 
 /// Translates a desired set by EKS's rules. `cluster_account` (from the cluster ARN) decides
@@ -36,7 +36,7 @@ pub fn translate(desired: &DesiredSet, cluster_account: Option<&str>) -> Transla
                 Ok(entry) => {
                     out.entries.insert(principal_key(&mapping.arn), entry);
                 }
-                Err(reason) => out.skipped.push(Skip {
+                Err(reason) => out.skipped.push(EntrySkip {
                     key: mapping.configured_arn.clone(),
                     reason,
                 }),
@@ -44,7 +44,7 @@ pub fn translate(desired: &DesiredSet, cluster_account: Option<&str>) -> Transla
         }
     }
     for (account, _) in desired.accounts() {
-        out.skipped.push(Skip {
+        out.skipped.push(EntrySkip {
             key: account.clone(),
             reason:
                 "mapAccounts has no access-entry equivalent (each principal needs its own entry)"

@@ -10,7 +10,7 @@ use crate::core::names::{PrincipalKind, account_of, canonical_principal_arn};
 
 /// The identity EKS would give a principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
+pub struct MappedIdentity {
     pub username: String,
     pub groups: Vec<String>,
 }
@@ -21,7 +21,7 @@ pub trait Entries {
 }
 
 /// Looks a principal up the way EKS does. `None`: no access through aws-auth.
-pub fn lookup(entries: &impl Entries, principal_arn: &str) -> Option<Access> {
+pub fn lookup(entries: &impl Entries, principal_arn: &str) -> Option<MappedIdentity> {
     let canonical = canonical_principal_arn(principal_arn).ok()?;
     let order: &[SectionName] = match canonical.kind {
         PrincipalKind::Role => &[SectionName::MapRoles, SectionName::MapUsers],
@@ -37,7 +37,7 @@ pub fn lookup(entries: &impl Entries, principal_arn: &str) -> Option<Access> {
                 _ => None,
             });
         if let Some(m) = found {
-            return Some(Access {
+            return Some(MappedIdentity {
                 username: m.username.clone().unwrap_or_default(),
                 groups: m.groups.clone(),
             });
@@ -48,7 +48,7 @@ pub fn lookup(entries: &impl Entries, principal_arn: &str) -> Option<Access> {
         .entries(SectionName::MapAccounts)
         .iter()
         .any(|v| v.key() == account)
-        .then(|| Access {
+        .then(|| MappedIdentity {
             username: canonical.arn.clone(),
             groups: Vec::new(),
         })
@@ -117,7 +117,7 @@ mod tests {
         let access = lookup(&f, "arn:aws:iam::111122223333:user/bob").unwrap();
         assert_eq!(
             access,
-            Access {
+            MappedIdentity {
                 username: "arn:aws:iam::111122223333:user/bob".into(),
                 groups: vec![]
             }

@@ -8,7 +8,7 @@
 //! - [`manifest`] reads and writes whole ConfigMap manifests (YAML or JSON).
 //! - [`plan`] compares aws-auth with the desired set and plans the write.
 
-pub mod effective;
+pub mod effective_mappings;
 pub mod emit;
 pub mod lookup;
 pub mod manifest;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::core::aws_auth::effective::Effective;
+use crate::core::aws_auth::effective_mappings::EffectiveMappings;
 use crate::core::aws_auth::emit::rewrite;
 use crate::core::aws_auth::section::folded_key;
 use crate::core::aws_auth::{
@@ -36,7 +36,7 @@ pub struct PlanRequest<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
+pub enum MappingChangeKind {
     Add,
     Change,
     Remove,
@@ -44,8 +44,8 @@ pub enum ChangeKind {
 
 /// One planned change to a managed entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub kind: ChangeKind,
+pub struct MappingChange {
+    pub kind: MappingChangeKind,
     pub section: SectionName,
     /// ARN or account id.
     pub key: String,
@@ -56,7 +56,7 @@ pub struct Change {
 
 /// A desired entry that was not written, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skip {
+pub struct MappingSkip {
     pub section: SectionName,
     pub key: String,
     pub reason: String,
@@ -65,8 +65,8 @@ pub struct Skip {
 /// The planner's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub changes: Vec<Change>,
-    pub skipped: Vec<Skip>,
+    pub changes: Vec<MappingChange>,
+    pub skipped: Vec<MappingSkip>,
     pub warnings: Vec<String>,
     pub refusals: Vec<Refusal>,
     /// The ownership ledger annotation needs rewriting (even when no entry changes).
@@ -91,9 +91,9 @@ impl Plan {
         let mut out = String::new();
         for change in &self.changes {
             let (sign, shown) = match change.kind {
-                ChangeKind::Add => ('+', change.after.as_ref()),
-                ChangeKind::Remove => ('-', change.before.as_ref()),
-                ChangeKind::Change => ('~', change.after.as_ref()),
+                MappingChangeKind::Add => ('+', change.after.as_ref()),
+                MappingChangeKind::Remove => ('-', change.before.as_ref()),
+                MappingChangeKind::Change => ('~', change.after.as_ref()),
             };
             let _ = writeln!(
                 out,
@@ -145,11 +145,11 @@ fn summary(value: Option<&ItemValue>) -> String {
 
 /// Plans one run. Pure: the same request always gives the same plan.
 pub fn plan(request: &PlanRequest<'_>) -> Plan {
-    plan_writes(request, Writes::Sync)
+    plan_writes(request, MappingWrites::Sync)
 }
 
 /// Plans one run writing as `writes` says, the guards judging aws-auth alone. Pure.
-pub fn plan_writes(request: &PlanRequest<'_>, writes: Writes) -> Plan {
+pub fn plan_writes(request: &PlanRequest<'_>, writes: MappingWrites) -> Plan {
     let (mut plan, pending) = plan_unguarded(request, writes, false);
     if let Some(pending) = pending {
         let proposal = pending.proposal(request.protected);
@@ -165,7 +165,7 @@ pub fn plan_writes(request: &PlanRequest<'_>, writes: Writes) -> Plan {
 
 /// Which desired entries a plan writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writes {
+pub enum MappingWrites {
     /// The store grants: desired entries are added, updated, and the others removed.
     Sync,
     /// EKS reads the store besides the one that grants: its managed entries are updated and
@@ -180,8 +180,8 @@ pub enum Writes {
 /// the ConfigMap to write (when something changes).
 #[derive(Debug)]
 pub struct Pending {
-    before: Effective,
-    after: Effective,
+    before: EffectiveMappings,
+    after: EffectiveMappings,
     managed_before: usize,
     removed: Vec<String>,
     data_size: usize,
@@ -214,7 +214,7 @@ impl Pending {
 /// [`Pending::commit`] offers it.
 pub fn plan_unguarded(
     request: &PlanRequest<'_>,
-    writes: Writes,
+    writes: MappingWrites,
     always: bool,
 ) -> (Plan, Option<Pending>) {
     // Access policies and entry types in aws-auth's terms (issue 13).
@@ -229,9 +229,9 @@ pub fn plan_unguarded(
         creates: request.current.is_none(),
         ..Plan::default()
     };
-    if writes == Writes::Sync {
+    if writes == MappingWrites::Sync {
         plan.skipped = (view.skipped.iter())
-            .map(|(section, key, reason)| Skip {
+            .map(|(section, key, reason)| MappingSkip {
                 section: *section,
                 key: key.clone(),
                 reason: reason.clone(),
@@ -249,7 +249,7 @@ pub fn plan_unguarded(
         }
     };
     plan.warnings.extend(aws_auth.warnings.iter().cloned());
-    if writes == Writes::Sync {
+    if writes == MappingWrites::Sync {
         plan.warnings
             .extend(request.desired.warnings().iter().cloned());
     }
@@ -299,8 +299,8 @@ pub fn plan_unguarded(
         return (plan, None);
     }
     // What EKS reads before and after the write, for the guards (built only when asked).
-    let mut before = Effective::default();
-    let mut after = Effective::default();
+    let mut before = EffectiveMappings::default();
+    let mut after = EffectiveMappings::default();
     for (name, outcome) in outcomes {
         let section = aws_auth.section(name);
         before.0.insert(name, section.values().cloned().collect());
@@ -321,7 +321,7 @@ pub fn plan_unguarded(
     let removed: Vec<String> = plan
         .changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::Remove)
+        .filter(|c| c.kind == MappingChangeKind::Remove)
         .map(|c| format!("{} {}", c.section, c.key))
         .collect();
     let data_size = new_data.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -356,7 +356,7 @@ struct SectionOutcome {
 
 fn plan_section(
     request: &PlanRequest<'_>,
-    writes: Writes,
+    writes: MappingWrites,
     aws_auth: &AwsAuth,
     name: SectionName,
     managed: &[bool],
@@ -383,12 +383,12 @@ fn plan_section(
         let (key, reason) = (desired.key(), desired.reason());
         let lower = folded_key(key);
         let current = managed_by_key.get(lower.as_ref());
-        if current.is_none() && writes != Writes::Sync {
+        if current.is_none() && writes != MappingWrites::Sync {
             continue; // this store only keeps what it holds
         }
         if let Some(&index) = unmanaged_by_key.get(lower.as_ref()) {
             let holder = describe_item(name, index, &section.items[index].value);
-            plan.skipped.push(Skip {
+            plan.skipped.push(MappingSkip {
                 section: name,
                 key: key.to_owned(),
                 reason: format!("already mapped by an unmanaged entry ({holder}); writing it would shadow or be shadowed"),
@@ -404,17 +404,17 @@ fn plan_section(
             continue;
         }
         ledger.insert(name, key);
-        if let (Writes::RemovalsOnly, Some(indices)) = (writes, current) {
+        if let (MappingWrites::RemovalsOnly, Some(indices)) = (writes, current) {
             for &i in indices {
                 handled[i] = true;
             }
             let last = &section.items[*indices.last().unwrap_or(&0)].value;
-            generated.push(Desired::Kept(last));
+            generated.push(WantedItem::Kept(last));
             continue;
         }
         match current {
-            None => plan.changes.push(Change {
-                kind: ChangeKind::Add,
+            None => plan.changes.push(MappingChange {
+                kind: MappingChangeKind::Add,
                 section: name,
                 key: key.to_owned(),
                 before: None,
@@ -428,8 +428,8 @@ fn plan_section(
                 let last = &section.items[*indices.last().unwrap_or(&0)].value;
                 let differences = differences(last, &desired, indices.len());
                 if !differences.is_empty() {
-                    plan.changes.push(Change {
-                        kind: ChangeKind::Change,
+                    plan.changes.push(MappingChange {
+                        kind: MappingChangeKind::Change,
                         section: name,
                         key: key.to_owned(),
                         before: Some(last.clone()),
@@ -444,8 +444,8 @@ fn plan_section(
 
     for (index, (value, &is_managed)) in section.values().zip(managed).enumerate() {
         if is_managed && !handled[index] {
-            plan.changes.push(Change {
-                kind: ChangeKind::Remove,
+            plan.changes.push(MappingChange {
+                kind: MappingChangeKind::Remove,
                 section: name,
                 key: value.key().to_owned(),
                 before: Some(value.clone()),
@@ -459,16 +459,16 @@ fn plan_section(
         changed,
         keep,
         generated: if changed {
-            generated.iter().map(Desired::value).collect()
+            generated.iter().map(WantedItem::value).collect()
         } else {
             Vec::new()
         },
     }
 }
 
-/// A desired entry of a section, borrowed from the desired set; [`Desired::value`] is the
+/// A desired entry of a section, borrowed from the desired set; [`WantedItem::value`] is the
 /// entry as it is to be written.
-enum Desired<'a> {
+enum WantedItem<'a> {
     Mapping(&'a DesiredMapping),
     /// Account id and reason.
     Account(&'a str, &'a str),
@@ -476,56 +476,56 @@ enum Desired<'a> {
     Kept(&'a ItemValue),
 }
 
-impl Desired<'_> {
+impl WantedItem<'_> {
     fn key(&self) -> &str {
         match self {
-            Desired::Mapping(d) => &d.arn,
-            Desired::Account(id, _) => id,
-            Desired::Kept(v) => v.key(),
+            WantedItem::Mapping(d) => &d.arn,
+            WantedItem::Account(id, _) => id,
+            WantedItem::Kept(v) => v.key(),
         }
     }
 
     fn reason(&self) -> &str {
         match self {
-            Desired::Mapping(d) => &d.reason,
-            Desired::Account(_, why) => why,
-            Desired::Kept(_) => "kept as it is",
+            WantedItem::Mapping(d) => &d.reason,
+            WantedItem::Account(_, why) => why,
+            WantedItem::Kept(_) => "kept as it is",
         }
     }
 
     fn value(&self) -> ItemValue {
         match self {
-            Desired::Mapping(d) => ItemValue::Mapping(Mapping {
+            WantedItem::Mapping(d) => ItemValue::Mapping(Mapping {
                 arn: d.arn.clone(),
                 username: Some(d.username.clone()),
                 groups: d.groups.clone(),
                 extra: vec![(MARK_KEY.to_owned(), MARK_VALUE.to_owned())],
             }),
-            Desired::Account(id, _) => ItemValue::Account((*id).to_owned()),
-            Desired::Kept(v) => (*v).clone(),
+            WantedItem::Account(id, _) => ItemValue::Account((*id).to_owned()),
+            WantedItem::Kept(v) => (*v).clone(),
         }
     }
 }
 
 /// The desired entries of a section, in the order they are written.
-fn desired_items(desired: &DesiredSet, name: SectionName) -> Vec<Desired<'_>> {
+fn desired_items(desired: &DesiredSet, name: SectionName) -> Vec<WantedItem<'_>> {
     if name == SectionName::MapAccounts {
         return desired
             .accounts()
-            .map(|(id, why)| Desired::Account(id, why))
+            .map(|(id, why)| WantedItem::Account(id, why))
             .collect();
     }
     desired
         .mappings(name)
         .into_iter()
-        .map(Desired::Mapping)
+        .map(WantedItem::Mapping)
         .collect()
 }
 
 /// How a current managed entry differs from what we would write (empty: it doesn't).
-fn differences(current: &ItemValue, intended: &Desired<'_>, copies: usize) -> Vec<String> {
+fn differences(current: &ItemValue, intended: &WantedItem<'_>, copies: usize) -> Vec<String> {
     let mut out = Vec::new();
-    if let (ItemValue::Mapping(now), Desired::Mapping(want)) = (current, intended) {
+    if let (ItemValue::Mapping(now), WantedItem::Mapping(want)) = (current, intended) {
         if now.arn != want.arn {
             out.push(format!("ARN {} written as {}", now.arn, want.arn));
         }

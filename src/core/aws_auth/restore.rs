@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::effective::Effective;
+use super::effective_mappings::EffectiveMappings;
 use super::section::folded_key;
 use super::{AwsAuth, ConfigMapData, ItemValue, SectionName};
 use crate::core::effective::Store;
@@ -75,7 +75,7 @@ pub fn plan_restore(
         }
     };
     let effective = |aws_auth: Option<&AwsAuth>| {
-        let mut effective = Effective::default();
+        let mut effective = EffectiveMappings::default();
         if let Some(aws_auth) = aws_auth {
             for name in SectionName::ALL {
                 effective
@@ -116,10 +116,10 @@ pub fn plan_restore(
 
 /// The entries that differ between two readings of aws-auth, keyed as EKS looks them up
 /// (section and case-folded ARN or account; the last duplicate wins, as in EKS).
-fn diff(before: &Effective, after: &Effective) -> Vec<PlannedChange> {
+fn diff(before: &EffectiveMappings, after: &EffectiveMappings) -> Vec<PlannedChange> {
     let mut changes = Vec::new();
     for name in SectionName::ALL {
-        let index = |effective: &Effective| -> BTreeMap<String, ItemValue> {
+        let index = |effective: &EffectiveMappings| -> BTreeMap<String, ItemValue> {
             effective
                 .0
                 .get(&name)

@@ -126,18 +126,18 @@ fn plan_both_read(request: &BothRequest<'_>, read: Option<PrincipalRead<'_>>) ->
     let (mut aws_auth_plan, pending) = aws_auth::plan_unguarded(
         &request.aws_auth,
         if scope_of(Store::AwsAuth) {
-            aws_auth::Writes::Sync
+            aws_auth::MappingWrites::Sync
         } else {
-            aws_auth::Writes::ExistingOnly
+            aws_auth::MappingWrites::ExistingOnly
         },
         true,
     );
     let (access_plan, mut entries_proposal) = entries::plan_unguarded(
         &request.access_entries,
         if scope_of(Store::AccessEntries) {
-            entries::Writes::Sync
+            entries::EntryWrites::Sync
         } else {
-            entries::Writes::ExistingOnly
+            entries::EntryWrites::ExistingOnly
         },
     );
     // Entries known: every one read, and the principals found without one.

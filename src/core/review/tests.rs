@@ -6,8 +6,8 @@ use crate::core::aws_auth::SectionName;
 use crate::core::desired::Access;
 use crate::core::settings::AccessPolicy;
 use crate::fixtures::{
-    ACCOUNT, Desired, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role, role_arn,
-    user_arn, view_policy,
+    ACCOUNT, DesiredBuilder, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role,
+    role_arn, user_arn, view_policy,
 };
 
 /// What one review test reads: owned, so a [`ClusterRead`] can borrow it.
@@ -15,7 +15,7 @@ struct Case {
     mode: Option<AuthenticationMode>,
     aws_auth: Option<ConfigMapData>,
     entries: Option<Vec<CurrentEntry>>,
-    desired: Desired,
+    desired: DesiredBuilder,
     drift: Vec<Drift>,
     inventory: Inventory,
     error: Option<String>,
@@ -27,7 +27,7 @@ impl Case {
             mode: Some(mode),
             aws_auth: None,
             entries: None,
-            desired: Desired::new(),
+            desired: DesiredBuilder::new(),
             drift: Vec::new(),
             inventory: Inventory::default(),
             error: None,
@@ -44,7 +44,7 @@ impl Case {
         self
     }
 
-    fn desired(mut self, desired: Desired) -> Case {
+    fn desired(mut self, desired: DesiredBuilder) -> Case {
         self.desired = desired;
         self
     }
@@ -114,7 +114,7 @@ const ADMIN_USER: &str = "- userarn: arn:aws:iam::111122223333:user/root-admin\n
 fn a_managed_mapping_says_why_it_is_granted_and_a_hand_written_admin_is_a_finding() {
     let case = Case::new(AuthenticationMode::ConfigMap)
         .aws_auth(&managed_role("deploy", &["system:masters"]), ADMIN_USER)
-        .desired(Desired::new().named_role("deploy", &["system:masters"]));
+        .desired(DesiredBuilder::new().named_role("deploy", &["system:masters"]));
     let review = case.review();
     let deploy = principal(&review, &role_arn("deploy"), Store::AwsAuth);
     assert!(deploy.effective && deploy.managed && deploy.admin);
@@ -350,7 +350,7 @@ fn an_access_entry_older_than_its_role_or_made_for_another_unique_id_is_stale() 
 fn what_the_next_run_would_change_is_drift_on_the_principal_it_concerns() {
     let mut case = Case::new(AuthenticationMode::ConfigMap)
         .aws_auth(&managed_role("deploy", &["devs"]), "")
-        .desired(Desired::new().named_role("deploy", &["admins"]));
+        .desired(DesiredBuilder::new().named_role("deploy", &["admins"]));
     case.drift.push(Drift {
         store: Store::AwsAuth,
         principal: role_arn("deploy"),
@@ -427,7 +427,7 @@ fn node_roles_are_marked_and_admins_come_first() {
     let review = Case::new(AuthenticationMode::ApiAndConfigMap)
         .aws_auth(&roles, "")
         .entries(vec![entry(&role_arn("karpenter"), "k", &[]).node()])
-        .desired(Desired::new().named_role("zz-admin", &["system:masters"]))
+        .desired(DesiredBuilder::new().named_role("zz-admin", &["system:masters"]))
         .review();
     assert_eq!(review.principals[0].arn, role_arn("zz-admin"));
     assert!(principal(&review, &role_arn("nodes"), Store::AwsAuth).node);
@@ -441,7 +441,7 @@ fn namespace_scoped_policies_are_listed_with_their_namespaces_and_are_no_admin()
         policy_arn: policy_arn("aws", "AmazonEKSClusterAdminPolicy"),
         scope: Scope::Namespaces(vec!["team-a".to_owned()]),
     };
-    let desired = Desired::new().with(
+    let desired = DesiredBuilder::new().with(
         SectionName::MapRoles,
         &role_arn("team-a"),
         ("team-a", &[]),

@@ -11,7 +11,7 @@ fn the_access_plan_text() {
         entry(NODES_ROLE, "nodes", &["devs"]).managed(),
         entry(ME, "me", &[]).with(admin_policy()),
     ];
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user(ALICE, "alice", &["devs"])
         .user(
             "arn:aws:iam::111122223333:user/carol",
@@ -28,7 +28,7 @@ fn the_access_plan_text() {
     insta::assert_snapshot!("access_plan", plan_with(&current, &want, &[]).describe());
     let refused = plan_with(
         &[entry(ALICE, "alice", &[]).managed().with(admin_policy())],
-        &Desired::new(),
+        &DesiredBuilder::new(),
         &[],
     );
     insta::assert_snapshot!("access_plan_refused", refused.describe());

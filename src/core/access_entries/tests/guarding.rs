@@ -7,7 +7,7 @@ fn guard_last_cluster_admin_policy() {
     let current = [entry(ALICE, "alice", &[]).managed().with(admin_policy())];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["devs"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["devs"]),
         &[],
     );
     assert_eq!(guards_of(&p), [Guard::LastClusterAdmin]);
@@ -19,7 +19,7 @@ fn guard_last_cluster_admin_policy() {
     ];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["devs"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["devs"]),
         &[],
     );
     assert!(!p.is_refused(), "{}", p.describe());
@@ -36,7 +36,7 @@ fn a_last_admin_refusal_while_policies_are_unread_asks_for_every_policy() {
         entry(ALICE, "alice", &[]).managed().with(admin_policy()),
         unread.clone(),
     ];
-    let want = Desired::new().user(ALICE, "alice", &["devs"]);
+    let want = DesiredBuilder::new().user(ALICE, "alice", &["devs"]);
     let p = plan_with(&current, &want, &[]);
     assert_eq!(guards_of(&p), [Guard::LastClusterAdmin]);
     assert!(p.needs_every_policy(&current), "bob may be an admin");
@@ -61,7 +61,7 @@ fn guard_protected_principal_keeps_its_entry_and_admin_policy() {
         entry(ME, "me", &[]).managed().with(admin_policy()),
         other_admin.clone(),
     ];
-    let gone = plan_with(&current, &Desired::new(), &protected);
+    let gone = plan_with(&current, &DesiredBuilder::new(), &protected);
     assert_eq!(guards_of(&gone), [Guard::ProtectedPrincipal]);
     assert!(
         gone.refusals[0]
@@ -70,7 +70,7 @@ fn guard_protected_principal_keeps_its_entry_and_admin_policy() {
     );
     let demoted = plan_with(
         &current,
-        &Desired::new().role(ME, "me", &["devs"]),
+        &DesiredBuilder::new().role(ME, "me", &["devs"]),
         &protected,
     );
     assert_eq!(guards_of(&demoted), [Guard::ProtectedPrincipal]);
@@ -87,7 +87,7 @@ fn guard_node_role() {
         entry(NODES_ROLE, "", &[]).managed().node(),
         entry(ALICE, "alice", &[]).with(admin_policy()),
     ];
-    let p = plan_with(&current, &Desired::new(), &[]);
+    let p = plan_with(&current, &DesiredBuilder::new(), &[]);
     assert_eq!(guards_of(&p), [Guard::NodeRole]);
 }
 
@@ -100,7 +100,7 @@ fn guard_mass_removal_and_its_override() {
         .iter()
         .map(|u| entry(u, "u", &["devs"]).managed())
         .collect();
-    let want = Desired::new().user(&users[0], "u", &["devs"]);
+    let want = DesiredBuilder::new().user(&users[0], "u", &["devs"]);
     let p = plan_with(&current, &want, &[]);
     assert_eq!(guards_of(&p), [Guard::MassRemoval]);
     assert!(p.refusals[0].message.contains("3 of 4"));
@@ -124,7 +124,11 @@ fn guard_ambiguous_entries_refuse_rather_than_guess() {
         entry("arn:aws:iam::111122223333:role/deployer", "d", &[]).managed(),
         entry(DEPLOY, "d", &[]),
     ];
-    let p = plan_with(&current, &Desired::new().role(DEPLOY, "deployer", &[]), &[]);
+    let p = plan_with(
+        &current,
+        &DesiredBuilder::new().role(DEPLOY, "deployer", &[]),
+        &[],
+    );
     assert_eq!(guards_of(&p), [Guard::Ambiguous]);
     assert!(
         p.describe()

@@ -61,7 +61,7 @@ fn a_rejected_grant_of_another_principal_does_not_hold_back_a_revocation() {
         entry(ANN, "ann", &[]).managed().with(admin_policy()),
         entry(VIC, "vic", &[]).managed().with(admin_policy()),
     ];
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user(ANN, "ann", &["system:masters"])
         .role(SLR, "slr", &["devs"]);
     let p = plan_with(&current, &want, &[]);
@@ -74,7 +74,7 @@ fn a_rejected_grant_of_another_principal_does_not_hold_back_a_revocation() {
 fn a_removal_that_relied_on_a_failed_admin_grant_waits_and_names_the_guard() {
     // alice replaces vic as the only admin; alice's create fails: vic must keep his entry.
     let current = [entry(VIC, "vic", &[]).managed().with(admin_policy())];
-    let want = Desired::new().user(ALICE, "alice", &["system:masters"]);
+    let want = DesiredBuilder::new().user(ALICE, "alice", &["system:masters"]);
     let p = plan_with(&current, &want, &[]);
     assert!(!p.is_refused(), "{}", p.describe());
     let v = verdicts(
@@ -106,7 +106,7 @@ fn only_the_removals_that_still_pass_are_released() {
         entry(DEPLOY, "deployer", &["ops"]).managed(),
         entry(NODES_ROLE, "nodes", &["ops"]).managed(),
     ];
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user(ALICE, "alice", &["system:masters"])
         .role(ME, "me", &["ops"])
         .role(DEPLOY, "deployer", &["ops"])
@@ -135,7 +135,7 @@ fn a_change_that_failed_halfway_is_not_counted_as_holding_access() {
     // alice's create went through but its admin association failed: nobody can tell whether
     // she is admin, so vic (the old admin) waits.
     let current = [entry(VIC, "vic", &[]).managed().with(admin_policy())];
-    let want = Desired::new().user(ALICE, "alice", &["system:masters"]);
+    let want = DesiredBuilder::new().user(ALICE, "alice", &["system:masters"]);
     let p = plan_with(&current, &want, &[]);
     let halfway = Some(Progress::Failed {
         calls_done: 1,
@@ -147,8 +147,8 @@ fn a_change_that_failed_halfway_is_not_counted_as_holding_access() {
 
 #[test]
 fn a_failed_recreate_holds_back_nothing_of_its_own_principal_but_is_not_a_removal() {
-    let recreate = Change {
-        kind: ChangeKind::Recreate,
+    let recreate = EntryChange {
+        kind: EntryChangeKind::Recreate,
         principal_arn: ALICE.to_owned(),
         before: None,
         after: None,
@@ -167,12 +167,12 @@ fn a_failed_recreate_holds_back_nothing_of_its_own_principal_but_is_not_a_remova
         ],
     };
     assert!(!removes_access(&recreate), "a recreate grants");
-    let disassociate = Change {
+    let disassociate = EntryChange {
         operations: vec![Operation::Disassociate {
             principal_arn: ALICE.to_owned(),
             policy_arn: admin_policy().policy_arn,
         }],
-        kind: ChangeKind::Update,
+        kind: EntryChangeKind::Update,
         ..recreate
     };
     assert!(removes_access(&disassociate), "a demotion removes access");
@@ -195,7 +195,7 @@ fn a_refused_plan_still_revokes_what_cannot_lock_anyone_out() {
         entry(VIC, "vic", &[]).with(admin_policy()),
         entry(BOB, "bob", &["devs"]).managed(),
     ];
-    let p = plan_with(&current, &Desired::new(), &[]);
+    let p = plan_with(&current, &DesiredBuilder::new(), &[]);
     let refusal = Refusal {
         guard: Guard::Unparsable,
         message: "mapRoles does not parse".to_owned(),
@@ -219,7 +219,7 @@ fn a_refused_plan_still_revokes_what_cannot_lock_anyone_out() {
 
     // The last admin entry going is not released: aws-auth's admin cannot be relied on.
     let current = [entry(VIC, "vic", &[]).managed().with(admin_policy())];
-    let p = plan_with(&current, &Desired::new(), &[]);
+    let p = plan_with(&current, &DesiredBuilder::new(), &[]);
     let release = Release {
         current: &current,
         changes: &p.changes,
@@ -238,7 +238,7 @@ fn a_mass_removal_refusal_holds_back_every_removal() {
     let current: Vec<CurrentEntry> = (0..6)
         .map(|i| entry(&format!("arn:aws:iam::111122223333:user/u{i}"), "u", &[]).managed())
         .collect();
-    let p = plan_with(&current, &Desired::new(), &[]);
+    let p = plan_with(&current, &DesiredBuilder::new(), &[]);
     assert_eq!(guards_of(&p), [Guard::MassRemoval]);
     let release = Release {
         current: &current,

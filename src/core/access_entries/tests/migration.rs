@@ -47,7 +47,7 @@ fn migration_moves_what_translates_lists_the_rest_and_deletes_nothing() {
         m.moving.iter().collect::<Vec<_>>(),
         [&ALICE.to_ascii_lowercase()]
     );
-    assert_eq!(kinds(&m.access), [(ChangeKind::Create, ALICE)]);
+    assert_eq!(kinds(&m.access), [(EntryChangeKind::Create, ALICE)]);
     let cannot: Vec<&str> = m.cannot_move.iter().map(|s| s.key.as_str()).collect();
     assert_eq!(cannot, [DEPLOY, BOB]);
     assert!(

@@ -14,7 +14,9 @@ use super::*;
 use crate::core::aws_auth::{AwsAuth, ConfigMapData, LEDGER_ANNOTATION, OwnershipRules};
 use crate::core::desired::DesiredSet;
 use crate::core::guards::{Guard, GuardSettings};
-use crate::fixtures::{ACCOUNT, Desired, EntryBuilder, admin_policy, entry, strings, view_policy};
+use crate::fixtures::{
+    ACCOUNT, DesiredBuilder, EntryBuilder, admin_policy, entry, strings, view_policy,
+};
 
 const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
 const BOB: &str = "arn:aws:iam::111122223333:user/bob";
@@ -22,7 +24,7 @@ const DEPLOY: &str = "arn:aws:iam::111122223333:role/team/deployer";
 const NODES_ROLE: &str = "arn:aws:iam::111122223333:role/nodes";
 const ME: &str = "arn:aws:iam::111122223333:role/eks-iam-sync";
 
-fn plan_with(current: &[CurrentEntry], want: &Desired, protected: &[String]) -> AccessPlan {
+fn plan_with(current: &[CurrentEntry], want: &DesiredBuilder, protected: &[String]) -> AccessPlan {
     plan(&AccessPlanRequest {
         current,
         desired: &want.0,
@@ -32,7 +34,7 @@ fn plan_with(current: &[CurrentEntry], want: &Desired, protected: &[String]) -> 
     })
 }
 
-fn kinds(plan: &AccessPlan) -> Vec<(ChangeKind, &str)> {
+fn kinds(plan: &AccessPlan) -> Vec<(EntryChangeKind, &str)> {
     plan.changes
         .iter()
         .map(|c| (c.kind, c.principal_arn.as_str()))
@@ -44,8 +46,8 @@ fn guards_of(plan: &AccessPlan) -> Vec<Guard> {
 }
 
 /// The migration scenario: alice moves, bob has a hand-made entry, the deployer cannot move.
-fn migration_scenario() -> (Desired, [CurrentEntry; 2]) {
-    let want = Desired::new()
+fn migration_scenario() -> (DesiredBuilder, [CurrentEntry; 2]) {
+    let want = DesiredBuilder::new()
         .user(ALICE, "alice", &["system:masters"])
         .user(BOB, "bob", &["devs"])
         .role(DEPLOY, "deployer", &["system:bootstrappers"]);

@@ -6,12 +6,12 @@ use super::*;
 fn a_new_entry_is_created_tagged_then_its_policy_associated() {
     let p = plan_with(
         &[],
-        &Desired::new()
+        &DesiredBuilder::new()
             .user(ALICE, "alice", &["system:masters"])
             .id(ALICE, "AIDAALICE"),
         &[],
     );
-    assert_eq!(kinds(&p), [(ChangeKind::Create, ALICE)]);
+    assert_eq!(kinds(&p), [(EntryChangeKind::Create, ALICE)]);
     let ops = p.operations();
     let Operation::Create { tags, username, .. } = ops[0] else {
         panic!("{ops:?}")
@@ -36,7 +36,7 @@ fn steady_state_plans_nothing() {
         .with(admin_policy())];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["system:masters", "devs"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["system:masters", "devs"]),
         &[],
     );
     assert!(!p.has_changes() && !p.is_refused(), "{}", p.describe());
@@ -50,13 +50,16 @@ fn username_and_groups_are_updated_in_place() {
         entry(ALICE, "old", &["devs"]).managed(),
         entry(BOB, "bob", &["a"]).managed(),
     ];
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user(ALICE, "alice", &["devs"])
         .user(BOB, "bob", &["a", "b"]);
     let p = plan_with(&current, &want, &[]);
     assert_eq!(
         kinds(&p),
-        [(ChangeKind::Update, ALICE), (ChangeKind::Update, BOB)]
+        [
+            (EntryChangeKind::Update, ALICE),
+            (EntryChangeKind::Update, BOB)
+        ]
     );
     assert!(p.changes[0].reason.contains("username old → alice"));
     assert!(p.changes[1].reason.contains("groups [a] → [a, b]"));
@@ -78,7 +81,7 @@ fn unmanaged_entries_are_never_changed_or_deleted() {
     ];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["devs"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["devs"]),
         &[],
     );
     assert!(!p.has_changes(), "{}", p.describe());
@@ -91,12 +94,15 @@ fn managed_entries_no_longer_desired_are_deleted_after_creates() {
     let current = [entry(BOB, "bob", &["devs"]).managed()];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["devs"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["devs"]),
         &[],
     );
     assert_eq!(
         kinds(&p),
-        [(ChangeKind::Create, ALICE), (ChangeKind::Delete, BOB)]
+        [
+            (EntryChangeKind::Create, ALICE),
+            (EntryChangeKind::Delete, BOB)
+        ]
     );
     assert!(
         p.describe()
@@ -107,13 +113,13 @@ fn managed_entries_no_longer_desired_are_deleted_after_creates() {
 #[test]
 fn a_type_change_is_a_delete_then_a_create() {
     let current = [entry(NODES_ROLE, "nodes", &["devs"]).managed()];
-    let want = Desired::new().role(
+    let want = DesiredBuilder::new().role(
         NODES_ROLE,
         "system:node:{{EC2PrivateDNSName}}",
         &["system:nodes"],
     );
     let p = plan_with(&current, &want, &[]);
-    assert_eq!(kinds(&p), [(ChangeKind::Recreate, NODES_ROLE)]);
+    assert_eq!(kinds(&p), [(EntryChangeKind::Recreate, NODES_ROLE)]);
     let ops = p.operations();
     assert_eq!(ops[0].name(), "DeleteAccessEntry");
     assert!(matches!(ops[1], Operation::Create { entry_type, .. } if entry_type == EC2_LINUX));
@@ -123,18 +129,18 @@ fn a_type_change_is_a_delete_then_a_create() {
 #[test]
 fn a_recreated_principal_gets_its_entry_recreated() {
     let current = [entry(ALICE, "alice", &["devs"]).managed().id("AIDAOLD")];
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user(ALICE, "alice", &["devs"])
         .id(ALICE, "AIDANEW");
     let p = plan_with(&current, &want, &[]);
-    assert_eq!(kinds(&p), [(ChangeKind::Recreate, ALICE)]);
+    assert_eq!(kinds(&p), [(EntryChangeKind::Recreate, ALICE)]);
     assert!(p.changes[0].reason.contains("AIDAOLD → AIDANEW"));
     let Operation::Create { tags, .. } = p.operations()[1] else {
         panic!()
     };
     assert_eq!(tags[PRINCIPAL_ID_TAG], "AIDANEW");
     // Same id, or an entry that never recorded one: nothing to do.
-    let same = Desired::new()
+    let same = DesiredBuilder::new()
         .user(ALICE, "alice", &["devs"])
         .id(ALICE, "AIDAOLD");
     assert!(!plan_with(&current, &same, &[]).has_changes());
@@ -155,7 +161,7 @@ fn policies_on_managed_entries_follow_the_config_hand_added_ones_are_reverted() 
     ];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["devs"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["devs"]),
         &[],
     );
     assert_eq!(
@@ -187,7 +193,7 @@ fn policies_on_managed_entries_follow_the_config_hand_added_ones_are_reverted() 
     let current = [entry(ALICE, "alice", &[]).managed().with(narrowed)];
     let p = plan_with(
         &current,
-        &Desired::new().user(ALICE, "alice", &["system:masters"]),
+        &DesiredBuilder::new().user(ALICE, "alice", &["system:masters"]),
         &[],
     );
     assert_eq!(

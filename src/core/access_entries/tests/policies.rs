@@ -29,7 +29,7 @@ trait Mappings {
     fn node(self, arn: &str, entry_type: EntryType, policies: &[AccessPolicy]) -> Self;
 }
 
-impl Mappings for Desired {
+impl Mappings for DesiredBuilder {
     fn user_p(self, arn: &str, username: &str, groups: &[&str], policies: &[AccessPolicy]) -> Self {
         self.with(
             MapUsers,
@@ -53,7 +53,7 @@ fn typed(entry_type: EntryType, policies: &[AccessPolicy]) -> Access {
 
 #[test]
 fn a_configured_policy_is_associated_with_its_namespaces_on_create() {
-    let want = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["team-a", "team-a-*"])]);
+    let want = DesiredBuilder::new().user_p(ALICE, "alice", &[], &[edit(&["team-a", "team-a-*"])]);
     let p = plan_with(&[], &want, &[]);
     let ops = p.operations();
     assert!(matches!(ops[0], Operation::Create { groups, .. } if groups.is_empty()));
@@ -77,9 +77,9 @@ fn a_changed_namespace_list_rescopes_and_the_same_list_in_another_order_does_not
     let current = [entry(ALICE, "alice", &[])
         .managed()
         .with(edit_policy(&["b", "a"]))];
-    let same = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["a", "b"])]);
+    let same = DesiredBuilder::new().user_p(ALICE, "alice", &[], &[edit(&["a", "b"])]);
     assert!(!plan_with(&current, &same, &[]).has_changes());
-    let wider = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["a", "b", "c"])]);
+    let wider = DesiredBuilder::new().user_p(ALICE, "alice", &[], &[edit(&["a", "b", "c"])]);
     let p = plan_with(&current, &wider, &[]);
     assert_eq!(
         p.operations(),
@@ -101,7 +101,7 @@ fn system_masters_and_configured_cluster_admin_give_one_association() {
         "AmazonEKSClusterAdminPolicy",
         &["x"],
     )]);
-    let want = Desired::new().with(MapUsers, ALICE, ("alice", &["system:masters"]), &access);
+    let want = DesiredBuilder::new().with(MapUsers, ALICE, ("alice", &["system:masters"]), &access);
     let p = plan_with(&[], &want, &[]);
     let associations: Vec<_> = p
         .operations()
@@ -120,7 +120,7 @@ fn system_masters_and_configured_cluster_admin_give_one_association() {
 #[test]
 fn an_unmanaged_entry_is_never_touched_even_with_policies_the_config_disagrees_with() {
     let current = [entry(ALICE, "hand", &[]).with(view_policy())];
-    let want = Desired::new().user_p(ALICE, "alice", &[], &[edit(&["a"])]);
+    let want = DesiredBuilder::new().user_p(ALICE, "alice", &[], &[edit(&["a"])]);
     let p = plan_with(&current, &want, &[]);
     assert!(p.operations().is_empty(), "{}", p.describe());
     assert!(p.skipped[0].reason.contains("unmanaged access entry"));
@@ -131,7 +131,7 @@ fn entry_types_give_node_entries_without_username_groups_or_policies() {
     let fargate = "arn:aws:iam::111122223333:role/fargate";
     let auto = "arn:aws:iam::111122223333:role/auto-nodes";
     let other_account = "arn:aws:iam::999999999999:role/windows";
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .node(fargate, EntryType::FargateLinux, &[])
         .node(
             auto,
@@ -168,13 +168,13 @@ fn entry_types_give_node_entries_without_username_groups_or_policies() {
 #[test]
 fn a_managed_entry_of_another_type_is_recreated_an_unmanaged_one_is_left() {
     let hybrid = "arn:aws:iam::111122223333:role/hybrid";
-    let want = Desired::new().node(hybrid, EntryType::HybridLinux, &[]);
+    let want = DesiredBuilder::new().node(hybrid, EntryType::HybridLinux, &[]);
     let mut eks_made = entry(hybrid, "system:node:{{SessionName}}", &[]);
     eks_made.entry_type = "EC2_LINUX".to_owned();
     let p = plan_with(std::slice::from_ref(&eks_made), &want, &[]);
     assert!(p.operations().is_empty(), "{}", p.describe());
     let p = plan_with(&[eks_made.managed()], &want, &[]);
-    assert_eq!(kinds(&p), [(ChangeKind::Recreate, hybrid)]);
+    assert_eq!(kinds(&p), [(EntryChangeKind::Recreate, hybrid)]);
     assert!(
         p.changes[0]
             .reason
@@ -185,7 +185,7 @@ fn a_managed_entry_of_another_type_is_recreated_an_unmanaged_one_is_left() {
 #[test]
 fn aws_auth_expresses_cluster_admin_as_masters_and_warns_or_skips_the_rest() {
     let carol = "arn:aws:iam::111122223333:user/carol";
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user_p(
             ALICE,
             "alice",
@@ -227,7 +227,7 @@ fn aws_auth_writes_node_types_with_eks_documented_groups_and_skips_auto_mode() {
     let fargate = "arn:aws:iam::111122223333:role/fargate";
     let windows = "arn:aws:iam::111122223333:role/windows";
     let auto = "arn:aws:iam::111122223333:role/auto";
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .node(fargate, EntryType::FargateLinux, &[])
         .node(windows, EntryType::Ec2Windows, &[])
         .node(
@@ -267,7 +267,7 @@ fn a_plan_past_3000_entries_is_refused_naming_the_count() {
     let current: Vec<CurrentEntry> = (0..2999)
         .map(|i| entry(&format!("arn:aws:iam::111122223333:user/u{i}"), "u", &[]))
         .collect();
-    let one = Desired::new().user(ALICE, "alice", &["devs"]);
+    let one = DesiredBuilder::new().user(ALICE, "alice", &["devs"]);
     assert!(!plan_with(&current, &one, &[]).is_refused());
     let two = one.user(BOB, "bob", &["devs"]);
     let p = plan_with(&current, &two, &[]);
@@ -282,7 +282,7 @@ fn a_plan_past_3000_entries_is_refused_naming_the_count() {
 #[test]
 fn an_entry_of_ours_that_lost_its_managed_tag_is_reported_and_left() {
     let untagged = entry(ALICE, "alice", &[]).id("AIDAALICE");
-    let want = Desired::new().user(ALICE, "alice", &["devs"]);
+    let want = DesiredBuilder::new().user(ALICE, "alice", &["devs"]);
     let p = plan_with(&[untagged], &want, &[]);
     assert!(p.operations().is_empty());
     assert!(

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn system_masters_becomes_the_cluster_admin_policy_at_cluster_scope() {
     let t = translate(
-        &Desired::new()
+        &DesiredBuilder::new()
             .user(ALICE, "alice", &["system:masters", "devs"])
             .0,
         Some(ACCOUNT),
@@ -20,7 +20,7 @@ fn system_masters_becomes_the_cluster_admin_policy_at_cluster_scope() {
 #[test]
 fn other_system_groups_are_skipped_per_entry_and_never_sent() {
     let t = translate(
-        &Desired::new()
+        &DesiredBuilder::new()
             .user(ALICE, "alice", &["system:bootstrappers"])
             .user(BOB, "bob", &["devs"])
             .0,
@@ -36,7 +36,7 @@ fn other_system_groups_are_skipped_per_entry_and_never_sent() {
 fn reserved_username_prefixes_are_skipped() {
     for prefix in RESERVED_USERNAME_PREFIXES {
         let t = translate(
-            &Desired::new()
+            &DesiredBuilder::new()
                 .user(ALICE, &format!("{prefix}alice"), &["devs"])
                 .0,
             Some(ACCOUNT),
@@ -49,7 +49,7 @@ fn reserved_username_prefixes_are_skipped() {
 #[test]
 fn node_roles_become_ec2_linux_entries_without_username_groups_or_policies() {
     let t = translate(
-        &Desired::new()
+        &DesiredBuilder::new()
             .role(
                 NODES_ROLE,
                 "system:node:{{EC2PrivateDNSName}}",
@@ -68,7 +68,7 @@ fn node_roles_become_ec2_linux_entries_without_username_groups_or_policies() {
 fn node_entries_need_a_role_of_the_cluster_account() {
     let other = "arn:aws:iam::999999999999:role/nodes";
     let t = translate(
-        &Desired::new()
+        &DesiredBuilder::new()
             .user(ALICE, "alice", &["system:nodes"])
             .role(
                 other,
@@ -90,7 +90,7 @@ fn node_entries_need_a_role_of_the_cluster_account() {
 
 #[test]
 fn role_arns_keep_their_path_and_are_matched_without_it() {
-    let want = Desired::new().role(DEPLOY, "deployer", &["deployers"]);
+    let want = DesiredBuilder::new().role(DEPLOY, "deployer", &["deployers"]);
     let t = translate(&want.0, Some(ACCOUNT));
     let e = &t.entries["arn:aws:iam::111122223333:role/deployer"];
     assert_eq!(e.principal_arn, DEPLOY);

@@ -4,14 +4,14 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::core::access_entries::{ChangeKind as EntryChange, CurrentEntry};
-use crate::core::aws_auth::plan::ChangeKind;
+use crate::core::access_entries::{CurrentEntry, EntryChangeKind as EntryChange};
+use crate::core::aws_auth::plan::MappingChangeKind;
 use crate::core::aws_auth::{ConfigMapData, OwnershipRules};
 use crate::core::desired::DesiredSet;
 use crate::core::guards::{Guard, GuardSettings};
 use crate::fixtures::{
-    ACCOUNT, Desired, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role, role_arn,
-    view_policy,
+    ACCOUNT, DesiredBuilder, EntryBuilder, admin_policy, aws_auth_data, entry, managed_role,
+    role_arn, view_policy,
 };
 
 fn managed_user(name: &str, groups: &[&str]) -> String {
@@ -53,7 +53,7 @@ fn plan_for(
 }
 
 /// aws-auth's changes: (kind, key).
-fn aws_auth_changes(plan: &BothPlan) -> Vec<(ChangeKind, &str)> {
+fn aws_auth_changes(plan: &BothPlan) -> Vec<(MappingChangeKind, &str)> {
     plan.aws_auth
         .changes
         .iter()
@@ -90,11 +90,11 @@ fn a_revoked_user_leaves_every_store_in_one_plan() {
         admin_entry,
         entry(&user("vic"), "vic", &["viewers"]).managed(),
     ];
-    let desired = Desired::new().named_role("admin", &["system:masters"]);
+    let desired = DesiredBuilder::new().named_role("admin", &["system:masters"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
     assert!(!plan.is_refused(), "{}", plan.describe());
     let removed = aws_auth_changes(&plan);
-    assert_eq!(removed, [(ChangeKind::Remove, user("vic").as_str())]);
+    assert_eq!(removed, [(MappingChangeKind::Remove, user("vic").as_str())]);
     let deleted = entry_changes(&plan);
     assert_eq!(deleted, [(EntryChange::Delete, user("vic").as_str())]);
     let write = plan.aws_auth.write.expect("aws-auth is written");
@@ -106,7 +106,7 @@ fn the_store_that_does_not_grant_gets_nothing_new_but_stays_in_step() {
     let (admin_mapping, admin_entry) = admins();
     let aws_auth = aws_auth_data(&admin_mapping, &managed_user("vic", &["viewers"]), "");
     let entries = [admin_entry];
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("admin", &["system:masters"])
         .user(&user("vic"), "vic", &["editors"])
         .user(&user("wanda"), "wanda", &["viewers"]);
@@ -114,7 +114,7 @@ fn the_store_that_does_not_grant_gets_nothing_new_but_stays_in_step() {
     let changed = aws_auth_changes(&plan);
     assert_eq!(
         changed,
-        [(ChangeKind::Change, user("vic").as_str())],
+        [(MappingChangeKind::Change, user("vic").as_str())],
         "vic's mapping follows IAM, wanda is not added to aws-auth"
     );
     let created = entry_changes(&plan);
@@ -140,7 +140,7 @@ fn an_aws_auth_backend_revokes_the_managed_access_entries_that_outrank_it() {
         admin_entry,
         entry(&user("vic"), "vic", &["viewers"]).managed(),
     ];
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("admin", &["system:masters"])
         .user(&user("wanda"), "wanda", &["viewers"]);
     let plan = plan_for(Store::AwsAuth, &aws_auth, &entries, &desired.0);
@@ -148,7 +148,7 @@ fn an_aws_auth_backend_revokes_the_managed_access_entries_that_outrank_it() {
     let kinds: Vec<_> = plan.aws_auth.changes.iter().map(|c| c.kind).collect();
     assert_eq!(
         kinds,
-        [ChangeKind::Add],
+        [MappingChangeKind::Add],
         "wanda is granted through aws-auth"
     );
     let deleted = entry_changes(&plan);
@@ -163,7 +163,7 @@ fn a_mapping_behind_an_access_entry_is_reported_as_shadowed() {
         admin_entry,
         entry(&user("vic"), "vic", &["viewers"]).managed(),
     ];
-    let desired = Desired::new()
+    let desired = DesiredBuilder::new()
         .named_role("admin", &["system:masters"])
         .user(&user("vic"), "vic", &["viewers"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
@@ -194,7 +194,7 @@ fn a_masters_mapping_behind_a_non_admin_access_entry_is_no_admin() {
             .with(admin_policy()),
         entry(&role_arn("bob"), "bob", &["viewers"]),
     ];
-    let desired = Desired::new().named_role("bob", &["system:masters"]);
+    let desired = DesiredBuilder::new().named_role("bob", &["system:masters"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
     let guards = guards_of(&plan);
     assert_eq!(guards, [Guard::LastClusterAdmin], "{}", plan.describe());
@@ -217,7 +217,7 @@ fn a_refusal_in_one_store_stops_both_writes() {
         admin_entry.managed(), // two entries for one principal, one ours: ambiguous
         entry(&user("vic"), "vic", &["viewers"]).managed(),
     ];
-    let desired = Desired::new().named_role("admin", &["system:masters"]);
+    let desired = DesiredBuilder::new().named_role("admin", &["system:masters"]);
     let plan = plan_for(Store::AccessEntries, &aws_auth, &entries, &desired.0);
     let guards = guards_of(&plan);
     assert_eq!(guards, [Guard::Ambiguous]);
@@ -229,14 +229,14 @@ fn removals_only_revokes_and_keeps_everything_else_exactly() {
     // Issue 20: the access entries cannot be read, so aws-auth may only revoke. ann is still
     // desired but with other groups (kept as she is: that would be a grant), bob is no longer
     // desired (removed), carol is new (not added).
-    use crate::core::aws_auth::plan::{Writes, plan_writes};
+    use crate::core::aws_auth::plan::{MappingWrites, plan_writes};
     let users = format!(
         "{}{}",
         managed_user("ann", &["viewers"]),
         managed_user("bob", &["viewers"])
     );
     let data = aws_auth_data("", &users, "");
-    let want = Desired::new()
+    let want = DesiredBuilder::new()
         .user(&user("ann"), "ann", &["system:masters"])
         .user(&user("carol"), "carol", &["viewers"]);
     let ownership = OwnershipRules::default();
@@ -248,14 +248,14 @@ fn removals_only_revokes_and_keeps_everything_else_exactly() {
             protected: &[],
             ownership: &ownership,
         },
-        Writes::RemovalsOnly,
+        MappingWrites::RemovalsOnly,
     );
-    let changes: Vec<(ChangeKind, &str)> = plan
+    let changes: Vec<(MappingChangeKind, &str)> = plan
         .changes
         .iter()
         .map(|c| (c.kind, c.key.as_str()))
         .collect();
-    assert_eq!(changes, [(ChangeKind::Remove, user("bob").as_str())]);
+    assert_eq!(changes, [(MappingChangeKind::Remove, user("bob").as_str())]);
     let written = &plan.write.as_ref().expect("the removal is written").data["mapUsers"];
     assert!(!written.contains("user/bob"), "{written}");
     assert!(!written.contains("user/carol"), "{written}");
@@ -320,8 +320,8 @@ fn a_user_event_changes_only_that_users_entry_and_mapping() {
         ),
         "",
     );
-    let aws_auth_desired = Desired::new().user(&user("ann"), "ann", &["viewers"]);
-    let entry_desired = Desired::new().user(&user("wes"), "wes", &["viewers"]);
+    let aws_auth_desired = DesiredBuilder::new().user(&user("ann"), "ann", &["viewers"]);
+    let entry_desired = DesiredBuilder::new().user(&user("wes"), "wes", &["viewers"]);
     let plan = plan_one_for(
         &aws_auth,
         &aws_auth_desired.0,
@@ -338,7 +338,7 @@ fn a_user_event_changes_only_that_users_entry_and_mapping() {
     );
     assert_eq!(
         aws_auth_changes(&plan),
-        [(ChangeKind::Remove, user("vic").as_str())]
+        [(MappingChangeKind::Remove, user("vic").as_str())]
     );
 }
 
@@ -354,7 +354,7 @@ fn an_aws_auth_admin_counts_only_once_its_principal_is_known_to_hold_no_entry() 
     let own = [entry(&user("vic"), "vic", &[])
         .managed()
         .with(admin_policy())];
-    let nobody = Desired::new();
+    let nobody = DesiredBuilder::new();
     let plan = |others: &[CurrentEntry], without: &[String]| {
         plan_one_for(&aws_auth, &nobody.0, &own, &nobody.0, others, without)
     };
@@ -377,7 +377,7 @@ fn an_aws_auth_admin_counts_only_once_its_principal_is_known_to_hold_no_entry() 
 fn a_user_event_never_lets_the_last_admin_go_whatever_aws_auth_holds_unread() {
     // vic is the last admin, through aws-auth only (no entry); nobody else is known.
     let aws_auth = aws_auth_data("", &managed_user("vic", &["system:masters"]), "");
-    let nobody = Desired::new();
+    let nobody = DesiredBuilder::new();
     let plan = plan_one_for(&aws_auth, &nobody.0, &[], &nobody.0, &[], &[user("vic")]);
     assert!(plan.needs_another_admin(), "{}", plan.describe());
     assert!(plan.aws_auth.write.is_none());

@@ -3,8 +3,8 @@
 //! recomputes only that user's.
 //!
 //! [`RunRead`] is what a run read before touching any cluster; [`RunRead::source`] turns it
-//! into one cluster's [`Desired`] (or ends that cluster early: IAM failed, or does not show
-//! the event yet). The backends ask [`Desired`] for the set. Planning and writing are the
+//! into one cluster's [`DesiredSource`] (or ends that cluster early: IAM failed, or does not show
+//! the event yet). The backends ask [`DesiredSource`] for the set. Planning and writing are the
 //! backends'; this module only decides the desired set.
 
 use tokio::sync::OnceCell;
@@ -19,7 +19,7 @@ use crate::core::settings::Cluster;
 use crate::events::{Expectation, UserSync};
 
 use super::Reconciler;
-use super::gather::{GatherError, IamRead, facts_for};
+use super::gather::{FullIamRead, GatherError, facts_for};
 use super::report::{ClusterReport, Outcome};
 
 /// A desired set with the warnings found while building it.
@@ -29,7 +29,7 @@ pub(super) type Found = (DesiredSet, Vec<String>);
 #[derive(Debug)]
 pub(super) enum RunRead<'a> {
     /// A full reconcile: the groups and SSO roles every target cluster needs.
-    Full(IamRead),
+    Full(FullIamRead),
     /// A user event: that user's groups (`Ok(None)`: IAM does not show the event yet), and
     /// the user as GetUser answers (ARN, unique id), read at most once for all clusters when
     /// needed.
@@ -42,7 +42,7 @@ pub(super) enum RunRead<'a> {
 
 /// Where one cluster's desired set comes from.
 #[derive(Debug)]
-pub(super) enum Desired<'a> {
+pub(super) enum DesiredSource<'a> {
     /// A full reconcile: everything from what IAM said.
     Full(IamFacts),
     /// A user event: current managed entries, with one user's recomputed.
@@ -82,10 +82,10 @@ impl RunRead<'_> {
         reconciler: &Reconciler,
         cluster: &Cluster,
         report: &mut ClusterReport,
-    ) -> Option<Desired<'_>> {
+    ) -> Option<DesiredSource<'_>> {
         match self {
             RunRead::Full(read) => match facts_for(cluster, &reconciler.settings, read) {
-                Ok(facts) => Some(Desired::Full(facts)),
+                Ok(facts) => Some(DesiredSource::Full(facts)),
                 Err(error) => {
                     report.fail(error);
                     None
@@ -104,16 +104,16 @@ impl RunRead<'_> {
                     ));
                     None
                 }
-                Ok(Some(user)) => Some(Desired::User { user, sync, arn }),
+                Ok(Some(user)) => Some(DesiredSource::User { user, sync, arn }),
             },
         }
     }
 }
 
-impl Desired<'_> {
+impl DesiredSource<'_> {
     /// The desired set for an aws-auth cluster, given aws-auth as just read. `Ok(None)`:
     /// leave this cluster to the schedule (the reason is already in the report's warnings).
-    pub(super) async fn for_aws_auth(
+    pub(super) async fn aws_auth_set(
         &self,
         reconciler: &Reconciler,
         cluster: &str,
@@ -121,14 +121,14 @@ impl Desired<'_> {
         report: &mut ClusterReport,
     ) -> Result<Option<Found>, GatherError> {
         let (user, arn) = match self {
-            Desired::Full(facts) => {
+            DesiredSource::Full(facts) => {
                 return Ok(Some(desired_for_cluster(
                     &reconciler.settings,
                     cluster,
                     facts,
                 )));
             }
-            Desired::User { user, arn, .. } => (*user, *arn),
+            DesiredSource::User { user, arn, .. } => (*user, *arn),
         };
         let r = reconciler;
         if let Some(found) =
@@ -181,8 +181,10 @@ impl Desired<'_> {
     ) -> Result<Option<Found>, GatherError> {
         let settings = &reconciler.settings;
         match self {
-            Desired::Full(facts) => Ok(Some(desired_for_cluster(settings, &cluster.name, facts))),
-            Desired::User { user, sync, .. } => {
+            DesiredSource::Full(facts) => {
+                Ok(Some(desired_for_cluster(settings, &cluster.name, facts)))
+            }
+            DesiredSource::User { user, sync, .. } => {
                 let read = reconciler.read_iam(std::slice::from_ref(cluster)).await;
                 let facts = facts_for(cluster, settings, &read)?;
                 if let Some(why) = unseen_change(&facts, &user.user_name, &sync.expect) {

@@ -13,9 +13,9 @@ use crate::core::names::{PrincipalKind, account_of, canonical_principal_arn, pri
 
 /// aws-auth's effective entries, per section, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Effective(pub BTreeMap<SectionName, Vec<ItemValue>>);
+pub struct EffectiveMappings(pub BTreeMap<SectionName, Vec<ItemValue>>);
 
-impl Entries for Effective {
+impl Entries for EffectiveMappings {
     fn entries(&self, section: SectionName) -> Vec<&ItemValue> {
         self.0
             .get(&section)
@@ -24,7 +24,7 @@ impl Entries for Effective {
     }
 }
 
-impl Effective {
+impl EffectiveMappings {
     /// What EKS would grant, per principal. As EKS looks a caller up: roles are found in
     /// `mapRoles` before `mapUsers`, users only in `mapUsers`, ARNs compare
     /// case-insensitively and the last duplicate wins. An entry EKS can never match (an ARN
@@ -122,7 +122,7 @@ mod tests {
 
     fn view(roles: &str, users: &str, accounts: &str, protected: &[String]) -> AccessView {
         let aws_auth = AwsAuth::read(&aws_auth_data(roles, users, accounts)).unwrap();
-        let effective = Effective(
+        let effective = EffectiveMappings(
             SectionName::ALL
                 .into_iter()
                 .map(|name| (name, aws_auth.section(name).values().cloned().collect()))

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryError, AccessEntryStore};
 use crate::core::access_entries::hold_back::Release;
-use crate::core::access_entries::rotation::{needs_fresh_view, touched_unverified};
 use crate::core::access_entries::{
     self as entries, AccessPlan, AccessPlanRequest, CurrentEntry, EntryChange, principal_key,
 };
@@ -22,7 +21,7 @@ use crate::core::desired::DesiredSet;
 use crate::core::names::account_of;
 
 use super::apply::{Applied, ChangeResult, apply_entries, apply_removals};
-use super::entry_memory::EntryMemory;
+use super::entry_memory::{EntryMemory, PlanFacts};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
 
@@ -81,32 +80,16 @@ impl Reconciler {
                 protected,
             })
         };
-        let mut plan = make(&read.current);
-        // No write rests on memory: what the plan changes is described again, and a plan
-        // that takes admin or node access from anyone is judged on a fresh read of all.
-        loop {
-            let stale = if needs_fresh_view(&plan.changes) || plan.is_refused() {
-                read.from_memory.clone()
-            } else {
-                touched_unverified(&plan.changes, &read.from_memory)
-            };
-            if stale.is_empty() {
-                break;
+        // No write rests on memory (`EntryMemory::settle`).
+        let plan = EntryMemory::settle(store, &mut read, run.review, make, |plan, current| {
+            PlanFacts {
+                changes: &plan.changes,
+                refused: plan.is_refused(),
+                takes_from_other_store: false,
+                needs_every_policy: plan.needs_every_policy(current),
             }
-            EntryMemory::refresh(store, &mut read, &stale).await?;
-            plan = make(&read.current);
-        }
-        if run.review {
-            // Nothing from memory, every policy read: the review shows what EKS holds now.
-            let remembered = read.from_memory.clone();
-            EntryMemory::refresh(store, &mut read, &remembered).await?;
-            store.read_unread_policies(&mut read.current).await?;
-            plan = make(&read.current);
-        }
-        if plan.needs_every_policy(&read.current) {
-            store.read_unread_policies(&mut read.current).await?;
-            plan = make(&read.current);
-        }
+        })
+        .await?;
         if let Some(review) = report.review_read.as_mut() {
             review.entries = Some(read.current.clone());
             review.desired = Some(desired.clone());

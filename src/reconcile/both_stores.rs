@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use crate::aws::access_entries::{AccessEntryCalls, AccessEntryStore};
 use crate::core::access_entries::hold_back::{OtherStore, Release, Verdict};
-use crate::core::access_entries::rotation::{needs_fresh_view, touched_unverified};
 use crate::core::access_entries::{AccessPlanRequest, CurrentEntry, principal_key};
 use crate::core::aws_auth::AwsAuth;
 use crate::core::aws_auth::plan::MappingChangeKind;
@@ -38,7 +37,7 @@ use super::access_entries::{log_access_plan, record_results, wanted_policies};
 use super::apply::{apply_despite_refusal, apply_entries, apply_removals};
 use super::aws_auth::{Retryable, kube_retryable, retry_conflicts, write_aws_auth};
 use super::desired_source::DesiredSource;
-use super::entry_memory::EntryMemory;
+use super::entry_memory::{EntryMemory, PlanFacts};
 use super::one_principal::{PrincipalEntries, no_aws_auth};
 use super::report::{ApiCalls, ClusterReport, Outcome};
 use super::{ClusterError, ClusterRun, Reconciler};
@@ -242,37 +241,19 @@ impl Reconciler {
                 },
             })
         };
-        let mut plan = make(&read.current);
-        loop {
-            let changes = &plan.access_entries.changes;
-            let stale = if needs_fresh_view(changes) || plan.is_refused() || revokes(&plan) {
-                read.from_memory.clone()
-            } else {
-                touched_unverified(changes, &read.from_memory)
-            };
-            if stale.is_empty() {
-                break;
-            }
-            EntryMemory::refresh(stores.entries, &mut read, &stale).await?;
-            plan = make(&read.current);
-        }
-        if run.review {
-            // Nothing from memory, every policy read: the review shows what EKS holds now.
-            let remembered = read.from_memory.clone();
-            EntryMemory::refresh(stores.entries, &mut read, &remembered).await?;
-            stores
-                .entries
-                .read_unread_policies(&mut read.current)
-                .await?;
-            plan = make(&read.current);
-        }
-        if plan.needs_every_policy(&read.current) {
-            stores
-                .entries
-                .read_unread_policies(&mut read.current)
-                .await?;
-            plan = make(&read.current);
-        }
+        let plan = EntryMemory::settle(
+            stores.entries,
+            &mut read,
+            run.review,
+            make,
+            |plan, current| PlanFacts {
+                changes: &plan.access_entries.changes,
+                refused: plan.is_refused(),
+                takes_from_other_store: revokes(plan),
+                needs_every_policy: plan.needs_every_policy(current),
+            },
+        )
+        .await?;
         if let Some(review) = report.review_read.as_mut() {
             review.entries = Some(read.current.clone());
             review.desired = Some(desired.clone());

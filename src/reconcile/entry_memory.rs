@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::aws::access_entries::{AccessEntryError, AccessEntryStore};
-use crate::core::access_entries::rotation::{Listed, due_for_reading};
-use crate::core::access_entries::{CurrentEntry, principal_key};
+use crate::core::access_entries::rotation::{Listed, due_for_reading, to_read_again};
+use crate::core::access_entries::{CurrentEntry, EntryChange, principal_key};
 
 use super::report::EntryReads;
 
@@ -46,6 +46,14 @@ struct ClusterMemory {
     entries: HashMap<String, (CurrentEntry, Instant)>,
     /// When this instance last finished a full run of the cluster.
     last_run: Option<Instant>,
+}
+
+/// What [`EntryMemory::settle`] asks of a plan.
+pub(super) struct PlanFacts<'a> {
+    pub changes: &'a [EntryChange],
+    pub refused: bool,
+    pub takes_from_other_store: bool,
+    pub needs_every_policy: bool,
 }
 
 /// One full run's read of a cluster's entries.
@@ -202,6 +210,48 @@ impl EntryMemory {
 
     /// Describes `keys` (entries from memory a plan would change, or all of them) again in
     /// `read`, policies included; an entry gone since the listing is dropped.
+    /// The plan `make` gives once it rests on fresh reads only: re-reads what
+    /// [`to_read_again`] names until nothing is left; for a review, every remembered entry
+    /// and every policy; then every policy when the plan needs them
+    /// ([`crate::core::access_entries::AccessPlan::needs_every_policy`]). `facts` tells of a
+    /// plan: its access-entry changes, whether it is refused, whether it takes anything from
+    /// the other store, whether it needs every policy.
+    pub(super) async fn settle<P>(
+        store: &AccessEntryStore,
+        read: &mut AmortizedRead,
+        review: bool,
+        make: impl Fn(&[CurrentEntry]) -> P,
+        facts: impl for<'p> Fn(&'p P, &[CurrentEntry]) -> PlanFacts<'p>,
+    ) -> Result<P, AccessEntryError> {
+        let mut plan = make(&read.current);
+        loop {
+            let f = facts(&plan, &read.current);
+            let again = to_read_again(
+                f.changes,
+                f.refused,
+                f.takes_from_other_store,
+                &read.from_memory,
+            );
+            if again.is_empty() {
+                break;
+            }
+            EntryMemory::refresh(store, read, &again).await?;
+            plan = make(&read.current);
+        }
+        if review {
+            // Nothing from memory, every policy read: the review shows what EKS holds now.
+            let remembered = read.from_memory.clone();
+            EntryMemory::refresh(store, read, &remembered).await?;
+            store.read_unread_policies(&mut read.current).await?;
+            plan = make(&read.current);
+        }
+        if facts(&plan, &read.current).needs_every_policy {
+            store.read_unread_policies(&mut read.current).await?;
+            plan = make(&read.current);
+        }
+        Ok(plan)
+    }
+
     pub(super) async fn refresh(
         store: &AccessEntryStore,
         read: &mut AmortizedRead,

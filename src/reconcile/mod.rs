@@ -4,15 +4,19 @@
 //! # Map
 //! - here: [`Reconciler`], the one fan-out driver shared by full runs and user events, and
 //!   backend selection;
-//! - `gather`: IAM reads; `desired`: full vs one-user desired sets;
-//! - `aws_auth` and `access_entries`: one cluster on each backend (`entry_memory`: what full
-//!   runs remember of access entries between runs); `one_principal`: a user
-//!   event where EKS reads access entries alone (that principal's entry only); `apply`:
-//!   carries out an access-entries plan (grants, then the removals no failure holds back);
+//! - `gather`: IAM reads; `desired_source`: where a cluster's desired set comes from (full
+//!   run or one user's event);
+//! - `aws_auth`, `access_entries` and `both_stores`: one cluster on each backend;
+//!   `entry_memory`: what full runs remember of access entries between runs (amortized
+//!   reads); `one_principal`: what a user event reads of the access entries (that principal's
+//!   entry, and more only for the guards), on `API` here and on `API_AND_CONFIG_MAP` through
+//!   `both_stores`; `apply`: carries out an access-entries plan (grants, then the removals no
+//!   failure holds back);
 //! - `credentials`: token cache and the protected identity; `report`: the JSON summary;
 //! - `migrate`: `eks-iam-sync migrate`; `unreadable`: revocations on a cluster that reads
-//!   both stores while one of them cannot be read.
-//!
+//!   both stores while one of them cannot be read; `review`, `history`, `restore`: the access
+//!   review, the change history and a restore from it.
+
 //! # Stores (effective access)
 //! The cluster's authentication mode, as DescribeCluster says it now, decides which stores
 //! EKS reads ([`crate::core::effective::stores`]): `CONFIG_MAP` → aws-auth, `API` → access

@@ -250,15 +250,8 @@ impl PrincipalEntries {
         store: &AccessEntryStore,
         arn: &str,
     ) -> Result<(), AccessEntryError> {
-        self.known.insert(principal_key(arn));
-        match store.entry_of(arn).await? {
-            Some(entry) => {
-                self.known.insert(principal_key(&entry.principal_arn));
-                self.own.push(entry);
-            }
-            None => {
-                self.without_entry.insert(principal_key(arn));
-            }
+        if let Some(entry) = self.look_up_entry(store, arn).await? {
+            self.own.push(entry);
         }
         Ok(())
     }
@@ -270,17 +263,29 @@ impl PrincipalEntries {
         arn: &str,
     ) -> Result<(), AccessEntryError> {
         self.described += 1;
+        if let Some(entry) = self.look_up_entry(store, arn).await? {
+            self.others.push(entry);
+        }
+        Ok(())
+    }
+
+    /// The entry under `arn`, now known either way (none: `without_entry`).
+    async fn look_up_entry(
+        &mut self,
+        store: &AccessEntryStore,
+        arn: &str,
+    ) -> Result<Option<CurrentEntry>, AccessEntryError> {
         self.known.insert(principal_key(arn));
-        match store.entry_of(arn).await? {
+        let entry = store.entry_of(arn).await?;
+        match &entry {
             Some(entry) => {
                 self.known.insert(principal_key(&entry.principal_arn));
-                self.others.push(entry);
             }
             None => {
                 self.without_entry.insert(principal_key(arn));
             }
         }
-        Ok(())
+        Ok(entry)
     }
 
     /// Whether the access entry of `arn`'s principal is known (read, or known absent).

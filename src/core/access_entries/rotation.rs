@@ -61,6 +61,24 @@ pub fn due_for_reading(
     due
 }
 
+/// What a plan made partly from memory must read again before it may be written: every
+/// remembered entry when the plan is refused, takes cluster-admin or node access from anyone
+/// ([`needs_fresh_view`]), or takes anything from the other store EKS reads
+/// (`takes_from_other_store`: an entry decides whether that store's grant counts); else the
+/// remembered entries it touches ([`touched_unverified`]). Empty: the plan rests on fresh reads.
+pub fn to_read_again(
+    changes: &[EntryChange],
+    refused: bool,
+    takes_from_other_store: bool,
+    from_memory: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    if refused || takes_from_other_store || needs_fresh_view(changes) {
+        from_memory.clone()
+    } else {
+        touched_unverified(changes, from_memory)
+    }
+}
+
 /// The principals (keys) that `changes` touch whose entries come from memory (not described
 /// in this run): they must be described before the plan is written.
 pub fn touched_unverified(

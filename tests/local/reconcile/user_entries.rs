@@ -1,29 +1,45 @@
 //! User events on an `API` cluster read and write only the event's user's access entry: the
-//! same calls at 10 entries and at 3,000 (issue 21). A removed or demoted admin reads further
-//! entries until another admin is found, and is refused when there is none.
+//! same calls at 10 entries and at 3,000 (issue 21), on an `API_AND_CONFIG_MAP` cluster too
+//! (plus one aws-auth GET). A removed or demoted admin reads further entries until another
+//! admin is found, and is refused when there is none (`user_entries_both` has what differs
+//! where EKS reads aws-auth too).
 
 use serde_json::{Value, json};
 
 use super::support::{Calls, SELF_ARN, Scenario, Setup, event, iam};
 use eks_sim::cluster::AuthMode;
 
-/// Admins (system:masters → cluster admin) and viewers (a namespace-scoped view policy).
-fn admins_and_viewers() -> Value {
+/// Admins (system:masters → cluster admin), viewers (a namespace-scoped view policy) and
+/// devs (a Kubernetes group).
+pub(super) fn admins_and_viewers() -> Value {
     json!({"groups": [
         {"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]},
         {"iamGroup": "eks-viewers", "accessPolicies": [{"policy": "AmazonEKSViewPolicy", "namespaces": ["dev"]}]},
+        {"iamGroup": "eks-devs", "kubernetesGroups": ["devs"]},
     ]})
 }
 
-fn membership(sample: &str, group: &str, user: &str) -> Value {
+pub(super) fn membership(sample: &str, group: &str, user: &str) -> Value {
     event(sample, Some(json!({"groupName": group, "userName": user})))
 }
 
-async fn api_cluster(rules: Vec<aws_smithy_mocks::Rule>) -> Scenario {
-    Setup::cluster(AuthMode::Api, "auto", admins_and_viewers())
+pub(super) async fn cluster_in(mode: AuthMode, rules: Vec<aws_smithy_mocks::Rule>) -> Scenario {
+    Setup::cluster(mode, "auto", admins_and_viewers())
         .iam(rules)
         .start()
         .await
+}
+
+async fn api_cluster(rules: Vec<aws_smithy_mocks::Rule>) -> Scenario {
+    cluster_in(AuthMode::Api, rules).await
+}
+
+/// `calls`, with aws-auth's GET where EKS reads it too.
+pub(super) fn in_mode(calls: Calls, mode: AuthMode) -> Calls {
+    match mode {
+        AuthMode::ApiAndConfigMap => calls.kube(&[("get", 1)]),
+        _ => calls,
+    }
 }
 
 /// Our identity is read once per instance: by its first run.
@@ -59,16 +75,25 @@ fn revoke_calls() -> Calls {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_added_and_removed_costs_the_same_at_10_and_at_3000_entries() {
-    let s = api_cluster(vec![
-        iam::list_groups_for_user("vic", &["eks-viewers"]),
-        iam::get_user("vic"),
-        iam::list_groups_for_user("vic", &[]),
-        iam::get_user("vic"),
-        iam::list_groups_for_user("wes", &["eks-viewers"]),
-        iam::get_user("wes"),
-        iam::list_groups_for_user("wes", &[]),
-        iam::get_user("wes"),
-    ])
+    for mode in [AuthMode::Api, AuthMode::ApiAndConfigMap] {
+        added_and_removed(mode).await;
+    }
+}
+
+async fn added_and_removed(mode: AuthMode) {
+    let s = cluster_in(
+        mode,
+        vec![
+            iam::list_groups_for_user("vic", &["eks-viewers"]),
+            iam::get_user("vic"),
+            iam::list_groups_for_user("vic", &[]),
+            iam::get_user("vic"),
+            iam::list_groups_for_user("wes", &["eks-viewers"]),
+            iam::get_user("wes"),
+            iam::list_groups_for_user("wes", &[]),
+            iam::get_user("wes"),
+        ],
+    )
     .await;
     s.seed_unmanaged_entries(8);
     let vic = iam::user_arn("vic");
@@ -84,11 +109,12 @@ async fn a_member_added_and_removed_costs_the_same_at_10_and_at_3000_entries() {
             .await
             .unwrap();
         let cluster = &added["clusters"][0];
+        assert_eq!(cluster["backend"], "access-entries", "{added:#}");
         assert_eq!(cluster["outcome"], "applied", "{added:#}");
         assert_eq!(cluster["added"][0]["key"], arn, "{added:#}");
         assert_eq!(cluster["entriesRead"]["listed"], 0, "{added:#}");
         assert_eq!(added["iamCalls"], 2, "{added:#}");
-        s.verify(grant_calls(size == 10));
+        s.verify(in_mode(grant_calls(size == 10), mode));
         let identity = s.identity_of(arn).expect("let in with their own token");
         assert!(!identity.is_admin(), "a viewer, not an admin");
         assert_eq!(s.access_entries().len(), size, "cluster of {size} entries");
@@ -100,7 +126,7 @@ async fn a_member_added_and_removed_costs_the_same_at_10_and_at_3000_entries() {
         let cluster = &removed["clusters"][0];
         assert_eq!(cluster["outcome"], "applied", "{removed:#}");
         assert_eq!(cluster["removed"][0]["key"], arn, "{removed:#}");
-        s.verify(revoke_calls());
+        s.verify(in_mode(revoke_calls(), mode));
         assert!(s.identity_of(arn).is_none(), "refused with their own token");
     }
     s.finish();

@@ -1,32 +1,17 @@
 //! User events on an `API_AND_CONFIG_MAP` cluster (`backend: auto`): aws-auth is read whole
-//! (one GET), of the access entries only the event's user's; the same calls at 10 entries and
-//! at 3,000 (issue 21). The user's managed aws-auth mapping follows in the same run. A removed
+//! (one GET), of the access entries only the event's user's (the same calls at 10 entries and
+//! at 3,000: `user_entries`). The user's managed aws-auth mapping follows in the same run. A removed
 //! admin reads further only until another cluster admin is known, counting a `system:masters`
 //! mapping only once its principal is known to hold no access entry (which would win).
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::support::{Calls, SELF_ARN, Scenario, Setup, event, iam};
+use super::support::{Calls, SELF_ARN, Scenario, iam};
+use super::user_entries::{cluster_in, membership};
 use eks_sim::cluster::AuthMode;
 
-/// Admins (system:masters → cluster admin) and viewers (a namespace-scoped view policy).
-fn admins_and_viewers() -> Value {
-    json!({"groups": [
-        {"iamGroup": "eks-admins", "kubernetesGroups": ["system:masters"]},
-        {"iamGroup": "eks-viewers", "accessPolicies": [{"policy": "AmazonEKSViewPolicy", "namespaces": ["dev"]}]},
-        {"iamGroup": "eks-devs", "kubernetesGroups": ["devs"]},
-    ]})
-}
-
-fn membership(sample: &str, group: &str, user: &str) -> Value {
-    event(sample, Some(json!({"groupName": group, "userName": user})))
-}
-
 async fn both_stores(rules: Vec<aws_smithy_mocks::Rule>) -> Scenario {
-    Setup::cluster(AuthMode::ApiAndConfigMap, "auto", admins_and_viewers())
-        .iam(rules)
-        .start()
-        .await
+    cluster_in(AuthMode::ApiAndConfigMap, rules).await
 }
 
 /// A managed aws-auth mapping of IAM user `name` (written by an earlier run on aws-auth).
@@ -38,80 +23,6 @@ fn managed_mapping(name: &str, group: &str) -> String {
 }
 
 const BREAK_GLASS: &str = "arn:aws:iam::111122223333:role/break-glass";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_added_and_removed_costs_the_same_at_10_and_at_3000_entries() {
-    let s = both_stores(vec![
-        iam::list_groups_for_user("vic", &["eks-viewers"]),
-        iam::get_user("vic"),
-        iam::list_groups_for_user("vic", &[]),
-        iam::get_user("vic"),
-        iam::list_groups_for_user("wes", &["eks-viewers"]),
-        iam::get_user("wes"),
-        iam::list_groups_for_user("wes", &[]),
-        iam::get_user("wes"),
-    ])
-    .await;
-    s.seed_unmanaged_entries(8);
-    for (user, size) in [("vic", 10), ("wes", 3000)] {
-        let arn = iam::user_arn(user);
-        if size == 3000 {
-            s.seed_unmanaged_entries(3000 - 1 - s.access_entries().len());
-        }
-        let added = s
-            .handle(&membership("add_user_to_group", "eks-viewers", user))
-            .await
-            .unwrap();
-        let cluster = &added["clusters"][0];
-        assert_eq!(cluster["backend"], "access-entries", "{added:#}");
-        assert_eq!(cluster["outcome"], "applied", "{added:#}");
-        assert_eq!(cluster["added"][0]["key"], arn, "{added:#}");
-        assert_eq!(cluster["entriesRead"]["listed"], 0, "{added:#}");
-        assert_eq!(added["iamCalls"], 2, "{added:#}");
-        let first = if size == 10 {
-            Calls::none().caller_identity()
-        } else {
-            Calls::none()
-        };
-        s.verify(
-            first
-                .iam(&["ListGroupsForUser", "GetUser"])
-                .eks(&[
-                    ("DescribeCluster", 1),
-                    ("DescribeAccessEntry", 1),
-                    ("CreateAccessEntry", 1),
-                    ("AssociateAccessPolicy", 1),
-                ])
-                .kube(&[("get", 1)]),
-        );
-        assert!(s.identity_of(&arn).is_some_and(|i| !i.is_admin()));
-        assert_eq!(s.access_entries().len(), size, "cluster of {size} entries");
-
-        let removed = s
-            .handle(&membership("remove_user_from_group", "eks-viewers", user))
-            .await
-            .unwrap();
-        let cluster = &removed["clusters"][0];
-        assert_eq!(cluster["outcome"], "applied", "{removed:#}");
-        assert_eq!(cluster["removed"][0]["key"], arn, "{removed:#}");
-        s.verify(
-            Calls::none()
-                .iam(&["ListGroupsForUser", "GetUser"])
-                .eks(&[
-                    ("DescribeCluster", 1),
-                    ("DescribeAccessEntry", 1),
-                    ("ListAssociatedAccessPolicies", 1),
-                    ("DeleteAccessEntry", 1),
-                ])
-                .kube(&[("get", 1)]),
-        );
-        assert!(
-            s.identity_of(&arn).is_none(),
-            "refused with their own token"
-        );
-    }
-    s.finish();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_leaves_aws_auth_and_the_access_entries_in_one_event() {

@@ -16,22 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 entries=${BENCH_ENTRIES:-1000}
 runs=${BENCH_RUNS:-3}
 latency=${BENCH_EKS_LATENCY_MS:-0}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
-export CARGO_TERM_COLOR=never
-cargo build --quiet --profile ci -p eks-sim -p eks-iam-sync
-export EKS_SIM_BIN=$CARGO_TARGET_DIR/ci/eks-sim
-bin=$CARGO_TARGET_DIR/ci/eks-iam-sync
-PATH="$(scripts/python-env.sh):$PATH"
-export PATH
-
-tmp=$(mktemp -d)
-cleanup() {
-  EKS_IAM_SYNC_STACK_DIR=$tmp/stack scripts/local-stack.sh stop >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-export EKS_IAM_SYNC_STACK_DIR=$tmp/stack
-eval "$(STACK_AUTH_MODE=API STACK_CLUSTER=ae-bench scripts/local-stack.sh start)"
+# shellcheck source=scripts/bench-stack.sh
+. scripts/bench-stack.sh API ae-bench
 
 admin() { curl -sf -X "$1" "$EKS_SIM_ADMIN_URL$2" -H 'content-type: application/json' ${3:+-d "$3"}; }
 # The creator's bootstrap entry is one of them.

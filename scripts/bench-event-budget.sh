@@ -20,22 +20,8 @@
 # Starts its own stack in a temporary directory and stops it. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/eks-iam-sync/target}
-export CARGO_TERM_COLOR=never
-cargo build --quiet --profile ci -p eks-sim -p eks-iam-sync
-export EKS_SIM_BIN=$CARGO_TARGET_DIR/ci/eks-sim
-bin=$CARGO_TARGET_DIR/ci/eks-iam-sync
-PATH="$(scripts/python-env.sh):$PATH"
-export PATH
-
-tmp=$(mktemp -d)
-cleanup() {
-  EKS_IAM_SYNC_STACK_DIR=$tmp/stack scripts/local-stack.sh stop >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-export EKS_IAM_SYNC_STACK_DIR=$tmp/stack
-eval "$(STACK_AUTH_MODE=API STACK_CLUSTER=budget-base scripts/local-stack.sh start)"
+# shellcheck source=scripts/bench-stack.sh
+. scripts/bench-stack.sh API budget-base
 
 # name:mode:groups:members per group:entries in all (0: only ours and the creator's)
 clusters="api-small:API:2:5:0 api-large:API:20:15:0 api-3000:API:20:15:3000

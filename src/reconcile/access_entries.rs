@@ -90,11 +90,7 @@ impl Reconciler {
             }
         })
         .await?;
-        if let Some(review) = report.review_read.as_mut() {
-            review.entries = Some(read.current.clone());
-            review.desired = Some(desired.clone());
-        }
-        report.entry_reads = Some(read.stats);
+        report.record_entry_reads(&read, desired);
         let changed: BTreeSet<String> = plan
             .changes
             .iter()

@@ -254,11 +254,7 @@ impl Reconciler {
             },
         )
         .await?;
-        if let Some(review) = report.review_read.as_mut() {
-            review.entries = Some(read.current.clone());
-            review.desired = Some(desired.clone());
-        }
-        report.entry_reads = Some(read.stats);
+        report.record_entry_reads(&read, desired);
         Ok((BothRead::Whole(read), plan))
     }
 

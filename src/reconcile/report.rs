@@ -233,6 +233,20 @@ impl ClusterReport {
     }
 
     /// The plan over both stores: each entry under its store, each warning once.
+    /// What a full run read of the access entries: the counts, and for a review the entries
+    /// and the desired set.
+    pub(super) fn record_entry_reads(
+        &mut self,
+        read: &super::entry_memory::AmortizedRead,
+        desired: &crate::core::desired::DesiredSet,
+    ) {
+        if let Some(review) = self.review_read.as_mut() {
+            review.entries = Some(read.current.clone());
+            review.desired = Some(desired.clone());
+        }
+        self.entry_reads = Some(read.stats);
+    }
+
     pub(super) fn record_both(&mut self, plan: &BothPlan) {
         self.clear_changes();
         self.push_aws_auth(&plan.aws_auth);

@@ -25,6 +25,11 @@
 //! - Anything else is an error ([`ClassifyError::Unrecognized`]) rather than a silent no-op, so
 //!   a misconfigured schedule input shows up as failed invocations.
 //!
+//! An SQS event from the work queue (fleet mode) is read here too ([`sqs_records`]); what each
+//! record's body asks for is the batch handler's. No module outside this one reads a raw
+//! payload: what the rest needs travels in the [`Decision`] (the IAM event's account, ids,
+//! time and actor in its [`Trigger`]) or comes from [`event_key`].
+//!
 //! # IAM events
 //! First, an event with an `errorCode` is a failed call: IAM did not change → acknowledge.
 //! Otherwise, with "configured" meaning named in the settings (IAM names compare
@@ -70,6 +75,7 @@ mod groups;
 mod iam_call;
 mod invoke;
 mod roles;
+mod sqs;
 mod users;
 
 use std::fmt;
@@ -80,6 +86,7 @@ use serde_json::Value;
 use crate::core::settings::Settings;
 use envelope::{classify_envelope, str_at};
 use invoke::classify_invoke;
+pub use sqs::{SQS_EVENT_SOURCE, sqs_records};
 pub use users::configured_user_arn;
 
 /// `detail-type` of an EventBridge scheduled rule.

@@ -42,8 +42,6 @@ use crate::fleet::{Retry, SyncUserBody, SyncUserBodyError, WorkQueue};
 use crate::reconcile::{Reconciler, RunSummary};
 use crate::telemetry::MetricDimensions;
 
-/// `eventSource` of an SQS record.
-pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
 /// The record attribute counting how many times SQS has handed the record out.
 const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
 
@@ -81,34 +79,15 @@ enum Work {
     SyncUser(Box<UserSync>, String, Cause),
 }
 
-/// Whether `payload` is an SQS event (its first record comes from `aws:sqs`).
-pub fn is_sqs_event(payload: &Value) -> bool {
-    payload
-        .get("Records")
-        .and_then(Value::as_array)
-        .and_then(|records| records.first())
-        .and_then(|record| record.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some(SQS_EVENT_SOURCE)
-}
-
-/// Runs every record of an SQS event from the work `queue` and returns the partial batch
-/// response; the failed records are first made visible again soon.
+/// Runs every record of an SQS event from the work `queue` (`records`, as
+/// [`crate::events::sqs_records`] read them) and returns the partial batch response; the failed
+/// records are first made visible again soon.
 pub(super) async fn handle_batch(
     reconciler: &Reconciler,
     queue: &WorkQueue,
     dimensions: &MetricDimensions,
-    payload: &Value,
+    records: Vec<SqsMessage>,
 ) -> Value {
-    let records: Vec<SqsMessage> = payload["Records"]
-        .as_array()
-        .map(|records| {
-            records
-                .iter()
-                .map(|r| serde_json::from_value(r.clone()).unwrap_or_else(|_| unreadable(r)))
-                .collect()
-        })
-        .unwrap_or_default();
     let mut verdicts: HashMap<String, Result<(), RecordError>> = HashMap::new();
     let mut full: Vec<(&str, Vec<String>)> = Vec::new();
     let mut groups: Vec<(String, Vec<(&str, Work)>)> = Vec::new();
@@ -199,16 +178,6 @@ async fn retry_soon(queue: &WorkQueue, failed: &[&SqsMessage]) {
         within_seconds = RETRY_BOUND.as_secs(),
         "failed records made visible again soon"
     );
-}
-
-/// A record that does not even parse as an SQS message: keep its id so it can be named.
-fn unreadable(record: &Value) -> SqsMessage {
-    let mut message = SqsMessage::default();
-    message.message_id = record
-        .get("messageId")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    message
 }
 
 /// What a record's body asks for.

@@ -41,8 +41,6 @@ use crate::live_config::{LiveConfig, LiveError};
 use crate::reconcile::{Reconciler, RunSummary};
 use crate::telemetry::{MetricDimensions, metric_counts, metric_line};
 
-pub use batch::is_sqs_event;
-
 /// Why the handler could not be built: nothing is served.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -229,12 +227,12 @@ async fn route(
     dimensions: &MetricDimensions,
     payload: &Value,
 ) -> Result<Value, HandlerError> {
-    if is_sqs_event(payload) {
+    if let Some(records) = crate::events::sqs_records(payload) {
         let Some(queue) = queue else {
             return Err(HandlerError::NoWorkQueue);
         };
         // Boxed: the batch and dispatch futures are deep, and the runtime's is deeper still.
-        let batch = batch::handle_batch(reconciler, queue, dimensions, payload);
+        let batch = batch::handle_batch(reconciler, queue, dimensions, records);
         return Ok(Box::pin(batch).await);
     }
     let decision = classify(payload, reconciler.settings())?;

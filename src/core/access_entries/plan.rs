@@ -125,7 +125,7 @@ pub enum EntryWrites {
     /// Migration: desired entries are created and updated; nothing is deleted.
     Additive,
     /// EKS reads the store besides the one that grants: managed entries are updated and
-    /// deleted like [`Writes::Sync`]'s, but nothing is created (see [`crate::core::effective`]).
+    /// deleted like [`EntryWrites::Sync`]'s, but nothing is created (see [`crate::core::effective`]).
     ExistingOnly,
 }
 

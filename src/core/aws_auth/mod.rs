@@ -3,7 +3,7 @@
 //! - [`section`] reads `mapRoles` / `mapUsers` / `mapAccounts` with EKS's rules and keeps each
 //!   entry's bytes; [`emit`] writes a section back, unmanaged entries verbatim.
 //! - [`ownership`] decides which entries are ours (an entry mark plus a ledger annotation).
-//! - [`lookup`] answers "what would EKS map this principal to?"; [`effective`] gives the
+//! - [`lookup`] answers "what would EKS map this principal to?"; [`effective_mappings`] gives the
 //!   guards that answer for every principal at once.
 //! - [`manifest`] reads and writes whole ConfigMap manifests (YAML or JSON).
 //! - [`plan`] compares aws-auth with the desired set and plans the write.

@@ -169,7 +169,7 @@ pub enum MappingWrites {
     /// The store grants: desired entries are added, updated, and the others removed.
     Sync,
     /// EKS reads the store besides the one that grants: its managed entries are updated and
-    /// removed like [`Writes::Sync`]'s, but nothing is added (see [`crate::core::effective`]).
+    /// removed like [`MappingWrites::Sync`]'s, but nothing is added (see [`crate::core::effective`]).
     ExistingOnly,
     /// Revocations only (the other store EKS reads could not be read, so grants wait): managed
     /// entries no longer desired are removed; every other entry is kept exactly as it is.
@@ -472,7 +472,7 @@ enum WantedItem<'a> {
     Mapping(&'a DesiredMapping),
     /// Account id and reason.
     Account(&'a str, &'a str),
-    /// A current managed entry kept as it is ([`Writes::RemovalsOnly`]).
+    /// A current managed entry kept as it is ([`MappingWrites::RemovalsOnly`]).
     Kept(&'a ItemValue),
 }
 

@@ -164,9 +164,10 @@ async fn a_deleted_user_loses_their_entry_without_a_get_user() {
     s.finish();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_removed_admin_reads_until_another_admin_is_found_and_is_refused_without_one() {
-    let s = api_cluster(vec![
+/// IAM's answers for the admin tests: bob joins and leaves eks-admins, then ann joins it and
+/// moves to eks-viewers.
+pub(super) fn bob_leaves_then_ann_is_demoted() -> Vec<aws_smithy_mocks::Rule> {
+    vec![
         iam::list_groups_for_user("bob", &["eks-admins"]),
         iam::get_user("bob"),
         iam::list_groups_for_user("bob", &[]),
@@ -175,8 +176,12 @@ async fn a_removed_admin_reads_until_another_admin_is_found_and_is_refused_witho
         iam::get_user("ann"),
         iam::list_groups_for_user("ann", &["eks-viewers"]),
         iam::get_user("ann"),
-    ])
-    .await;
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_admin_reads_until_another_admin_is_found_and_is_refused_without_one() {
+    let s = api_cluster(bob_leaves_then_ann_is_demoted()).await;
     let (bob, ann) = (iam::user_arn("bob"), iam::user_arn("ann"));
     s.handle(&membership("add_user_to_group", "eks-admins", "bob"))
         .await

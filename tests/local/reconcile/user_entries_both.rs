@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::support::{Calls, SELF_ARN, Scenario, iam};
-use super::user_entries::{cluster_in, membership};
+use super::user_entries::{bob_leaves_then_ann_is_demoted, cluster_in, membership};
 use eks_sim::cluster::AuthMode;
 
 async fn both_stores(rules: Vec<aws_smithy_mocks::Rule>) -> Scenario {
@@ -95,17 +95,7 @@ async fn a_removed_member_leaves_aws_auth_and_the_access_entries_in_one_event() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_admin_reads_until_another_effective_admin_is_found() {
-    let s = both_stores(vec![
-        iam::list_groups_for_user("bob", &["eks-admins"]),
-        iam::get_user("bob"),
-        iam::list_groups_for_user("bob", &[]),
-        iam::get_user("bob"),
-        iam::list_groups_for_user("ann", &["eks-admins"]),
-        iam::get_user("ann"),
-        iam::list_groups_for_user("ann", &["eks-viewers"]),
-        iam::get_user("ann"),
-    ])
-    .await;
+    let s = both_stores(bob_leaves_then_ann_is_demoted()).await;
     let (bob, ann) = (iam::user_arn("bob"), iam::user_arn("ann"));
     // A hand-written break-glass mapping: cluster-admin through aws-auth, no access entry.
     let break_glass = format!(
